@@ -1,0 +1,169 @@
+#include "engine/commands.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+
+#include "engine/graph.h"
+#include "engine/loader.h"
+#include "engine/report.h"
+#include "engine/sha256.h"
+#include "resources/transports.h"
+
+namespace converge {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+void emit(const Report& r, const GlobalOptions& opts) {
+  if (opts.json) {
+    std::cout << report_json(r).dump(2) << "\n";
+    return;
+  }
+  std::string text = report_text(r, opts.color, opts.verbose);
+  if (opts.quiet) {
+    // Errors only.
+    for (const auto& d : r.diagnostics) std::cerr << "error: " << d.describe() << "\n";
+    if (r.results)
+      for (std::size_t i = 0; i < r.results->size(); ++i)
+        if ((*r.results)[i].outcome == Outcome::failed)
+          std::cerr << "failed: " << r.manifest->resources[i].id() << ": " << (*r.results)[i].error << "\n";
+    return;
+  }
+  (r.exit_code == kExitError && !r.results ? std::cerr : std::cout) << text;
+}
+
+std::string default_state_dir(const std::string& manifest_path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(manifest_path, ec);
+  return (abs.parent_path() / ".converge").string();
+}
+
+/// Creates the state directory private to the user (0700).
+Status prepare_state_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return std::unexpected(make_error(ErrorCode::io, "cannot create state directory " + dir + ": " + ec.message()));
+  if (::chmod(dir.c_str(), 0700) != 0)
+    return std::unexpected(make_error(ErrorCode::io, "cannot make state directory " + dir + " private"));
+  if (::access(dir.c_str(), W_OK) != 0)
+    return std::unexpected(make_error(ErrorCode::io, "state directory " + dir + " is not writable"));
+  return {};
+}
+
+/// Progress on a terminal: one line per finished resource that did something.
+ProgressFn progress_printer(const Manifest& m, const GlobalOptions& opts) {
+  if (!opts.progress) return nullptr;
+  return [&m](int i, const ResourceResult& r) {
+    if (r.outcome == Outcome::in_sync) return;
+    std::fprintf(stderr, "  %-8s %s\n", outcome_word(r.outcome), m.resources[i].id().c_str());
+  };
+}
+
+}  // namespace
+
+int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opts) {
+  TypeRegistry types = builtin_types();
+  int code = kExitOk;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& f : files) {
+    auto start = Clock::now();
+    LoadOutcome lo = load_manifest(f, types);
+    Report r;
+    r.command = "validate";
+    r.manifest_path = f;
+    r.diagnostics = lo.diagnostics;
+    r.status = lo.manifest ? "valid" : "invalid";
+    r.exit_code = lo.manifest ? kExitOk : kExitError;
+    r.duration_ms = ms_since(start);
+    if (lo.manifest) {
+      r.manifest_name = lo.manifest->name;
+      r.notes.push_back(f + ": valid (" + std::to_string(lo.manifest->resources.size()) + " resources on " +
+                        std::to_string(lo.manifest->nodes.size()) + " nodes, " +
+                        std::to_string(lo.manifest->constraints.size()) + " constraints)");
+    }
+    if (!lo.manifest) code = kExitError;
+    if (opts.json) all.push_back(report_json(r));
+    else emit(r, opts);
+  }
+  if (opts.json) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+  return code;
+}
+
+int cmd_converge(const std::string& command, const std::string& manifest_path, const GlobalOptions& opts) {
+  auto start = Clock::now();
+  TypeRegistry types = builtin_types();
+  Report report;
+  report.command = command;
+  report.manifest_path = manifest_path;
+  auto fail = [&](Error e, const char* status, int code) {
+    report.diagnostics.push_back(std::move(e));
+    report.status = status;
+    report.exit_code = code;
+    report.duration_ms = ms_since(start);
+    emit(report, opts);
+    return code;
+  };
+
+  LoadOutcome lo = load_manifest(manifest_path, types);
+  if (!lo.manifest) {
+    report.diagnostics = lo.diagnostics;
+    report.status = "invalid";
+    report.exit_code = kExitError;
+    report.duration_ms = ms_since(start);
+    emit(report, opts);
+    return kExitError;
+  }
+  const Manifest& m = *lo.manifest;
+  report.manifest = &m;
+  report.manifest_name = m.name;
+
+  std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
+  if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
+
+  auto transports = TransportSet::open(m, TransportOptions{state_dir, opts.lab_speed});
+  if (!transports) return fail(transports.error(), "failed", kExitError);
+  TransportLookup lookup = [&](const std::string& node) { return (*transports)->find(node); };
+
+  ExecOptions eo{opts.parallel, progress_printer(m, opts)};
+  std::vector<ResourceResult> results = observe_all(m, types, lookup, eo);
+  if (command == "apply") {
+    Graph g = build_graph(m.resources);
+    converge::converge(m, g, types, lookup, results, eo);
+  }
+  report.results = &results;
+  Tally t = tally(results);
+  if (t.failed || t.skipped) {
+    report.status = "failed";
+    report.exit_code = kExitError;
+  } else if (t.pending) {
+    report.status = command == "check" ? "drift" : "changes_pending";
+    report.exit_code = kExitPending;
+  } else {
+    report.status = command == "apply" && t.changed ? "converged" : "in_sync";
+    report.exit_code = kExitOk;
+  }
+  if (std::string s = (*transports)->summary(); !s.empty()) report.notes.push_back(s);
+  report.duration_ms = ms_since(start);
+  emit(report, opts);
+  return report.exit_code;
+}
+
+int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts) {
+  std::cerr << "converge history: the journal is not available in this build\n";
+  return kExitError;
+}
+
+}  // namespace converge

@@ -1,0 +1,32 @@
+// engine/commands.h — the commands of the CLI contract (DESIGN §4), independent of argv
+// parsing. Each returns the process exit code and writes its report to stdout.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace converge {
+
+/// Options common to every command.
+struct GlobalOptions {
+  std::string state_dir;   ///< empty: ".converge" beside the manifest
+  bool json = false;       ///< one JSON document on stdout
+  bool verbose = false;
+  bool quiet = false;
+  bool color = false;
+  bool progress = false;   ///< progress lines on stderr (a terminal)
+  int parallel = 0;        ///< 0 = number of cores
+  double lab_speed = 0;
+  bool no_cache = false;   ///< ignore the validated-model cache
+};
+
+/// `converge validate FILE...`: schema and semantic checks; touches no host.
+[[nodiscard]] int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opts);
+
+/// `converge apply|plan|check MANIFEST`.
+[[nodiscard]] int cmd_converge(const std::string& command, const std::string& manifest, const GlobalOptions& opts);
+
+/// `converge history [RUN]`.
+[[nodiscard]] int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts);
+
+}  // namespace converge

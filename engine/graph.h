@@ -1,0 +1,33 @@
+// engine/graph.h — the dependency graph of resources: edges, cycles, deterministic order.
+//
+// Edges come from explicit `depends_on` and from one implicit rule: a resource with a
+// `path` depends on the `directory` resource managing its nearest ancestor on the same node.
+// Pure: no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/manifest.h"
+
+namespace converge {
+
+/// Adjacency by index into the resource vector.
+struct Graph {
+  std::vector<std::vector<int>> deps;        ///< deps[i]: what i needs first (sorted, unique)
+  std::vector<std::vector<int>> dependents;  ///< the reverse edges
+};
+
+/// Builds the graph. REQUIRES: every depends_on id names a resource in `resources`.
+[[nodiscard]] Graph build_graph(const std::vector<ResourceSpec>& resources);
+
+/// A cycle as resource indices, rotated to start at the smallest id and listed in edge
+/// direction (each needs the next); nullopt when the graph is acyclic. Deterministic.
+[[nodiscard]] std::optional<std::vector<int>> find_cycle(const Graph& g, const std::vector<ResourceSpec>& resources);
+
+/// A topological order (dependencies first); among ready resources, declaration order.
+/// REQUIRES: acyclic.
+[[nodiscard]] std::vector<int> topo_order(const Graph& g);
+
+}  // namespace converge

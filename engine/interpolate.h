@@ -1,0 +1,36 @@
+// engine/interpolate.h — ${...} expressions in manifest strings.
+//
+// A string that is exactly one expression ("${vars.files}") takes the expression's value
+// with its type (a map stays a map). Expressions embedded in text ("/srv/${each.key}")
+// must name scalars and are spliced as text. "$${" writes a literal "${".
+// Roots: vars.NAME..., each.key, each.value..., node.name, node.vars.NAME..., node.cluster.
+// Pure: no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/value.h"
+#include "engine/yaml_doc.h"
+
+namespace converge {
+
+/// What expressions can see.
+struct Scope {
+  const Map* vars = nullptr;
+  std::optional<Value> each_key;
+  std::optional<Value> each_value;
+  const Map* node = nullptr;  ///< {name, vars, cluster, roles} of the node being stamped
+};
+
+/// Interpolates one string; `where` positions errors.
+[[nodiscard]] Result<Value> interpolate_string(const std::string& s, const Scope& scope, const SourceRange& where);
+
+/// Converts a YAML node to a Value, interpolating every string scalar in it.
+[[nodiscard]] Result<Value> interpolate(const YNode& n, const Scope& scope, const YDoc& doc);
+
+/// True when the string holds a "${".
+[[nodiscard]] inline bool has_expression(const std::string& s) { return s.find("${") != std::string::npos; }
+
+}  // namespace converge

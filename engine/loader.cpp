@@ -1,0 +1,267 @@
+#include "engine/loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "engine/duration.h"
+#include "engine/interpolate.h"
+#include "engine/loader_internal.h"
+#include "engine/schemas.h"
+
+namespace converge {
+
+namespace fs = std::filesystem;
+using detail::Located;
+using detail::LoaderState;
+
+namespace {
+
+std::string absolute_path(const std::string& p) {
+  std::error_code ec;
+  fs::path a = fs::absolute(p, ec);
+  return (ec ? fs::path(p) : a).lexically_normal().string();
+}
+
+/// Reads one file and, depth-first, its includes. `chain` holds the files being included.
+void load_file(LoaderState& st, const std::string& path, std::vector<std::string>& chain, const SourceRange* from) {
+  if (auto it = std::find(chain.begin(), chain.end(), path); it != chain.end()) {
+    std::string loop;
+    for (; it != chain.end(); ++it) loop += *it + " -> ";
+    st.error("include loop: " + loop + path, *from);
+    return;
+  }
+  for (const auto& d : st.docs)
+    if (d->path == path) return;  // already merged (diamond includes)
+  auto doc = load_yaml_file(path);
+  if (!doc) {
+    if (from && doc.error().where && doc.error().where->line == 0) {
+      st.error("cannot include '" + path + "': " + doc.error().message, *from);
+    } else {
+      st.diags.push_back(doc.error());
+    }
+    return;
+  }
+  auto schema_diags = validate_with_schema(*doc, "manifest");
+  bool valid = schema_diags.empty();
+  st.diags.insert(st.diags.end(), schema_diags.begin(), schema_diags.end());
+  st.docs.push_back(std::make_unique<YDoc>(std::move(*doc)));
+  const YDoc* d = st.docs.back().get();
+  st.out.sources.push_back(path);
+  if (!valid) return;
+  if (const YNode* inc = d->root.get("include")) {
+    chain.push_back(path);
+    std::string dir = fs::path(path).parent_path().string();
+    for (const auto& item : inc->items) {
+      std::string child = absolute_path((fs::path(dir) / item.scalar.to_string()).string());
+      SourceRange at = d->at(item);
+      load_file(st, child, chain, &at);
+    }
+    chain.pop_back();
+  }
+}
+
+/// Merges a map-valued section of every document, reporting keys defined twice.
+void merge_section(LoaderState& st, const char* section, const char* sub,
+                   std::map<std::string, Located>& into) {
+  for (const auto& d : st.docs) {
+    const YNode* s = d->root.get(section);
+    if (s && sub) s = s->get(sub);
+    if (!s || !s->is_map()) continue;
+    for (const auto& e : s->entries) {
+      auto [it, fresh] = into.emplace(e.key, Located{d.get(), &e.node()});
+      if (!fresh)
+        st.error(std::string(sub ? sub : section) + " '" + e.key + "' is defined twice (first at " +
+                     it->second.doc->path + ":" + std::to_string(it->second.node->line) + ")",
+                 d->at(e));
+    }
+  }
+}
+
+TransportSpec parse_transport(LoaderState& st, const YDoc& doc, const YNode& t) {
+  TransportSpec spec;
+  if (t.entries.empty()) return spec;
+  const YEntry& e = t.entries.front();
+  spec.kind = e.key;
+  const YNode& v = e.node();
+  std::string dir = fs::path(doc.path).parent_path().string();
+  if (spec.kind == "local") {
+    if (const YNode* r = v.get("root")) spec.root = absolute_path((fs::path(dir) / r->scalar.to_string()).string());
+  } else if (spec.kind == "ssh") {
+    if (const YNode* h = v.get("host")) spec.host = h->scalar.to_string();
+    if (const YNode* u = v.get("user")) spec.user = u->scalar.to_string();
+    if (const YNode* p = v.get("port")) spec.port = static_cast<int>(p->scalar.as_int());
+    if (const YNode* o = v.get("options"))
+      for (const auto& i : o->items) spec.options.push_back(i.scalar.to_string());
+  } else if (spec.kind == "lab") {
+    spec.lab_file = absolute_path((fs::path(dir) / v.scalar.to_string()).string());
+  }
+  return spec;
+}
+
+void build_inventory(LoaderState& st) {
+  std::map<std::string, Located> nodes, groups, transports;
+  merge_section(st, "inventory", "nodes", nodes);
+  merge_section(st, "inventory", "groups", groups);
+  TransportSpec default_transport;
+  for (const auto& d : st.docs)
+    if (const YNode* inv = d->root.get("inventory"))
+      if (const YNode* t = inv->get("transport")) default_transport = parse_transport(st, *d, *t);
+  if (nodes.empty()) {
+    NodeSpec local;
+    local.name = "localhost";
+    local.transport = default_transport;
+    st.out.nodes.push_back(local);
+  }
+  for (const auto& [name, loc] : nodes) {
+    NodeSpec n;
+    n.name = name;
+    n.where = loc.doc->at(*loc.node);
+    n.transport = default_transport;
+    if (const YNode* t = loc.node->get("transport")) n.transport = parse_transport(st, *loc.doc, *t);
+    if (const YNode* r = loc.node->get("root")) {
+      if (n.transport.kind != "local") st.error("'root' applies only to the local transport", loc.doc->at(*r));
+      std::string dir = fs::path(loc.doc->path).parent_path().string();
+      n.transport.root = absolute_path((fs::path(dir) / r->scalar.to_string()).string());
+    }
+    if (const YNode* r = loc.node->get("roles"))
+      for (const auto& i : r->items) n.roles.push_back(i.scalar.to_string());
+    if (const YNode* c = loc.node->get("cluster")) n.cluster = c->scalar.to_string();
+    if (const YNode* v = loc.node->get("vars")) n.vars = v->to_value().as_map();
+    st.out.nodes.push_back(std::move(n));
+  }
+  // Groups may name nodes or other groups; resolve recursively, refusing cycles.
+  std::map<std::string, int> state;  // 1 = resolving, 2 = done
+  std::function<void(const std::string&)> resolve = [&](const std::string& g) {
+    if (state[g] == 2) return;
+    const Located& loc = groups.at(g);
+    state[g] = 1;
+    std::set<std::string> members;
+    for (const auto& item : loc.node->items) {
+      std::string m = item.scalar.to_string();
+      if (st.out.node(m)) {
+        members.insert(m);
+      } else if (groups.count(m)) {
+        if (state[m] == 1) {
+          st.error("group '" + g + "' contains itself through '" + m + "'", loc.doc->at(item));
+          continue;
+        }
+        resolve(m);
+        members.insert(st.out.groups[m].begin(), st.out.groups[m].end());
+      } else {
+        st.error("group '" + g + "' names unknown node or group '" + m + "'", loc.doc->at(item));
+      }
+    }
+    st.out.groups[g].assign(members.begin(), members.end());
+    state[g] = 2;
+  };
+  for (const auto& [g, loc] : groups) {
+    if (st.out.node(g)) st.error("'" + g + "' is both a node and a group", loc.doc->at(*loc.node));
+    resolve(g);
+  }
+}
+
+ConstraintSpec parse_constraint(LoaderState& st, const Located& loc) {
+  const YNode& n = *loc.node;
+  ConstraintSpec c;
+  c.where = loc.doc->at(n);
+  auto duration = [&](const char* key) -> std::int64_t {
+    const YNode* v = n.get(key);
+    if (!v) return -1;
+    auto ms = parse_duration_ms(v->scalar);
+    if (!ms) st.error(std::string("malformed duration for '") + key + "'", loc.doc->at(*v));
+    return ms ? *ms / 1000 : -1;
+  };
+  if (const YNode* o = n.get("order")) {
+    c.kind = ConstraintSpec::Kind::order;
+    for (const auto& item : o->items) c.order.push_back(st.resolve_targets(item.to_value(), loc.doc->at(item)));
+  } else if (const YNode* m = n.get("max_disrupted")) {
+    c.kind = ConstraintSpec::Kind::max_disrupted;
+    c.limit = static_cast<int>(m->scalar.as_int());
+    c.nodes = st.resolve_targets(n.get("of")->to_value(), loc.doc->at(*n.get("of")));
+  } else if (const YNode* a = n.get("available")) {
+    c.kind = ConstraintSpec::Kind::available;
+    c.subject = a->scalar.to_string();
+    c.seconds = duration("outage_budget");
+  } else if (const YNode* p = n.get("precondition")) {
+    c.kind = ConstraintSpec::Kind::precondition;
+    c.subject = p->scalar.to_string();
+    c.seconds = duration("max_age");
+    if (c.subject == "full_backup" && c.seconds < 0) st.error("precondition full_backup needs max_age", c.where);
+    if (const YNode* on = n.get("on")) c.nodes = st.resolve_targets(on->to_value(), loc.doc->at(*on));
+  } else if (const YNode* h = n.get("halt_after_failures")) {
+    c.kind = ConstraintSpec::Kind::halt_after_failures;
+    c.limit = static_cast<int>(h->scalar.as_int());
+  }
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> detail::LoaderState::resolve_targets(const Value& v, const SourceRange& where) {
+  std::set<std::string> out;
+  List names = v.is_list() ? v.as_list() : List{v};
+  for (const auto& n : names) {
+    std::string s = n.to_string();
+    if (out_node_or_group(s, out)) continue;
+    error("unknown node or group '" + s + "'", where);
+  }
+  return {out.begin(), out.end()};
+}
+
+bool detail::LoaderState::out_node_or_group(const std::string& s, std::set<std::string>& into) const {
+  if (out.node(s)) {
+    into.insert(s);
+    return true;
+  }
+  if (auto it = out.groups.find(s); it != out.groups.end()) {
+    into.insert(it->second.begin(), it->second.end());
+    return true;
+  }
+  return false;
+}
+
+LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types) {
+  LoaderState st;
+  st.types = &types;
+  st.out.path = absolute_path(path);
+  st.out.dir = fs::path(st.out.path).parent_path().string();
+  std::vector<std::string> chain;
+  load_file(st, st.out.path, chain, nullptr);
+  if (st.diags.empty()) {
+    const YDoc& top = *st.docs.front();
+    if (const YNode* k = top.root.get("kind"); k && k->scalar.to_string() != "Manifest")
+      st.error("the top-level file must be of kind Manifest, not " + k->scalar.to_string(), top.at(*k));
+    if (const YNode* md = top.root.get("metadata")) {
+      if (const YNode* n = md->get("name")) st.out.name = n->scalar.to_string();
+      if (const YNode* d = md->get("description")) st.out.description = d->scalar.to_string();
+    }
+    std::map<std::string, Located> vars;
+    merge_section(st, "vars", nullptr, vars);
+    for (const auto& [k, loc] : vars) {
+      auto v = interpolate(*loc.node, Scope{}, *loc.doc);
+      if (!v) st.diags.push_back(v.error());
+      else st.vars.emplace(k, std::move(*v));
+    }
+    build_inventory(st);
+    for (const auto& d : st.docs) {
+      if (const YNode* r = d->root.get("resources"))
+        for (const auto& item : r->items) st.resource_nodes.push_back({d.get(), &item});
+      if (const YNode* c = d->root.get("constraints"))
+        for (const auto& item : c->items) st.constraint_nodes.push_back({d.get(), &item});
+    }
+    if (st.diags.empty()) {
+      detail::expand_resources(st);
+      if (st.diags.empty()) detail::resolve_dependencies(st);
+      for (const auto& loc : st.constraint_nodes) st.out.constraints.push_back(parse_constraint(st, loc));
+    }
+  }
+  LoadOutcome outcome;
+  sort_diagnostics(st.diags);
+  outcome.diagnostics = std::move(st.diags);
+  if (outcome.diagnostics.empty()) outcome.manifest = std::move(st.out);
+  return outcome;
+}
+
+}  // namespace converge

@@ -1,0 +1,27 @@
+// engine/loader.h — from a manifest file to a validated Manifest, or every diagnostic.
+//
+// Stages, each collecting diagnostics rather than stopping at the first: read and
+// schema-check the file and its includes (loops and missing files reported at the include),
+// merge them, build the inventory, stamp out resources (for_each, ${...}, targets), check
+// properties against their types, resolve dependencies, refuse cycles, resolve constraints.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/manifest.h"
+#include "engine/types.h"
+
+namespace converge {
+
+/// The result of loading: a model when there were no errors, and the diagnostics either way.
+struct LoadOutcome {
+  std::optional<Manifest> manifest;
+  Diagnostics diagnostics;  ///< sorted; non-empty iff !manifest
+};
+
+/// Loads and validates a manifest. Touches no host: reads only the manifest and its includes.
+[[nodiscard]] LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types);
+
+}  // namespace converge

@@ -1,0 +1,45 @@
+// engine/loader_internal.h — state shared by the loader's stages (loader.cpp,
+// loader_resources.cpp). Not part of the public API.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/loader.h"
+#include "engine/yaml_doc.h"
+
+namespace converge::detail {
+
+/// A YAML node together with the document it came from (for positions).
+struct Located {
+  const YDoc* doc = nullptr;
+  const YNode* node = nullptr;
+};
+
+struct LoaderState {
+  const TypeRegistry* types = nullptr;
+  Diagnostics diags;
+  std::vector<std::unique_ptr<YDoc>> docs;  ///< every file read, top-level first
+  Manifest out;
+  Map vars;
+  std::vector<Located> resource_nodes;
+  std::vector<Located> constraint_nodes;
+
+  void error(const std::string& msg, const SourceRange& where) {
+    diags.push_back(make_error(ErrorCode::invalid_input, msg, where));
+  }
+  /// Expands a list of node/group names into sorted unique node names; reports unknowns.
+  std::vector<std::string> resolve_targets(const Value& v, const SourceRange& where);
+  /// Adds the node, or the group's nodes, named `s` to `into`; false when neither exists.
+  bool out_node_or_group(const std::string& s, std::set<std::string>& into) const;
+};
+
+/// Stamps out every resource (loader_resources.cpp).
+void expand_resources(LoaderState& st);
+/// Resolves depends_on ids and refuses cycles (loader_resources.cpp).
+void resolve_dependencies(LoaderState& st);
+
+}  // namespace converge::detail

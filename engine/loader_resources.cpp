@@ -1,0 +1,217 @@
+// Resource stages of the loader: for_each, interpolation, targets, type checks,
+// identities, dependencies and cycles.
+#include <algorithm>
+#include <unordered_map>
+
+#include "engine/graph.h"
+#include "engine/interpolate.h"
+#include "engine/loader_internal.h"
+
+namespace converge::detail {
+
+namespace {
+
+std::string known_types(const TypeRegistry& types) {
+  std::string out;
+  for (const auto& n : types.names()) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+bool kind_accepted(const PropertySpec& p, const Value& v) {
+  if (p.kinds.empty() || v.is_null()) return true;
+  return std::find(p.kinds.begin(), p.kinds.end(), v.kind()) != p.kinds.end();
+}
+
+std::string kinds_text(const PropertySpec& p) {
+  std::string out;
+  for (auto k : p.kinds) out += (out.empty() ? "" : " or ") + std::string(kind_name(k));
+  return out;
+}
+
+/// The (key, value) pairs a for_each stamps out; one empty item when there is no for_each.
+std::vector<std::pair<Value, Value>> for_each_items(LoaderState& st, const Located& r, bool& ok) {
+  std::vector<std::pair<Value, Value>> items;
+  const YNode* fe = r.node->get("for_each");
+  ok = true;
+  if (!fe) return items;
+  Scope scope{&st.vars, std::nullopt, std::nullopt, nullptr};
+  auto v = interpolate(*fe, scope, *r.doc);
+  if (!v) {
+    st.diags.push_back(v.error());
+    ok = false;
+    return items;
+  }
+  if (v->is_list()) {
+    std::int64_t i = 0;
+    for (auto& e : v->as_list()) items.emplace_back(Value(i++), e);
+  } else if (v->is_map()) {
+    for (auto& [k, e] : v->as_map()) items.emplace_back(Value(k), e);
+  } else {
+    st.error(std::string("for_each needs a list or a map, got a ") + kind_name(v->kind()), r.doc->at(*fe));
+    ok = false;
+  }
+  return items;
+}
+
+Map node_scope(const NodeSpec& n) {
+  List roles(n.roles.begin(), n.roles.end());
+  return Map{{"name", Value(n.name)}, {"vars", Value(n.vars)}, {"cluster", Value(n.cluster)}, {"roles", Value(roles)}};
+}
+
+/// Checks properties against the type, applies defaults and canonicalizes. Reports errors.
+bool check_properties(LoaderState& st, const Located& r, const TypeEntry& type, ResourceSpec& spec) {
+  bool ok = true;
+  const YNode* props = r.node->get("properties");
+  auto at_prop = [&](const std::string& key) {
+    const YEntry* e = props ? props->entry(key) : nullptr;
+    return e ? r.doc->at(*e) : r.doc->at(*r.node);
+  };
+  for (const auto& [key, val] : spec.properties) {
+    const PropertySpec* p = type.schema.find(key);
+    if (!p) {
+      std::string known;
+      for (const auto& q : type.schema.properties) known += (known.empty() ? "" : ", ") + q.name;
+      st.error("unknown property '" + key + "' for type " + spec.type + " (known: " + known + ")", at_prop(key));
+      ok = false;
+      continue;
+    }
+    if (!kind_accepted(*p, val)) {
+      st.error("property '" + key + "' must be a " + kinds_text(*p) + ", got a " + kind_name(val.kind()), at_prop(key));
+      ok = false;
+      continue;
+    }
+    if (!p->allowed.empty() && std::find(p->allowed.begin(), p->allowed.end(), val) == p->allowed.end()) {
+      std::string allowed;
+      for (const auto& a : p->allowed) allowed += (allowed.empty() ? "" : ", ") + a.to_string();
+      st.error("property '" + key + "' must be one of " + allowed + ", got '" + val.to_string() + "'", at_prop(key));
+      ok = false;
+    }
+  }
+  if (!type.schema.name_property.empty() && !spec.properties.count(type.schema.name_property))
+    spec.properties[type.schema.name_property] = Value(spec.name);
+  for (const auto& p : type.schema.properties) {
+    if (spec.properties.count(p.name)) continue;
+    if (p.default_value) {
+      spec.properties[p.name] = *p.default_value;
+    } else if (p.required) {
+      st.error("type " + spec.type + " requires property '" + p.name + "'", r.doc->at(*r.node));
+      ok = false;
+    }
+  }
+  for (const auto& s : spec.sensitive) {
+    if (!type.schema.find(s)) {
+      st.error("sensitive names unknown property '" + s + "'", r.doc->at(*r.node->get("sensitive")));
+      ok = false;
+    }
+  }
+  if (ok) {
+    if (auto c = type.provider->canonicalize(spec.properties); !c) {
+      st.error("property '" + c.error().property + "': " + c.error().message, at_prop(c.error().property));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/// Stamps out one resource block for one for_each item on each of its nodes.
+void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::optional<std::pair<Value, Value>>& item,
+           std::unordered_map<std::string, SourceRange>& seen) {
+  Scope scope{&st.vars, std::nullopt, std::nullopt, nullptr};
+  if (item) {
+    scope.each_key = item->first;
+    scope.each_value = item->second;
+  }
+  std::vector<std::string> nodes;
+  if (const YNode* on = r.node->get("on")) {
+    auto v = interpolate(*on, scope, *r.doc);
+    if (!v) return st.diags.push_back(v.error());
+    nodes = st.resolve_targets(*v, r.doc->at(*on));
+  } else {
+    for (const auto& n : st.out.nodes) nodes.push_back(n.name);
+  }
+  for (const auto& node_name : nodes) {
+    Map node_map = node_scope(*st.out.node(node_name));
+    scope.node = &node_map;
+    ResourceSpec spec;
+    spec.type = type.schema.name;
+    spec.node = node_name;
+    spec.where = r.doc->at(*r.node);
+    const YNode* name_node = r.node->get("name");
+    auto name = interpolate(*name_node, scope, *r.doc);
+    if (!name) return st.diags.push_back(name.error());
+    if (!name->is_string() && !name->is_int()) return st.error("resource name must be text", r.doc->at(*name_node));
+    spec.name = name->to_string();
+    if (spec.name.empty()) return st.error("resource name is empty", r.doc->at(*name_node));
+    if (const YNode* props = r.node->get("properties")) {
+      auto v = interpolate(*props, scope, *r.doc);
+      if (!v) return st.diags.push_back(v.error());
+      spec.properties = std::move(v->as_map());
+    }
+    if (const YNode* deps = r.node->get("depends_on")) {
+      auto v = interpolate(*deps, scope, *r.doc);
+      if (!v) return st.diags.push_back(v.error());
+      List l = v->is_list() ? v->as_list() : List{*v};
+      for (const auto& d : l) spec.depends_on.push_back(d.to_string());
+    }
+    if (const YNode* s = r.node->get("sensitive"))
+      for (const auto& i : s->items) spec.sensitive.insert(i.scalar.to_string());
+    if (!check_properties(st, r, type, spec)) return;
+    std::string id = spec.id();
+    if (auto [it, fresh] = seen.emplace(id, spec.where); !fresh) {
+      st.error("duplicate resource " + id + " (first declared at " + it->second.file + ":" +
+                   std::to_string(it->second.line) + ")",
+               r.doc->at(*name_node));
+      continue;
+    }
+    st.out.resources.push_back(std::move(spec));
+  }
+}
+
+}  // namespace
+
+void expand_resources(LoaderState& st) {
+  std::unordered_map<std::string, SourceRange> seen;
+  for (const auto& r : st.resource_nodes) {
+    const YNode* type_node = r.node->get("type");
+    const TypeEntry* type = st.types->find(type_node->scalar.to_string());
+    if (!type) {
+      st.error("unknown resource type '" + type_node->scalar.to_string() + "' (known: " + known_types(*st.types) + ")",
+               r.doc->at(*type_node));
+      continue;
+    }
+    bool ok = true;
+    auto items = for_each_items(st, r, ok);
+    if (!ok) continue;
+    if (!r.node->get("for_each")) {
+      stamp(st, r, *type, std::nullopt, seen);
+    } else {
+      for (const auto& item : items) stamp(st, r, *type, item, seen);
+    }
+  }
+}
+
+void resolve_dependencies(LoaderState& st) {
+  std::unordered_map<std::string, int> by_id;
+  for (int i = 0; i < static_cast<int>(st.out.resources.size()); ++i) by_id.emplace(st.out.resources[i].id(), i);
+  for (auto& r : st.out.resources) {
+    for (auto& d : r.depends_on) {
+      // "type[name]" means the same node; "type[name]@node" names one.
+      std::string full = d.find("]@") == std::string::npos ? d + "@" + r.node : d;
+      if (!by_id.count(full)) {
+        st.error("depends_on names unknown resource '" + d + "' (write type[name] or type[name]@node)", r.where);
+        continue;
+      }
+      d = full;
+    }
+  }
+  if (!st.diags.empty()) return;
+  Graph g = build_graph(st.out.resources);
+  if (auto cycle = find_cycle(g, st.out.resources)) {
+    std::string text;
+    for (int i : *cycle) text += st.out.resources[i].id() + " -> ";
+    text += st.out.resources[cycle->front()].id();
+    st.error("dependency cycle: " + text, st.out.resources[cycle->front()].where);
+  }
+}
+
+}  // namespace converge::detail

@@ -1,0 +1,82 @@
+// converge — declarative desired-state engine. See README.md and DESIGN (CLI contract).
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/commands.h"
+
+namespace {
+
+bool is_subcommand(const char* a) {
+  for (const char* c : {"apply", "plan", "check", "validate", "history"})
+    if (std::strcmp(a, c) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // `converge MANIFEST` means `converge apply MANIFEST`.
+  std::vector<char*> args(argv, argv + argc);
+  static char apply_word[] = "apply";
+  if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) args.insert(args.begin() + 1, apply_word);
+
+  converge::GlobalOptions opts;
+  bool no_color = false;
+  CLI::App app{"converge: observe, plan and apply the desired state declared in a manifest"};
+  app.set_version_flag("--version", std::string(CONVERGE_VERSION));
+  app.require_subcommand(1);
+  app.add_option("--state-dir", opts.state_dir, "state directory (default: .converge/ beside the manifest)");
+  app.add_flag("--json", opts.json, "print one JSON document (schemas/report.schema.json)");
+  app.add_option("--parallel,-j", opts.parallel, "worker threads (default: number of cores)")->check(CLI::Range(1, 1024));
+  app.add_flag("-v,--verbose", opts.verbose, "list in-sync resources too");
+  app.add_flag("-q,--quiet", opts.quiet, "print only errors");
+  app.add_flag("--no-color", no_color, "no ANSI colors");
+  app.add_option("--lab-speed", opts.lab_speed, "lab: virtual seconds per real second (0 = instant)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--no-cache", opts.no_cache, "re-validate the manifest even when its cached model is current");
+
+  std::string manifest;
+  std::vector<std::string> files;
+  long long run_id = 0;
+  std::string command;
+  for (const char* name : {"apply", "plan", "check"}) {
+    const char* help = std::strcmp(name, "apply") == 0 ? "observe, plan, verify, execute, verify"
+                       : std::strcmp(name, "plan") == 0 ? "print the verified plan; change nothing"
+                                                        : "detect drift; change nothing";
+    auto* sub = app.add_subcommand(name, help);
+    sub->add_option("manifest", manifest, "manifest file")->required();
+    sub->callback([&command, name] { command = name; });
+    sub->fallthrough();
+  }
+  auto* validate = app.add_subcommand("validate", "schema and semantic checks; touch no host");
+  validate->add_option("files", files, "manifest files")->required();
+  validate->callback([&command] { command = "validate"; });
+  validate->fallthrough();
+  auto* history = app.add_subcommand("history", "runs recorded in the journal");
+  history->add_option("run", run_id, "a run id: list its steps");
+  history->add_option("--manifest,-m", manifest, "find the state directory beside this manifest");
+  history->callback([&command] { command = "history"; });
+  history->fallthrough();
+  // Global options may come after the subcommand as well.
+  app.fallthrough();
+
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 1;
+  }
+  opts.color = !no_color && !opts.json && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
+  opts.progress = !opts.quiet && !opts.json && ::isatty(2);
+  try {
+    if (command == "validate") return converge::cmd_validate(files, opts);
+    if (command == "history") return converge::cmd_history(manifest, run_id, opts);
+    return converge::cmd_converge(command, manifest, opts);
+  } catch (const std::exception& e) {
+    std::cerr << "converge: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

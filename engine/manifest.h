@@ -1,0 +1,84 @@
+// engine/manifest.h — the validated model of a manifest.
+//
+// Produced by load_manifest() (engine/loader.h): includes merged, for_each stamped out,
+// ${...} interpolated, targets resolved to nodes, properties checked against their types
+// and canonicalized, dependencies resolved. Everything downstream (diff, plan, execute)
+// works on this model and never looks at YAML again.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/value.h"
+
+namespace converge {
+
+/// How a node is reached.
+struct TransportSpec {
+  std::string kind = "local";       ///< local | ssh | lab
+  std::string root;                 ///< local: directory standing for "/" (absolute); empty = "/"
+  std::string host;                 ///< ssh: host name (default: the node's name)
+  std::string user;                 ///< ssh
+  int port = 0;                     ///< ssh; 0 = default
+  std::vector<std::string> options; ///< ssh: extra -o options
+  std::string lab_file;             ///< lab: absolute path of the lab file
+};
+
+/// A managed host.
+struct NodeSpec {
+  std::string name;
+  TransportSpec transport;
+  std::vector<std::string> roles;
+  std::string cluster;
+  Map vars;
+  SourceRange where;
+};
+
+/// One resource on one node, fully resolved.
+struct ResourceSpec {
+  std::string type;
+  std::string name;
+  std::string node;
+  Map properties;                       ///< canonical; defaults applied
+  std::vector<std::string> depends_on;  ///< ids of resources this one needs first
+  std::set<std::string> sensitive;      ///< property names never printed or journaled
+  SourceRange where;
+
+  /// "type[name]@node", unique in a manifest.
+  [[nodiscard]] std::string id() const { return type + "[" + name + "]@" + node; }
+  [[nodiscard]] const Value* prop(const std::string& key) const;
+  [[nodiscard]] std::string prop_string(const std::string& key, const std::string& fallback = "") const;
+};
+
+/// A declared availability or run constraint (enforced by the planner).
+struct ConstraintSpec {
+  enum class Kind { order, max_disrupted, available, precondition, halt_after_failures };
+  Kind kind = Kind::order;
+  std::vector<std::vector<std::string>> order;  ///< order: node sets, earliest first
+  std::vector<std::string> nodes;               ///< max_disrupted / precondition: the node set
+  int limit = 0;                                ///< max_disrupted k; halt_after_failures k
+  std::string subject;                          ///< available: the group; precondition: its name
+  std::int64_t seconds = -1;                    ///< outage budget or max age; -1 = none
+  SourceRange where;
+};
+
+/// A loaded manifest: the model plus what it was made from.
+struct Manifest {
+  std::string path;         ///< absolute path of the top-level file
+  std::string dir;          ///< its directory
+  std::string name;
+  std::string description;
+  std::vector<NodeSpec> nodes;                              ///< sorted by name
+  std::map<std::string, std::vector<std::string>> groups;   ///< group -> sorted node names
+  std::vector<ResourceSpec> resources;                      ///< in declaration order
+  std::vector<ConstraintSpec> constraints;
+  std::vector<std::string> sources;                         ///< the manifest and every include
+
+  [[nodiscard]] const NodeSpec* node(const std::string& name) const;
+};
+
+}  // namespace converge

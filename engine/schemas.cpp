@@ -1,0 +1,106 @@
+#include "engine/schemas.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+namespace converge::generated {
+extern const std::pair<std::string_view, std::string_view> kSchemas[];
+}
+
+namespace converge {
+
+std::optional<std::string_view> embedded_schema(std::string_view name) {
+  for (const auto* s = generated::kSchemas; !s->first.empty(); ++s)
+    if (s->first == name) return s->second;
+  return std::nullopt;
+}
+
+namespace {
+
+const valijson::Schema* parsed_schema(std::string_view name) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<valijson::Schema>, std::less<>> cache;
+  std::lock_guard lock(mu);
+  if (auto it = cache.find(name); it != cache.end()) return it->second.get();
+  auto text = embedded_schema(name);
+  if (!text) return nullptr;
+  auto json = nlohmann::json::parse(*text);
+  auto schema = std::make_unique<valijson::Schema>();
+  valijson::SchemaParser parser;
+  valijson::adapters::NlohmannJsonAdapter adapter(json);
+  parser.populateSchema(adapter, *schema);
+  return cache.emplace(std::string(name), std::move(schema)).first->second.get();
+}
+
+/// valijson contexts look like {"<root>", "[resources]", "[0]"}; strip to path parts.
+std::vector<std::string> context_path(const std::vector<std::string>& ctx) {
+  std::vector<std::string> out;
+  for (const auto& c : ctx) {
+    if (c.size() >= 2 && c.front() == '[' && c.back() == ']') out.push_back(c.substr(1, c.size() - 2));
+  }
+  return out;
+}
+
+bool is_prefix(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return a.size() < b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+/// Rewrites valijson's wording into a short message; finds an unknown key's name.
+std::string tidy(const std::string& d, std::string* unknown_key) {
+  static const std::string kAdditional = "could not be validated using 'properties' or 'additionalProperties' constraints: '";
+  if (auto p = d.find(kAdditional); p != std::string::npos) {
+    std::string key = d.substr(p + kAdditional.size());
+    if (!key.empty() && key.back() == '.') key.pop_back();
+    if (!key.empty() && key.back() == '\'') key.pop_back();
+    *unknown_key = key;
+    return "unknown field '" + key + "'";
+  }
+  return d;
+}
+
+}  // namespace
+
+Diagnostics validate_with_schema(const YDoc& doc, std::string_view schema_name) {
+  Diagnostics out;
+  const valijson::Schema* schema = parsed_schema(schema_name);
+  if (!schema) {
+    out.push_back(make_error(ErrorCode::internal, "no schema named " + std::string(schema_name)));
+    return out;
+  }
+  nlohmann::json json = doc.root.to_json();
+  valijson::adapters::NlohmannJsonAdapter target(json);
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  if (validator.validate(*schema, target, &results)) return out;
+
+  // Keep the most specific errors: drop those whose path is a prefix of another's.
+  std::vector<std::pair<std::vector<std::string>, std::string>> errs;
+  for (const auto& e : results) errs.emplace_back(context_path(e.context), e.description);
+  for (std::size_t i = 0; i < errs.size(); ++i) {
+    bool shadowed = false;
+    for (std::size_t j = 0; j < errs.size() && !shadowed; ++j) shadowed = is_prefix(errs[i].first, errs[j].first);
+    if (shadowed) continue;
+    std::string unknown;
+    std::string msg = tidy(errs[i].second, &unknown);
+    const YNode& at = locate(doc.root, errs[i].first);
+    SourceRange where = doc.at(at);
+    if (const YEntry* e = unknown.empty() ? nullptr : at.entry(unknown)) where = doc.at(*e);
+    std::string path;
+    for (const auto& p : errs[i].first) path += "/" + p;
+    if (!path.empty() && unknown.empty()) msg = path + ": " + msg;
+    out.push_back(make_error(ErrorCode::invalid_input, msg, where));
+  }
+  sort_diagnostics(out);
+  return out;
+}
+
+}  // namespace converge

@@ -1,0 +1,17 @@
+// The built-in types, registered by name.
+#include "engine/types.h"
+#include "resources/exec_type.h"
+#include "resources/file_type.h"
+
+namespace converge {
+
+TypeRegistry builtin_types() {
+  TypeRegistry reg;
+  // Names are unique by construction here; a clash would be a programming error.
+  (void)reg.add(file_schema(), file_provider());
+  (void)reg.add(directory_schema(), directory_provider());
+  (void)reg.add(exec_schema(), exec_provider());
+  return reg;
+}
+
+}  // namespace converge

@@ -1,0 +1,97 @@
+#include "resources/exec_type.h"
+
+#include "engine/duration.h"
+#include "engine/manifest.h"
+#include "resources/transport.h"
+
+namespace converge {
+
+namespace {
+
+using K = Value::Kind;
+
+std::expected<void, PropertyError> check_argv(const Map& props, const char* key) {
+  auto it = props.find(key);
+  if (it == props.end()) return {};
+  const Value& v = it->second;
+  if (!v.is_list() || v.as_list().empty()) return std::unexpected(PropertyError{key, "must be a non-empty list (argv)"});
+  for (const auto& a : v.as_list())
+    if (!a.is_string() && !a.is_int()) return std::unexpected(PropertyError{key, "argv elements must be strings"});
+  return {};
+}
+
+ExecRequest request(const ResourceSpec& r, const char* key) {
+  ExecRequest req;
+  for (const auto& a : r.prop(key)->as_list()) req.argv.push_back(a.to_string());
+  if (const Value* env = r.prop("env"); env && env->is_map())
+    for (const auto& [k, v] : env->as_map()) req.env[k] = v.to_string();
+  req.cwd = r.prop_string("cwd");
+  req.timeout = std::chrono::milliseconds(parse_duration_ms(*r.prop("timeout")).value_or(0));
+  return req;
+}
+
+std::string tail(const std::string& s, std::size_t n = 400) {
+  std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  return t;
+}
+
+class ExecProvider final : public Provider {
+ public:
+  std::expected<void, PropertyError> canonicalize(Map& props) const override {
+    if (auto c = check_argv(props, "check"); !c) return c;
+    if (auto c = check_argv(props, "apply"); !c) return c;
+    if (!parse_duration_ms(props["timeout"])) return std::unexpected(PropertyError{"timeout", "malformed duration"});
+    if (auto it = props.find("env"); it != props.end() && it->second.is_map())
+      for (const auto& [k, v] : it->second.as_map())
+        if (k.empty() || k.find('=') != std::string::npos || v.is_list() || v.is_map())
+          return std::unexpected(PropertyError{"env", "entries must be NAME: scalar"});
+    return {};
+  }
+
+  Observation observe(const ResourceSpec& r, Transport& t) const override {
+    auto res = t.run(request(r, "check"));
+    if (!res) return Observation::unknown(res.error().describe());
+    if (res->timed_out) return Observation::unknown("check timed out after " + format_duration_ms(parse_duration_ms(*r.prop("timeout")).value_or(0)));
+    std::string note;
+    if (res->exit_code != 0) note = "check exited " + std::to_string(res->exit_code);
+    return Observation::present(Map{{"ok", Value(res->exit_code == 0)}}, std::move(note));
+  }
+
+  Status apply(const ResourceSpec& r, const Observation&, const ResourceChanges&, Transport& t,
+               ApplyContext&) const override {
+    auto res = t.run(request(r, "apply"));
+    if (!res) return std::unexpected(res.error());
+    if (res->timed_out)
+      return std::unexpected(make_error(ErrorCode::timeout, "apply timed out after " +
+                                                                format_duration_ms(parse_duration_ms(*r.prop("timeout")).value_or(0))));
+    if (res->exit_code != 0) {
+      std::string msg = "apply exited " + std::to_string(res->exit_code);
+      if (auto e = tail(res->err); !e.empty()) msg += ": " + e;
+      return std::unexpected(make_error(ErrorCode::action_failed, msg));
+    }
+    return {};
+  }
+};
+
+}  // namespace
+
+TypeSchema exec_schema() {
+  return TypeSchema{
+      "exec",
+      "Run `apply` when `check` fails (exits non-zero).",
+      {
+          {"check", {K::list}, true, false, std::nullopt, {}, "argv; exit 0 means converged"},
+          {"apply", {K::list}, true, false, std::nullopt, {}, "argv run when check fails"},
+          {"env", {K::map}, false, false, std::nullopt, {}, "environment added for both commands"},
+          {"cwd", {K::string}, false, false, std::nullopt, {}, "working directory"},
+          {"timeout", {K::string, K::integer}, false, false, Value("5m"), {}, "per command"},
+          {"ok", {K::boolean}, false, true, Value(true), {}, "the check's verdict; desired true"},
+      },
+      "",
+      false};
+}
+
+std::shared_ptr<const Provider> exec_provider() { return std::make_shared<ExecProvider>(); }
+
+}  // namespace converge

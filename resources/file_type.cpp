@@ -1,0 +1,194 @@
+#include "resources/file_type.h"
+
+#include <cstdio>
+
+#include "engine/diff.h"
+#include "engine/manifest.h"
+#include "resources/transport.h"
+
+namespace converge {
+
+std::optional<std::uint32_t> parse_mode(const Value& v) {
+  std::string s = v.is_int() ? std::to_string(v.as_int()) : v.is_string() ? v.as_string() : "";
+  if (s.empty() || s.size() > 5 || s.find_first_not_of("01234567") != std::string::npos) return std::nullopt;
+  std::uint32_t m = static_cast<std::uint32_t>(std::stoul(s, nullptr, 8));
+  if (m > 07777) return std::nullopt;
+  return m;
+}
+
+std::string format_mode(std::uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+namespace {
+
+using K = Value::Kind;
+
+std::vector<PropertySpec> common_properties() {
+  return {
+      {"path", {K::string}, false, false, std::nullopt, {}, "absolute path; defaults to the resource name"},
+      {"ensure", {K::string}, false, true, Value("present"), {Value("present"), Value("absent")}, "present or absent"},
+      {"mode", {K::string, K::integer}, false, true, std::nullopt, {}, "permission bits, octal: \"0644\""},
+      {"owner", {K::string, K::integer}, false, true, std::nullopt, {}, "user name or uid"},
+      {"group", {K::string, K::integer}, false, true, std::nullopt, {}, "group name or gid"},
+  };
+}
+
+/// Checks the path and canonicalizes mode, owner and group.
+std::expected<void, PropertyError> canonicalize_common(Map& props) {
+  const std::string& path = props["path"].is_string() ? props["path"].as_string() : "";
+  if (path.empty() || path[0] != '/') return std::unexpected(PropertyError{"path", "must be an absolute path"});
+  if (path.find("/../") != std::string::npos || path.ends_with("/..") || path.find("/./") != std::string::npos ||
+      path.find("//") != std::string::npos)
+    return std::unexpected(PropertyError{"path", "must be normalized (no '.', '..' or '//' components)"});
+  if (path.size() > 1 && path.back() == '/') props["path"] = Value(path.substr(0, path.size() - 1));
+  if (auto it = props.find("mode"); it != props.end() && !it->second.is_null()) {
+    auto m = parse_mode(it->second);
+    if (!m) return std::unexpected(PropertyError{"mode", "must be octal permission bits such as \"0644\""});
+    it->second = Value(format_mode(*m));
+  }
+  for (const char* k : {"owner", "group"})
+    if (auto it = props.find(k); it != props.end() && it->second.is_int()) it->second = Value(it->second.to_string());
+  return {};
+}
+
+bool numeric(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+/// Observes mode/owner/group in the form the resource states them.
+void observe_meta(const ResourceSpec& r, const FileInfo& info, FileSystem& fs, Map& props) {
+  props["mode"] = Value(format_mode(info.mode));
+  auto name_of = [&](const char* key, std::uint32_t id, auto lookup) {
+    std::string want = r.prop_string(key);
+    if (want.empty()) return;
+    if (numeric(want)) {
+      props[key] = Value(std::to_string(id));
+    } else {
+      auto wanted_id = lookup(want);
+      props[key] = Value(wanted_id && *wanted_id == id ? want : std::to_string(id));
+    }
+  };
+  name_of("owner", info.uid, [&](const std::string& n) { return fs.user_id(n); });
+  name_of("group", info.gid, [&](const std::string& n) { return fs.group_id(n); });
+}
+
+/// Applies owner/group changes.
+Status apply_ownership(const ResourceSpec& r, const ResourceChanges& c, FileSystem& fs) {
+  std::optional<std::uint32_t> uid, gid;
+  if (c.find("owner")) {
+    CONVERGE_TRY(uid, fs.user_id(r.prop_string("owner")));
+  }
+  if (c.find("group")) {
+    CONVERGE_TRY(gid, fs.group_id(r.prop_string("group")));
+  }
+  if (uid || gid) return fs.chown(r.prop_string("path"), uid, gid);
+  return {};
+}
+
+FileSystem* files_of(Transport& t, const ResourceSpec& r, std::string* why) {
+  FileSystem* fs = t.files();
+  if (!fs) *why = "node " + r.node + " (" + t.describe() + ") has no POSIX filesystem";
+  return fs;
+}
+
+class FileProvider final : public Provider {
+ public:
+  std::expected<void, PropertyError> canonicalize(Map& props) const override { return canonicalize_common(props); }
+
+  Observation observe(const ResourceSpec& r, Transport& t) const override {
+    std::string why;
+    FileSystem* fs = files_of(t, r, &why);
+    if (!fs) return Observation::unknown(why);
+    const std::string& path = r.prop("path")->as_string();
+    auto info = fs->stat(path);
+    if (!info) return Observation::unknown(info.error().describe());
+    if (!info->exists) return Observation::absent();
+    if (!info->is_regular) return Observation::unknown(path + " exists and is not a regular file");
+    Map props{{"ensure", Value("present")}};
+    if (r.prop("content")) {
+      auto content = fs->read(path);
+      if (!content) return Observation::unknown(content.error().describe());
+      props["content"] = Value(std::move(*content));
+    }
+    observe_meta(r, *info, *fs, props);
+    return Observation::present(std::move(props));
+  }
+
+  Status apply(const ResourceSpec& r, const Observation& before, const ResourceChanges& c, Transport& t,
+               ApplyContext& ctx) const override {
+    std::string why;
+    FileSystem* fs = files_of(t, r, &why);
+    if (!fs) return std::unexpected(make_error(ErrorCode::action_failed, why));
+    const std::string& path = r.prop("path")->as_string();
+    if (c.action == ActionKind::remove) return fs->remove(path, false);
+    bool rewrite = c.action == ActionKind::create || c.find("content");
+    if (rewrite) {
+      std::uint32_t mode = 0644;
+      if (auto m = r.prop("mode")) mode = *parse_mode(*m);
+      else if (before.state == Observation::State::present) mode = *parse_mode(before.props.at("mode"));
+      const Value* content = r.prop("content");
+      CONVERGE_TRY(std::string temp, fs->write_temp(path, content ? content->to_string() : std::string(), mode));
+      ctx.defer(fs, [fs, temp, path, &r, c]() -> Status {
+        CONVERGE_CHECK(fs->commit_temp(temp, path));
+        return apply_ownership(r, c, *fs);
+      });
+      return {};
+    }
+    if (c.find("mode")) CONVERGE_CHECK(fs->chmod(path, *parse_mode(*r.prop("mode"))));
+    return apply_ownership(r, c, *fs);
+  }
+};
+
+class DirectoryProvider final : public Provider {
+ public:
+  std::expected<void, PropertyError> canonicalize(Map& props) const override { return canonicalize_common(props); }
+
+  Observation observe(const ResourceSpec& r, Transport& t) const override {
+    std::string why;
+    FileSystem* fs = files_of(t, r, &why);
+    if (!fs) return Observation::unknown(why);
+    const std::string& path = r.prop("path")->as_string();
+    auto info = fs->stat(path);
+    if (!info) return Observation::unknown(info.error().describe());
+    if (!info->exists) return Observation::absent();
+    if (!info->is_dir) return Observation::unknown(path + " exists and is not a directory");
+    Map props{{"ensure", Value("present")}};
+    observe_meta(r, *info, *fs, props);
+    return Observation::present(std::move(props));
+  }
+
+  Status apply(const ResourceSpec& r, const Observation&, const ResourceChanges& c, Transport& t,
+               ApplyContext&) const override {
+    std::string why;
+    FileSystem* fs = files_of(t, r, &why);
+    if (!fs) return std::unexpected(make_error(ErrorCode::action_failed, why));
+    const std::string& path = r.prop("path")->as_string();
+    if (c.action == ActionKind::remove) return fs->remove(path, false);
+    if (c.action == ActionKind::create) {
+      std::uint32_t mode = r.prop("mode") ? *parse_mode(*r.prop("mode")) : 0755;
+      CONVERGE_CHECK(fs->make_dir(path, mode));
+    } else if (c.find("mode")) {
+      CONVERGE_CHECK(fs->chmod(path, *parse_mode(*r.prop("mode"))));
+    }
+    return apply_ownership(r, c, *fs);
+  }
+};
+
+}  // namespace
+
+TypeSchema file_schema() {
+  TypeSchema s{"file", "A regular file: content, mode, ownership; written atomically.", common_properties(), "path", true};
+  s.properties.insert(s.properties.begin() + 2,
+                      PropertySpec{"content", {K::string}, false, true, std::nullopt, {}, "the file's exact bytes"});
+  return s;
+}
+
+TypeSchema directory_schema() {
+  return {"directory", "A directory: mode and ownership (not its contents).", common_properties(), "path", true};
+}
+
+std::shared_ptr<const Provider> file_provider() { return std::make_shared<FileProvider>(); }
+std::shared_ptr<const Provider> directory_provider() { return std::make_shared<DirectoryProvider>(); }
+
+}  // namespace converge

@@ -1,0 +1,199 @@
+#include "resources/local_transport.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "resources/process.h"
+
+namespace converge {
+
+namespace {
+
+Error sys_error(const std::string& what, const std::string& path, int err = errno) {
+  return make_error(ErrorCode::io, what + " " + path + ": " + std::strerror(err));
+}
+
+std::string dir_of(const std::string& p) {
+  auto slash = p.find_last_of('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+}
+
+Status write_all(int fd, const std::string& content, const std::string& path) {
+  std::size_t off = 0;
+  while (off < content.size()) {
+    ssize_t w = ::write(fd, content.data() + off, content.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return std::unexpected(sys_error("write", path));
+    off += static_cast<std::size_t>(w);
+  }
+  return {};
+}
+
+std::atomic<unsigned> temp_counter{0};
+
+}  // namespace
+
+LocalTransport::LocalTransport(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  if (root_ == "/") root_.clear();
+}
+
+std::string LocalTransport::real(const std::string& path) const { return root_.empty() ? path : root_ + path; }
+
+std::string LocalTransport::describe() const { return root_.empty() ? "local" : "local root=" + root_; }
+
+Result<ExecResult> LocalTransport::run(const ExecRequest& req) {
+  if (root_.empty()) return run_process(req);
+  ExecRequest r = req;
+  r.env.emplace("CONVERGE_ROOT", root_);
+  return run_process(r);
+}
+
+Result<std::string> LocalTransport::boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (!std::getline(in, id)) return std::unexpected(make_error(ErrorCode::io, "cannot read boot_id"));
+  return id;
+}
+
+Result<FileInfo> LocalTransport::stat(const std::string& path) {
+  struct stat st {};
+  FileInfo info;
+  if (::lstat(real(path).c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return info;
+    return std::unexpected(sys_error("stat", path));
+  }
+  info.exists = true;
+  info.is_dir = S_ISDIR(st.st_mode);
+  info.is_regular = S_ISREG(st.st_mode);
+  info.mode = st.st_mode & 07777;
+  info.uid = st.st_uid;
+  info.gid = st.st_gid;
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  return info;
+}
+
+Result<std::string> LocalTransport::read(const std::string& path) {
+  int fd = ::open(real(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::unexpected(sys_error("open", path));
+  std::string out;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[65536];
+  while (true) {
+    ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      ::close(fd);
+      return std::unexpected(sys_error("read", path, e));
+    }
+    if (r == 0) break;
+    out.append(buf, static_cast<std::size_t>(r));
+  }
+  ::close(fd);
+  return out;
+}
+
+Result<std::string> LocalTransport::write_temp(const std::string& path, const std::string& content, std::uint32_t mode) {
+  std::string target = real(path);
+  std::string temp = dir_of(target) + "/.converge-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(temp_counter.fetch_add(1)) + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(sys_error("create", path));
+  auto fail = [&](Error e) -> Result<std::string> {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return std::unexpected(std::move(e));
+  };
+  if (auto w = write_all(fd, content, path); !w) return fail(w.error());
+  if (::fchmod(fd, mode) != 0) return fail(sys_error("chmod", path));
+  if (::close(fd) != 0) return std::unexpected(sys_error("close", path));
+  return temp;
+}
+
+Status LocalTransport::sync() {
+  int fd = ::open(root_.empty() ? "/" : root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(sys_error("open", root_.empty() ? "/" : root_));
+  int rc = ::syncfs(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return std::unexpected(sys_error("syncfs", root_.empty() ? "/" : root_, e));
+  return {};
+}
+
+Status LocalTransport::commit_temp(const std::string& temp, const std::string& path) {
+  if (::rename(temp.c_str(), real(path).c_str()) != 0) {
+    int e = errno;
+    ::unlink(temp.c_str());
+    return std::unexpected(sys_error("rename onto", path, e));
+  }
+  return {};
+}
+
+Status LocalTransport::write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) {
+  CONVERGE_TRY(std::string temp, write_temp(path, content, mode));
+  int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(temp.c_str());
+    return std::unexpected(sys_error("fsync", path, e));
+  }
+  ::close(fd);
+  return commit_temp(temp, path);
+}
+
+Status LocalTransport::make_dir(const std::string& path, std::uint32_t mode) {
+  if (::mkdir(real(path).c_str(), mode) != 0) return std::unexpected(sys_error("mkdir", path));
+  if (::chmod(real(path).c_str(), mode) != 0) return std::unexpected(sys_error("chmod", path));  // umask
+  return {};
+}
+
+Status LocalTransport::chmod(const std::string& path, std::uint32_t mode) {
+  if (::chmod(real(path).c_str(), mode) != 0) return std::unexpected(sys_error("chmod", path));
+  return {};
+}
+
+Status LocalTransport::chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) {
+  if (::lchown(real(path).c_str(), uid ? *uid : static_cast<uid_t>(-1), gid ? *gid : static_cast<gid_t>(-1)) != 0)
+    return std::unexpected(sys_error("chown", path));
+  return {};
+}
+
+Status LocalTransport::remove(const std::string& path, bool recursive) {
+  std::error_code ec;
+  if (recursive) std::filesystem::remove_all(real(path), ec);
+  else std::filesystem::remove(real(path), ec);
+  if (ec) return std::unexpected(make_error(ErrorCode::io, "remove " + path + ": " + ec.message()));
+  return {};
+}
+
+Result<std::uint32_t> LocalTransport::user_id(const std::string& name) {
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) return static_cast<std::uint32_t>(std::stoul(name));
+  passwd pw{}, *res = nullptr;
+  char buf[4096];
+  if (::getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
+    return std::unexpected(make_error(ErrorCode::action_failed, "no such user '" + name + "'"));
+  return pw.pw_uid;
+}
+
+Result<std::uint32_t> LocalTransport::group_id(const std::string& name) {
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) return static_cast<std::uint32_t>(std::stoul(name));
+  group gr{}, *res = nullptr;
+  char buf[4096];
+  if (::getgrnam_r(name.c_str(), &gr, buf, sizeof buf, &res) != 0 || !res)
+    return std::unexpected(make_error(ErrorCode::action_failed, "no such group '" + name + "'"));
+  return gr.gr_gid;
+}
+
+}  // namespace converge

@@ -1,0 +1,37 @@
+// resources/ssh_transport.h — the `ssh` transport: commands through the OpenSSH client,
+// with connection reuse (ControlMaster) so that many commands share one connection.
+//
+// argv is sent as one remote command line in which every element is single-quoted, so no
+// manifest value is ever interpreted by the remote shell. Environment variables travel as
+// arguments of `env`. File operations are not offered over ssh yet (files() is null): the
+// file and directory types report that instead of guessing.
+#pragma once
+
+#include "engine/manifest.h"
+#include "resources/transport.h"
+
+namespace converge {
+
+class SshTransport final : public Transport {
+ public:
+  /// `control_dir` holds the ControlMaster sockets (inside the private state directory).
+  SshTransport(std::string node, TransportSpec spec, std::string control_dir);
+
+  Result<ExecResult> run(const ExecRequest& req) override;
+  FileSystem* files() override { return nullptr; }
+  Result<std::string> boot_id() override;
+  std::string describe() const override;
+
+  /// The argv of the local ssh process for `req` (exposed for tests).
+  [[nodiscard]] std::vector<std::string> ssh_argv(const ExecRequest& req) const;
+
+ private:
+  std::string node_;
+  TransportSpec spec_;
+  std::string control_dir_;
+};
+
+/// Quotes one word for a POSIX shell: 'it'\''s'.
+[[nodiscard]] std::string shell_quote(const std::string& s);
+
+}  // namespace converge

@@ -1,0 +1,103 @@
+// resources/transport.h — how converge reaches a node.
+//
+// A Transport runs commands by argv (never through a shell string) and, where the node has
+// a POSIX filesystem, reads and writes files. Three implementations: `local` (this machine,
+// optionally under a root directory), `ssh` (OpenSSH client), and `lab` (the emulated
+// Windows cluster, which accepts only the commands a real Windows host would be sent).
+// Every implementation passes the conformance suite in tests/unit/transport_test.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+
+namespace converge {
+
+/// One command to run on a node.
+struct ExecRequest {
+  std::vector<std::string> argv;               ///< argv[0] is the program; never a shell line
+  std::map<std::string, std::string> env;      ///< added to (and overriding) the inherited env
+  std::string cwd;                             ///< working directory; empty = inherited
+  std::chrono::milliseconds timeout{0};        ///< 0 = no timeout
+  std::string stdin_data;                      ///< fed to the process' stdin, then closed
+};
+
+/// What a finished command did. A command that could not start is an Error, not a result.
+struct ExecResult {
+  int exit_code = -1;       ///< exit status, or 128+signal when killed by a signal
+  bool timed_out = false;   ///< killed because it ran past ExecRequest::timeout
+  std::string out;          ///< stdout (capped at 1 MiB)
+  std::string err;          ///< stderr (capped at 1 MiB)
+};
+
+/// What a stat of a path found. `exists == false` is a definite "absent".
+struct FileInfo {
+  bool exists = false;
+  bool is_dir = false;
+  bool is_regular = false;
+  std::uint32_t mode = 0;   ///< permission bits only (07777)
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::uint64_t size = 0;
+};
+
+/// Runs commands on a node. Thread-safe: the executor calls it from several workers.
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  /// Runs argv to completion (or to its timeout). Returns an Error only when the command
+  /// could not be started or the node could not be reached.
+  [[nodiscard]] virtual Result<ExecResult> run(const ExecRequest& req) = 0;
+};
+
+/// Files on a node. Paths are absolute as the manifest states them; an implementation with
+/// a root directory maps them under it. Thread-safe.
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  [[nodiscard]] virtual Result<FileInfo> stat(const std::string& path) = 0;
+  /// Reads a whole regular file. REQUIRES: the file exists.
+  [[nodiscard]] virtual Result<std::string> read(const std::string& path) = 0;
+  /// Writes a file atomically: temporary file in the same directory, fsync, fchmod, rename.
+  /// A crash leaves either the old or the new content, never half of either.
+  [[nodiscard]] virtual Status write_atomic(const std::string& path, const std::string& content,
+                                            std::uint32_t mode) = 0;
+  /// The first half of a batched atomic write: writes `content` with `mode` to a new
+  /// temporary file beside `path` (not yet durable) and returns the temporary's path.
+  [[nodiscard]] virtual Result<std::string> write_temp(const std::string& path, const std::string& content,
+                                                       std::uint32_t mode) = 0;
+  /// Makes everything written so far durable (one syncfs for a whole batch of temporaries).
+  [[nodiscard]] virtual Status sync() = 0;
+  /// The second half: renames a temporary from write_temp() over `path`.
+  /// REQUIRES: sync() was called after the write_temp() that made `temp`.
+  [[nodiscard]] virtual Status commit_temp(const std::string& temp, const std::string& path) = 0;
+  [[nodiscard]] virtual Status make_dir(const std::string& path, std::uint32_t mode) = 0;
+  [[nodiscard]] virtual Status chmod(const std::string& path, std::uint32_t mode) = 0;
+  /// Changes owner and/or group; std::nullopt leaves that one as it is.
+  [[nodiscard]] virtual Status chown(const std::string& path, std::optional<std::uint32_t> uid,
+                                     std::optional<std::uint32_t> gid) = 0;
+  /// Removes a file or an empty directory (`recursive` removes a whole tree).
+  [[nodiscard]] virtual Status remove(const std::string& path, bool recursive) = 0;
+  /// Resolves a user or group name on the node to its id.
+  [[nodiscard]] virtual Result<std::uint32_t> user_id(const std::string& name) = 0;
+  [[nodiscard]] virtual Result<std::uint32_t> group_id(const std::string& name) = 0;
+};
+
+/// A node's way in: commands always; files when the node has a POSIX filesystem.
+class Transport : public CommandRunner {
+ public:
+  /// The node's filesystem, or nullptr when the transport has none (the lab, a Windows host).
+  [[nodiscard]] virtual FileSystem* files() = 0;
+  /// A token that changes every time the node boots (Linux: /proc boot_id; the lab: its boot
+  /// counter). Used to wait for a reboot to complete.
+  [[nodiscard]] virtual Result<std::string> boot_id() = 0;
+  /// A short description for messages ("local", "local root=/tmp/x", "lab NODE1").
+  [[nodiscard]] virtual std::string describe() const = 0;
+};
+
+}  // namespace converge
