@@ -10,8 +10,11 @@
 #include <mutex>
 
 #include "engine/graph.h"
+#include "engine/journal.h"
+#include "engine/lock.h"
 #include "engine/loader.h"
 #include "engine/report.h"
+#include "engine/run_journal.h"
 #include "engine/sha256.h"
 #include "resources/transports.h"
 
@@ -45,11 +48,15 @@ void emit(const Report& r, const GlobalOptions& opts) {
   (r.exit_code == kExitError && !r.results ? std::cerr : std::cout) << text;
 }
 
+}  // namespace
+
 std::string default_state_dir(const std::string& manifest_path) {
   std::error_code ec;
   fs::path abs = fs::absolute(manifest_path, ec);
   return (abs.parent_path() / ".converge").string();
 }
+
+namespace {
 
 /// Creates the state directory private to the user (0700).
 Status prepare_state_dir(const std::string& dir) {
@@ -109,6 +116,7 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   report.command = command;
   report.manifest_path = manifest_path;
   auto fail = [&](Error e, const char* status, int code) {
+    report.results = nullptr;
     report.diagnostics.push_back(std::move(e));
     report.status = status;
     report.exit_code = code;
@@ -129,21 +137,42 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   const Manifest& m = *lo.manifest;
   report.manifest = &m;
   report.manifest_name = m.name;
+  report.manifest_sha256 = m.version_sha256();
 
+  // State directory, lock, journal: all before any host is touched.
   std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
   if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
+  auto lock = RunLock::acquire(state_dir, command);
+  if (!lock) return fail(lock.error(), lock.error().code == ErrorCode::locked ? "locked" : "failed",
+                         lock.error().code == ErrorCode::locked ? kExitLocked : kExitError);
+  auto journal = Journal::open(state_dir);
+  if (!journal) return fail(journal.error(), "failed", kExitError);
+  auto interrupted = (*journal)->close_interrupted();
+  if (!interrupted) return fail(interrupted.error(), "failed", kExitError);
+  for (const auto& r : *interrupted)
+    report.notes.push_back("note: run #" + std::to_string(r.id) + " (" + r.command + ", started " + r.started_at +
+                           ") was interrupted; this run observes afresh and finishes the job");
 
   auto transports = TransportSet::open(m, TransportOptions{state_dir, opts.lab_speed});
   if (!transports) return fail(transports.error(), "failed", kExitError);
   TransportLookup lookup = [&](const std::string& node) { return (*transports)->find(node); };
 
-  ExecOptions eo{opts.parallel, progress_printer(m, opts)};
+  ExecOptions eo{opts.parallel, progress_printer(m, opts), nullptr, nullptr};
   std::vector<ResourceResult> results = observe_all(m, types, lookup, eo);
-  if (command == "apply") {
+  report.results = &results;
+  RunRow run = describe_run(command, m, **journal);
+  Tally before = tally(results);
+  if (command == "apply" && before.pending > 0) {
+    // Write-ahead: the run row, then each wave's steps before they act.
+    auto id = (*journal)->begin_run(run);
+    if (!id) return fail(id.error(), "failed", kExitError);
+    report.run_id = *id;
+    StepRecorder recorder(**journal, *id, m, results);
+    eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
+    eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
     Graph g = build_graph(m.resources);
     converge::converge(m, g, types, lookup, results, eo);
   }
-  report.results = &results;
   Tally t = tally(results);
   if (t.failed || t.skipped) {
     report.status = "failed";
@@ -155,15 +184,33 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
     report.status = command == "apply" && t.changed ? "converged" : "in_sync";
     report.exit_code = kExitOk;
   }
+  // Record the run's end. plan changes nothing and records nothing.
+  if (command != "plan") {
+    Status recorded;
+    if (report.run_id) {
+      recorded = (*journal)->end_run(report.run_id, report.status, report.exit_code, t.changed, t.failed);
+    } else {
+      run.status = report.status;
+      run.exit_code = report.exit_code;
+      run.failed = t.failed;
+      auto id = (*journal)->record_run(run);
+      if (id) {
+        report.run_id = *id;
+        if (command == "check") recorded = (*journal)->record_drift(*id, drift_rows(m, results));
+      } else {
+        recorded = std::unexpected(id.error());
+      }
+    }
+    if (!recorded) {
+      report.diagnostics.push_back(recorded.error());
+      report.exit_code = kExitError;
+      report.status = "failed";
+    }
+  }
   if (std::string s = (*transports)->summary(); !s.empty()) report.notes.push_back(s);
   report.duration_ms = ms_since(start);
   emit(report, opts);
   return report.exit_code;
-}
-
-int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts) {
-  std::cerr << "converge history: the journal is not available in this build\n";
-  return kExitError;
 }
 
 }  // namespace converge

@@ -26,6 +26,9 @@ struct GlobalOptions {
 /// `converge apply|plan|check MANIFEST`.
 [[nodiscard]] int cmd_converge(const std::string& command, const std::string& manifest, const GlobalOptions& opts);
 
+/// The default state directory: ".converge" beside the manifest.
+[[nodiscard]] std::string default_state_dir(const std::string& manifest_path);
+
 /// `converge history [RUN]`.
 [[nodiscard]] int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts);
 

@@ -121,6 +121,15 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
     }
     return {};
   };
+  // Halting: every change not yet made is skipped, naming the reason.
+  auto halt = [&](const std::string& why, const std::vector<int>& left) {
+    for (int i : left) {
+      if (results[i].outcome != Outcome::pending) continue;
+      results[i].outcome = Outcome::skipped;
+      results[i].blocked_by = "(run halted: " + why + ")";
+      report(i);
+    }
+  };
   while (!todo.empty()) {
     std::vector<int> wave, rest;
     for (int i : todo) {
@@ -140,6 +149,12 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
         act.push_back(i);
       } else {
         report(i);
+      }
+    }
+    if (opts.before_wave && !act.empty()) {
+      if (Status s = opts.before_wave(act); !s) {
+        halt(s.error().describe(), todo);
+        return;
       }
     }
     WaveContext ctx;
@@ -208,6 +223,12 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
     for (int i : act) report(i);
     for (int i : wave) done[i] = 1;
     todo.swap(rest);
+    if (opts.after_wave && !act.empty()) {
+      if (Status s = opts.after_wave(act); !s) {
+        halt(s.error().describe(), todo);
+        return;
+      }
+    }
   }
 }
 

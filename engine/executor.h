@@ -50,9 +50,18 @@ using TransportLookup = std::function<Transport*(const std::string& node)>;
 /// Called as resources finish (from worker threads, serialized by the executor).
 using ProgressFn = std::function<void(int index, const ResourceResult&)>;
 
+/// A hook over the resources of one wave (indices); an error halts the run.
+using WaveHook = std::function<Status(const std::vector<int>& wave)>;
+
 struct ExecOptions {
   int parallel = 0;     ///< workers; 0 = number of cores
   ProgressFn progress;  ///< optional
+  /// Before any resource of a wave acts (the journal's write-ahead record). On error
+  /// nothing of the wave runs and the run halts: the rest is skipped.
+  WaveHook before_wave;
+  /// After the wave's resources finished and were verified (the journal's outcomes).
+  /// On error the run halts after this wave.
+  WaveHook after_wave;
 };
 
 /// Runs fn(0..n-1) on up to `workers` threads. Blocks until all are done.

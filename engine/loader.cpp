@@ -9,6 +9,7 @@
 #include "engine/interpolate.h"
 #include "engine/loader_internal.h"
 #include "engine/schemas.h"
+#include "engine/sha256.h"
 
 namespace converge {
 
@@ -49,6 +50,7 @@ void load_file(LoaderState& st, const std::string& path, std::vector<std::string
   st.docs.push_back(std::make_unique<YDoc>(std::move(*doc)));
   const YDoc* d = st.docs.back().get();
   st.out.sources.push_back(path);
+  st.out.source_sha256.push_back(sha256_hex(d->text));
   if (!valid) return;
   if (const YNode* inc = d->root.get("include")) {
     chain.push_back(path);

@@ -1,5 +1,7 @@
 #include "engine/manifest.h"
 
+#include "engine/sha256.h"
+
 namespace converge {
 
 const Value* ResourceSpec::prop(const std::string& key) const {
@@ -10,6 +12,13 @@ const Value* ResourceSpec::prop(const std::string& key) const {
 std::string ResourceSpec::prop_string(const std::string& key, const std::string& fallback) const {
   const Value* v = prop(key);
   return v && v->is_string() ? v->as_string() : fallback;
+}
+
+std::string Manifest::version_sha256() const {
+  if (source_sha256.size() == 1) return source_sha256.front();
+  std::string all;
+  for (const auto& h : source_sha256) all += h + "\n";
+  return sha256_hex(all);
 }
 
 const NodeSpec* Manifest::node(const std::string& n) const {

@@ -77,6 +77,10 @@ struct Manifest {
   std::vector<ResourceSpec> resources;                      ///< in declaration order
   std::vector<ConstraintSpec> constraints;
   std::vector<std::string> sources;                         ///< the manifest and every include
+  std::vector<std::string> source_sha256;                   ///< sha256 of each source's bytes
+
+  /// One hash for the manifest version: sha256 over the sources' hashes, in order.
+  [[nodiscard]] std::string version_sha256() const;
 
   [[nodiscard]] const NodeSpec* node(const std::string& name) const;
 };

@@ -1,0 +1,90 @@
+// resources/lab/lab.h — the lab: an emulated Windows Server 2003 failover cluster running
+// Exchange 2007 CCR (DESIGN §5), reached as a Transport.
+//
+// The lab receives exactly the argv a real provider would send to a Windows host over ssh
+// (resources/lab/COMMANDS.md), applies the domain's rules to its model, and records every
+// change of a fact in `<state_dir>/lab/events.jsonl`. It is the oracle that tells a wrong
+// plan from a right one, so it shares no code or tables with any planner.
+//
+// Persistence: `<state_dir>/lab/state.json` is rewritten atomically (temporary file, fsync,
+// rename) after every command, before the command's real-time duration is slept, so a
+// killed engine finds the command done, as a real host would have finished it. Opening a
+// lab whose state file exists loads it; the lab file is read only to create a new lab.
+//
+// Time is virtual (seconds since creation). Commands advance one clock by their durations in
+// the order the lab receives them, so commands run in parallel count one after the other
+// (outages are over-, never under-estimated). With speed 0 nothing sleeps, and a request to
+// a rebooting node waits for it in virtual time; with speed X > 0 each command also sleeps
+// duration / X real seconds, the clock also follows real time (X virtual seconds per real
+// second), and a rebooting node is unreachable until the clock passes its return.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "resources/lab/events.h"
+#include "resources/lab/model.h"
+#include "resources/lab/summary.h"
+#include "resources/transport.h"
+
+namespace converge::lab {
+
+/// The emulated cluster. Thread-safe: one mutex guards the model, the state file and the
+/// event log; no sleeping happens under it, so commands to other nodes proceed meanwhile.
+class Lab : public std::enable_shared_from_this<Lab> {
+ public:
+  /// Opens the lab kept in `<state_dir>/lab/`, creating it from `lab_file` (and logging the
+  /// t = 0 events) when there is no state yet. `speed` is virtual seconds per real second,
+  /// 0 for instant. Errors: invalid_input for a bad lab file or state file, io otherwise.
+  [[nodiscard]] static Result<std::shared_ptr<Lab>> open(const std::string& lab_file, const std::string& state_dir,
+                                                         double speed);
+
+  /// A Transport for `node` (its files() is nullptr). The transport keeps the lab alive.
+  /// Commands to a node the lab does not have fail with ErrorCode::unreachable.
+  [[nodiscard]] std::unique_ptr<Transport> transport(const std::string& node);
+
+  /// Runs argv on `node`. Returns ErrorCode::unreachable when the node is down (rebooting
+  /// under speed > 0, or never coming back), ErrorCode::timeout when a hang fault meets a
+  /// request without a timeout; otherwise the command's result, whatever its exit code. A
+  /// hang with a timeout returns timed_out = true and exit 137 once the timeout has passed.
+  /// Under speed > 0, a command whose real duration exceeds the timeout is also cut off
+  /// (timed_out, exit 137) but its effects stand. env, cwd and stdin_data are ignored.
+  [[nodiscard]] Result<ExecResult> run(const std::string& node, const ExecRequest& req);
+
+  /// The node's boot counter as text; changes on every boot. Unreachable when it is down.
+  [[nodiscard]] Result<std::string> boot_id(const std::string& node);
+
+  /// Outage per group and violations so far.
+  [[nodiscard]] LabSummary summary() const;
+
+  /// A copy of the model (for tests and diagnostics).
+  [[nodiscard]] LabState snapshot() const;
+
+  /// Paths of the state file and the event log.
+  [[nodiscard]] std::string state_path() const { return dir_ + "/state.json"; }
+  [[nodiscard]] std::string events_path() const { return dir_ + "/events.jsonl"; }
+
+  /// Use open().
+  Lab(std::string dir, LabState state, EventLog log, double speed);
+
+ private:
+  [[nodiscard]] VTime clock_locked() const;
+  [[nodiscard]] Status persist_locked(const std::vector<Event>& events);
+  [[nodiscard]] Result<Node*> reach_locked(const std::string& node, std::vector<Event>& events);
+  [[nodiscard]] Fault* match_fault_locked(const std::string& node, const std::string& line);
+  void sleep_virtual(VTime seconds) const;
+
+  std::string dir_;
+  double speed_;
+  std::chrono::steady_clock::time_point anchor_real_;
+  VTime anchor_virtual_ = 0;
+  mutable std::mutex mu_;
+  LabState state_;
+  EventLog log_;
+};
+
+}  // namespace converge::lab
