@@ -13,6 +13,7 @@
 #include "engine/journal.h"
 #include "engine/lock.h"
 #include "engine/loader.h"
+#include "engine/model_cache.h"
 #include "engine/report.h"
 #include "engine/run_journal.h"
 #include "engine/sha256.h"
@@ -109,8 +110,26 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
   return code;
 }
 
+/// Phase timings on stderr when CONVERGE_TIMING is set (for profiling the fast path).
+class PhaseTimer {
+ public:
+  PhaseTimer() : on_(std::getenv("CONVERGE_TIMING") != nullptr), last_(Clock::now()) {}
+  void mark(const char* phase) {
+    if (!on_) return;
+    auto now = Clock::now();
+    std::fprintf(stderr, "timing: %-10s %8.2f ms\n", phase,
+                 std::chrono::duration<double, std::milli>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  bool on_;
+  Clock::time_point last_;
+};
+
 int cmd_converge(const std::string& command, const std::string& manifest_path, const GlobalOptions& opts) {
   auto start = Clock::now();
+  PhaseTimer timer;
   TypeRegistry types = builtin_types();
   Report report;
   report.command = command;
@@ -125,23 +144,32 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
     return code;
   };
 
-  LoadOutcome lo = load_manifest(manifest_path, types);
-  if (!lo.manifest) {
-    report.diagnostics = lo.diagnostics;
-    report.status = "invalid";
-    report.exit_code = kExitError;
-    report.duration_ms = ms_since(start);
-    emit(report, opts);
-    return kExitError;
+  // The model: from the cache when no source changed, else parsed and validated.
+  std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
+  std::string cache_file = state_dir + "/model.cache";
+  std::optional<Manifest> cached = opts.no_cache ? std::nullopt : load_cached_model(cache_file, manifest_path);
+  bool from_cache = cached.has_value();
+  if (!cached) {
+    LoadOutcome lo = load_manifest(manifest_path, types);
+    if (!lo.manifest) {
+      report.diagnostics = lo.diagnostics;
+      report.status = "invalid";
+      report.exit_code = kExitError;
+      report.duration_ms = ms_since(start);
+      emit(report, opts);
+      return kExitError;
+    }
+    cached = std::move(lo.manifest);
   }
-  const Manifest& m = *lo.manifest;
+  const Manifest& m = *cached;
   report.manifest = &m;
   report.manifest_name = m.name;
   report.manifest_sha256 = m.version_sha256();
+  timer.mark("load");
 
   // State directory, lock, journal: all before any host is touched.
-  std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
   if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
+  if (!from_cache && !opts.no_cache) store_cached_model(cache_file, m);
   auto lock = RunLock::acquire(state_dir, command);
   if (!lock) return fail(lock.error(), lock.error().code == ErrorCode::locked ? "locked" : "failed",
                          lock.error().code == ErrorCode::locked ? kExitLocked : kExitError);
@@ -153,6 +181,7 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
     report.notes.push_back("note: run #" + std::to_string(r.id) + " (" + r.command + ", started " + r.started_at +
                            ") was interrupted; this run observes afresh and finishes the job");
 
+  timer.mark("journal");
   auto transports = TransportSet::open(m, TransportOptions{state_dir, opts.lab_speed});
   if (!transports) return fail(transports.error(), "failed", kExitError);
   TransportLookup lookup = [&](const std::string& node) { return (*transports)->find(node); };
@@ -160,7 +189,9 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   ExecOptions eo{opts.parallel, progress_printer(m, opts), nullptr, nullptr};
   std::vector<ResourceResult> results = observe_all(m, types, lookup, eo);
   report.results = &results;
+  timer.mark("observe");
   RunRow run = describe_run(command, m, **journal);
+  timer.mark("git");
   Tally before = tally(results);
   if (command == "apply" && before.pending > 0) {
     // Write-ahead: the run row, then each wave's steps before they act.
@@ -207,9 +238,11 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
       report.status = "failed";
     }
   }
+  timer.mark("record");
   if (std::string s = (*transports)->summary(); !s.empty()) report.notes.push_back(s);
   report.duration_ms = ms_since(start);
   emit(report, opts);
+  timer.mark("report");
   return report.exit_code;
 }
 

@@ -30,6 +30,7 @@ std::optional<std::int64_t> parse_duration_ms(const Value& v) {
         default: return std::nullopt;
       }
     }
+    if (n > (std::int64_t{1} << 62) / unit || total > (std::int64_t{1} << 62) - n * unit) return std::nullopt;
     total += n * unit;
   }
   return total;

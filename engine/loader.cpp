@@ -44,6 +44,15 @@ void load_file(LoaderState& st, const std::string& path, std::vector<std::string
     }
     return;
   }
+  // Clear words for the commonest mistakes, before the schema's generic ones.
+  if (doc->root.kind == YNode::Kind::null) {
+    st.error("the file is empty; a manifest needs apiVersion and kind", {doc->path, 1, 1});
+    return;
+  }
+  if (const YNode* api = doc->root.get("apiVersion"); api && api->scalar.to_string() != "converge/v1") {
+    st.error("apiVersion must be converge/v1, not " + api->scalar.to_string(), doc->at(*api));
+    return;
+  }
   auto schema_diags = validate_with_schema(*doc, "manifest");
   bool valid = schema_diags.empty();
   st.diags.insert(st.diags.end(), schema_diags.begin(), schema_diags.end());
@@ -199,6 +208,36 @@ ConstraintSpec parse_constraint(LoaderState& st, const Located& loc) {
   return c;
 }
 
+/// Variables may refer to other variables: resolve in passes until nothing moves; what is
+/// left refers to itself (a cycle) or to something undefined.
+void resolve_vars(LoaderState& st, std::map<std::string, Located> pending) {
+  std::map<std::string, Error> last;
+  bool progress = true;
+  while (!pending.empty() && progress) {
+    progress = false;
+    for (auto it = pending.begin(); it != pending.end();) {
+      auto v = interpolate(*it->second.node, Scope{&st.vars, std::nullopt, std::nullopt, nullptr}, *it->second.doc);
+      if (v) {
+        st.vars.emplace(it->first, std::move(*v));
+        it = pending.erase(it);
+        progress = true;
+      } else {
+        last.insert_or_assign(it->first, v.error());
+        ++it;
+      }
+    }
+  }
+  std::string names;
+  for (const auto& [k, _] : pending) names += (names.empty() ? "" : ", ") + k;
+  for (const auto& [k, loc] : pending) {
+    Error e = last.at(k);
+    bool cycle = false;
+    for (const auto& [other, _] : pending) cycle = cycle || e.message.find("${vars." + other) != std::string::npos;
+    if (cycle) e.message = "variable '" + k + "' cannot be resolved: variables " + names + " refer to each other";
+    st.diags.push_back(e);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> detail::LoaderState::resolve_targets(const Value& v, const SourceRange& where) {
@@ -241,11 +280,7 @@ LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types) {
     }
     std::map<std::string, Located> vars;
     merge_section(st, "vars", nullptr, vars);
-    for (const auto& [k, loc] : vars) {
-      auto v = interpolate(*loc.node, Scope{}, *loc.doc);
-      if (!v) st.diags.push_back(v.error());
-      else st.vars.emplace(k, std::move(*v));
-    }
+    resolve_vars(st, vars);
     build_inventory(st);
     for (const auto& d : st.docs) {
       if (const YNode* r = d->root.get("resources"))
@@ -259,6 +294,12 @@ LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types) {
       for (const auto& loc : st.constraint_nodes) st.out.constraints.push_back(parse_constraint(st, loc));
     }
   }
+  // Paths in messages as the user would write them: relative to the working directory
+  // when the file is below it.
+  std::error_code ec;
+  std::string cwd = fs::current_path(ec).string() + "/";
+  for (auto& d : st.diags)
+    if (d.where && !ec && d.where->file.starts_with(cwd)) d.where->file = d.where->file.substr(cwd.size());
   LoadOutcome outcome;
   sort_diagnostics(st.diags);
   outcome.diagnostics = std::move(st.diags);

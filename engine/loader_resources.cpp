@@ -62,8 +62,10 @@ Map node_scope(const NodeSpec& n) {
 bool check_properties(LoaderState& st, const Located& r, const TypeEntry& type, ResourceSpec& spec) {
   bool ok = true;
   const YNode* props = r.node->get("properties");
+  bool name_is_path = !type.schema.name_property.empty() && !spec.properties.count(type.schema.name_property);
   auto at_prop = [&](const std::string& key) {
     const YEntry* e = props ? props->entry(key) : nullptr;
+    if (!e && name_is_path && key == type.schema.name_property) return r.doc->at(*r.node->get("name"));
     return e ? r.doc->at(*e) : r.doc->at(*r.node);
   };
   for (const auto& [key, val] : spec.properties) {
@@ -106,7 +108,10 @@ bool check_properties(LoaderState& st, const Located& r, const TypeEntry& type, 
   }
   if (ok) {
     if (auto c = type.provider->canonicalize(spec.properties); !c) {
-      st.error("property '" + c.error().property + "': " + c.error().message, at_prop(c.error().property));
+      bool from_name = name_is_path && c.error().property == type.schema.name_property;
+      st.error((from_name ? "resource name (the " + c.error().property + ")" : "property '" + c.error().property + "'") +
+                   ": " + c.error().message,
+               at_prop(c.error().property));
       ok = false;
     }
   }
@@ -148,6 +153,7 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
       spec.properties = std::move(v->as_map());
     }
     if (const YNode* deps = r.node->get("depends_on")) {
+      spec.depends_where = r.doc->at(*deps);
       auto v = interpolate(*deps, scope, *r.doc);
       if (!v) return st.diags.push_back(v.error());
       List l = v->is_list() ? v->as_list() : List{*v};
@@ -198,7 +204,8 @@ void resolve_dependencies(LoaderState& st) {
       // "type[name]" means the same node; "type[name]@node" names one.
       std::string full = d.find("]@") == std::string::npos ? d + "@" + r.node : d;
       if (!by_id.count(full)) {
-        st.error("depends_on names unknown resource '" + d + "' (write type[name] or type[name]@node)", r.where);
+        st.error("depends_on names unknown resource '" + d + "' (write type[name] or type[name]@node)",
+                 r.depends_where.line ? r.depends_where : r.where);
         continue;
       }
       d = full;

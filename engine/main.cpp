@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -19,10 +20,21 @@ bool is_subcommand(const char* a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // `converge MANIFEST` means `converge apply MANIFEST`.
+  // `converge [OPTIONS] MANIFEST` means `converge [OPTIONS] apply MANIFEST`: find the first
+  // positional word (skipping the values of options that take one).
   std::vector<char*> args(argv, argv + argc);
   static char apply_word[] = "apply";
-  if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) args.insert(args.begin() + 1, apply_word);
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--state-dir" || a == "--parallel" || a == "-j" || a == "--lab-speed") {
+      ++i;
+      continue;
+    }
+    if (a == "--") break;
+    if (a.starts_with("-")) continue;
+    if (!is_subcommand(argv[i])) args.insert(args.begin() + i, apply_word);
+    break;
+  }
 
   converge::GlobalOptions opts;
   bool no_color = false;

@@ -47,6 +47,7 @@ struct ResourceSpec {
   std::vector<std::string> depends_on;  ///< ids of resources this one needs first
   std::set<std::string> sensitive;      ///< property names never printed or journaled
   SourceRange where;
+  SourceRange depends_where;            ///< position of depends_on (load time only; not cached)
 
   /// "type[name]@node", unique in a manifest.
   [[nodiscard]] std::string id() const { return type + "[" + name + "]@" + node; }

@@ -1,5 +1,6 @@
 #include "engine/schemas.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,9 +83,20 @@ Diagnostics validate_with_schema(const YDoc& doc, std::string_view schema_name) 
   valijson::ValidationResults results;
   if (validator.validate(*schema, target, &results)) return out;
 
-  // Keep the most specific errors: drop those whose path is a prefix of another's.
+  // Keep the most specific errors: drop those whose path is a prefix of another's, and
+  // of several at one path (a oneOf's branches) keep the most telling one.
   std::vector<std::pair<std::vector<std::string>, std::string>> errs;
-  for (const auto& e : results) errs.emplace_back(context_path(e.context), e.description);
+  auto weight = [](const std::string& d) {
+    if (d.starts_with("Failed to validate against")) return 3;
+    if (d.find("'type' constraint") != std::string::npos) return 2;
+    return 1;
+  };
+  for (const auto& e : results) {
+    auto path = context_path(e.context);
+    auto same = std::find_if(errs.begin(), errs.end(), [&](const auto& x) { return x.first == path; });
+    if (same == errs.end()) errs.emplace_back(std::move(path), e.description);
+    else if (weight(e.description) < weight(same->second)) same->second = e.description;
+  }
   for (std::size_t i = 0; i < errs.size(); ++i) {
     bool shadowed = false;
     for (std::size_t j = 0; j < errs.size() && !shadowed; ++j) shadowed = is_prefix(errs[i].first, errs[j].first);
@@ -96,6 +108,15 @@ Diagnostics validate_with_schema(const YDoc& doc, std::string_view schema_name) 
     if (const YEntry* e = unknown.empty() ? nullptr : at.entry(unknown)) where = doc.at(*e);
     std::string path;
     for (const auto& p : errs[i].first) path += "/" + p;
+    const std::string last = errs[i].first.empty() ? "" : errs[i].first.back();
+    if (msg.find("'pattern' constraint") != std::string::npos || msg.find("'const' constraint") != std::string::npos ||
+        msg.find("'enum' constraint") != std::string::npos) {
+      std::string got = at.is_scalar() ? at.scalar.to_string() : "";
+      if (last == "outage_budget" || last == "max_age" || last == "timeout")
+        msg = "malformed duration '" + got + "' (write seconds, or 90s, 30m, 24h, 1h30m)";
+      else if (at.is_scalar())
+        msg = "value '" + got + "' is not allowed here (" + msg + ")";
+    }
     if (!path.empty() && unknown.empty()) msg = path + ": " + msg;
     out.push_back(make_error(ErrorCode::invalid_input, msg, where));
   }

@@ -100,8 +100,9 @@ struct LoadAbort {
 };
 
 /// Checks the raw bytes: NUL and UTF-8 validity, reporting the line and column.
-Status check_bytes(const std::string& text, const std::string& path) {
+Status check_bytes(const std::string& text, const std::string& path, std::size_t max_line) {
   int line = 1, col = 1;
+  std::size_t line_start = 0;
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   std::size_t n = text.size(), i = 0;
   while (i < n) {
@@ -115,13 +116,24 @@ Status check_bytes(const std::string& text, const std::string& path) {
     if (ok && len == 4) ok = !(c == 0xF0 && s[i + 1] < 0x90) && !(c == 0xF4 && s[i + 1] >= 0x90) && c <= 0xF4;
     if (!ok) return std::unexpected(make_error(ErrorCode::invalid_input, "invalid UTF-8", {path, line, col}));
     if (c == '\n') {
+      if (i - line_start > max_line) break;
       ++line;
       col = 1;
+      line_start = i + 1;
     } else {
       ++col;
     }
     i += len;
   }
+  // A line longer than the scalar limit holds a scalar over it (or is not YAML anyone
+  // wrote): refuse it before yaml-cpp spends a second scanning it.
+  std::size_t end = text.find('\n', line_start);
+  std::size_t len = (end == std::string::npos ? n : end) - line_start;
+  if (len > max_line)
+    return std::unexpected(make_error(ErrorCode::invalid_input,
+                                      "line of " + std::to_string(len) + " bytes exceeds the scalar limit of " +
+                                          std::to_string(max_line),
+                                      {path, line, 1}));
   return {};
 }
 
@@ -259,7 +271,13 @@ class TreeBuilder : public YAML::EventHandler {
 
   void finish(YNode n, YAML::anchor_t anchor, const YAML::Mark& mark) {
     if (++nodes_ > limits_.max_nodes) fail(mark, "document has more than " + std::to_string(limits_.max_nodes) + " nodes");
-    if (anchor != 0) anchors_[anchor] = n;
+    if (anchor != 0) {
+      // Keeping a copy for later aliases costs as much as the node itself: count it, so
+      // that nested anchors cannot amplify work past the budget either.
+      nodes_ += count_nodes(n);
+      if (nodes_ > limits_.max_nodes) fail(mark, "anchors and aliases expand the document past " + std::to_string(limits_.max_nodes) + " nodes");
+      anchors_[anchor] = n;
+    }
     if (stack_.empty()) {
       root_ = std::move(n);
       return;
@@ -301,7 +319,7 @@ Result<YDoc> parse_yaml(std::string text, const std::string& path, const YamlLim
                                       "file of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
                                           std::to_string(limits.max_bytes) + " bytes",
                                       {path, 0, 0}));
-  CONVERGE_CHECK(check_bytes(text, path));
+  CONVERGE_CHECK(check_bytes(text, path, limits.max_scalar_bytes));
   YDoc doc;
   doc.path = path;
   TreeBuilder builder(path, limits);
@@ -324,7 +342,8 @@ Result<YDoc> parse_yaml(std::string text, const std::string& path, const YamlLim
 }
 
 Result<YDoc> load_yaml_file(const std::string& path, const YamlLimits& limits) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::unexpected(make_error(ErrorCode::invalid_input, std::strerror(errno), {path, 0, 0}));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -21,9 +21,9 @@ namespace converge {
 
 /// Limits applied to every YAML input.
 struct YamlLimits {
-  std::size_t max_bytes = 16u << 20;        ///< whole file
-  std::size_t max_scalar_bytes = 4u << 20;  ///< one scalar
-  std::size_t max_nodes = 1'000'000;        ///< nodes after alias expansion
+  std::size_t max_bytes = 8u << 20;         ///< whole file
+  std::size_t max_scalar_bytes = 2u << 20;  ///< one scalar
+  std::size_t max_nodes = 400'000;          ///< nodes, anchor copies and alias expansions
   int max_depth = 64;                       ///< nesting of maps and lists
 };
 

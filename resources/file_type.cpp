@@ -107,7 +107,7 @@ class FileProvider final : public Provider {
     if (!info->is_regular) return Observation::unknown(path + " exists and is not a regular file");
     Map props{{"ensure", Value("present")}};
     if (r.prop("content")) {
-      auto content = fs->read(path);
+      auto content = fs->read(path, info->size);
       if (!content) return Observation::unknown(content.error().describe());
       props["content"] = Value(std::move(*content));
     }

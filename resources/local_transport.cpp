@@ -82,12 +82,22 @@ Result<FileInfo> LocalTransport::stat(const std::string& path) {
   return info;
 }
 
-Result<std::string> LocalTransport::read(const std::string& path) {
+Result<std::string> LocalTransport::read(const std::string& path, std::uint64_t size_hint) {
   int fd = ::open(real(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return std::unexpected(sys_error("open", path));
   std::string out;
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+  if (size_hint > 0 && size_hint < (64u << 20)) {
+    // One read of size+1 bytes: a short read of exactly `size` is the whole file.
+    out.resize(size_hint + 1);
+    ssize_t r = ::read(fd, out.data(), out.size());
+    if (r >= 0 && static_cast<std::uint64_t>(r) == size_hint) {
+      out.resize(size_hint);
+      ::close(fd);
+      return out;
+    }
+    if (r < 0) r = 0;
+    out.resize(static_cast<std::size_t>(r));  // the file changed under us; read the rest
+  }
   char buf[65536];
   while (true) {
     ssize_t r = ::read(fd, buf, sizeof buf);

@@ -22,7 +22,7 @@ class LocalTransport final : public Transport, public FileSystem {
   std::string describe() const override;
 
   Result<FileInfo> stat(const std::string& path) override;
-  Result<std::string> read(const std::string& path) override;
+  Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) override;
   Status write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) override;
   Result<std::string> write_temp(const std::string& path, const std::string& content, std::uint32_t mode) override;
   Status sync() override;

@@ -61,8 +61,9 @@ class FileSystem {
  public:
   virtual ~FileSystem() = default;
   [[nodiscard]] virtual Result<FileInfo> stat(const std::string& path) = 0;
-  /// Reads a whole regular file. REQUIRES: the file exists.
-  [[nodiscard]] virtual Result<std::string> read(const std::string& path) = 0;
+  /// Reads a whole regular file. `size_hint` (from stat) lets an implementation read it
+  /// in one call. REQUIRES: the file exists.
+  [[nodiscard]] virtual Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) = 0;
   /// Writes a file atomically: temporary file in the same directory, fsync, fchmod, rename.
   /// A crash leaves either the old or the new content, never half of either.
   [[nodiscard]] virtual Status write_atomic(const std::string& path, const std::string& content,

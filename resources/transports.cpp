@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include "resources/local_transport.h"
 #include "resources/ssh_transport.h"
 
@@ -12,6 +14,15 @@ Result<std::unique_ptr<TransportSet>> TransportSet::open(const Manifest& m, cons
   for (const auto& n : m.nodes) {
     const TransportSpec& t = n.transport;
     if (t.kind == "local") {
+      // A node root stands for a host's "/": create it when missing, as a new host would
+      // simply exist.
+      if (!t.root.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(t.root, ec);
+        if (ec)
+          return std::unexpected(make_error(ErrorCode::unreachable,
+                                            "node " + n.name + ": cannot create root " + t.root + ": " + ec.message()));
+      }
       set->by_node_[n.name] = std::make_unique<LocalTransport>(t.root);
     } else if (t.kind == "ssh") {
       std::string dir = opts.state_dir + "/ssh";

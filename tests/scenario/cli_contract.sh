@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# The CLI contract (DESIGN §4): `converge M` is `converge apply M`; exit codes; --json
+# prints one JSON document (checked against schemas/report.schema.json when it exists);
+# unknown commands and options are refused without touching anything; --state-dir is
+# honoured and private (0700); a second run on a locked state directory exits 4.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+
+# manifest DIR: writes DIR/m.yaml managing DIR/out/*.
+manifest() {
+  mkdir -p "$1/out"
+  cat > "$1/m.yaml" <<YAML
+apiVersion: converge/v1
+kind: Manifest
+metadata: {name: cli-contract}
+resources:
+  - type: file
+    name: $1/out/a
+    properties: {content: "a\n", mode: "0640"}
+  - type: exec
+    name: touch-b
+    properties:
+      check: [test, -f, $1/out/b]
+      apply: [touch, $1/out/b]
+YAML
+}
+
+# --- `converge M` means `converge apply M`
+manifest "$WORK/implicit"
+manifest "$WORK/explicit"
+expect 0 "$WORK/implicit/m.yaml"
+implicit="$OUT"
+expect 0 apply "$WORK/explicit/m.yaml"
+# Same report, once paths and timings are set aside.
+normalize() { sed -E -e "s#$WORK/(implicit|explicit)#DIR#g" -e 's/[0-9]+ ms/N ms/g' <<<"$1"; }
+[[ $(normalize "$implicit") == "$(normalize "$OUT")" ]] || fail "converge M and converge apply M differ:
+$implicit
+---
+$OUT"
+for d in implicit explicit; do
+  assert_content "$WORK/$d/out/a" $'a\n'
+  assert_mode "$WORK/$d/out/a" 0640
+  [[ -f $WORK/$d/out/b ]] || fail "$d: exec did not run"
+  expect 0 check "$WORK/$d/m.yaml"
+done
+grep -q '^Apply: 2 changed' <<<"$implicit" || fail "converge M did not print an apply report: $implicit"
+
+# --- exit codes of validate, plan, check, apply
+M=$WORK/main/m.yaml
+manifest "$WORK/main"
+expect 0 validate "$M"
+expect 0 validate "$M" "$WORK/implicit/m.yaml"
+printf 'apiVersion: converge/v1\nkind: Manifest\nbogus: 1\n' > bad.yaml
+expect 1 validate "$M" bad.yaml
+grep -q "bad.yaml:3:1: unknown field 'bogus'" <<<"$ERR" || fail "validate of a bad file must print file:line:col: $ERR"
+expect 2 plan "$M"
+expect 2 check "$M"
+[[ -e $WORK/main/out/a || -e $WORK/main/out/b ]] && fail "plan or check changed something"
+expect 0 apply "$M"
+expect 0 plan "$M"
+expect 0 check "$M"
+
+# --- --quiet: nothing on stdout when all is well
+expect 0 apply --quiet "$M"
+[[ -z $OUT ]] || fail "--quiet printed on stdout: $OUT"
+
+# --- --json: exactly one JSON document on stdout, for every command
+SCHEMA=$SOURCE_DIR/schemas/report.schema.json
+check_json() {
+  py '
+assert doc is not None, "stdout is not one JSON document"
+assert isinstance(doc, (dict, list)), doc
+for d in (doc if isinstance(doc, list) else [doc]):
+    for k in ("command", "status", "exit_code"):
+        assert k in d, f"report lacks {k}: {d}"
+'
+  if [[ -f $SCHEMA ]]; then
+    printf '%s' "$OUT" | /usr/bin/python3 "$WORK/validate_schema.py" "$SCHEMA" || fail "--json output of $1 does not match $SCHEMA:
+$OUT"
+  fi
+}
+cat > "$WORK/validate_schema.py" <<'PY'
+# A small JSON Schema (draft-07 subset) validator, stdlib only.
+import json, re, sys
+schema = json.load(open(sys.argv[1]))
+doc = json.load(sys.stdin)
+errors = []
+TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+def is_type(v, t):
+    if t == "integer": return isinstance(v, int) and not isinstance(v, bool)
+    if t == "number": return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, TYPES[t])
+def resolve(ref):
+    node = schema
+    for part in ref.lstrip("#/").split("/"):
+        if part: node = node[part]
+    return node
+def check(s, v, path):
+    if s is True or s == {}: return True
+    if s is False: return False
+    if "$ref" in s: return check(resolve(s["$ref"]), v, path)
+    ok = True
+    def bad(msg):
+        nonlocal ok
+        ok = False
+        errors.append(f"{path or '/'}: {msg}")
+    t = s.get("type")
+    if t is not None and not any(is_type(v, x) for x in (t if isinstance(t, list) else [t])):
+        bad(f"{json.dumps(v)[:60]} is not of type {t}"); return False
+    if "const" in s and v != s["const"]: bad(f"{v!r} != const {s['const']!r}")
+    if "enum" in s and v not in s["enum"]: bad(f"{v!r} not in {s['enum']}")
+    if isinstance(v, str) and "pattern" in s and not re.search(s["pattern"], v): bad(f"{v!r} !~ {s['pattern']}")
+    if is_type(v, "number"):
+        if "minimum" in s and v < s["minimum"]: bad(f"{v} < {s['minimum']}")
+        if "maximum" in s and v > s["maximum"]: bad(f"{v} > {s['maximum']}")
+    if isinstance(v, dict):
+        for k in s.get("required", []):
+            if k not in v: bad(f"missing required {k!r}")
+        props = s.get("properties", {})
+        for k, x in v.items():
+            if k in props: ok = check(props[k], x, f"{path}/{k}") and ok
+            elif any(re.search(p, k) for p in s.get("patternProperties", {})):
+                for p, ps in s["patternProperties"].items():
+                    if re.search(p, k): ok = check(ps, x, f"{path}/{k}") and ok
+            elif s.get("additionalProperties") is False:
+                bad(f"unexpected property {k!r}")
+            elif "additionalProperties" in s:
+                ok = check(s["additionalProperties"], x, f"{path}/{k}") and ok
+    if isinstance(v, list) and "items" in s:
+        for i, x in enumerate(v): ok = check(s["items"], x, f"{path}/{i}") and ok
+    for sub in s.get("allOf", []): ok = check(sub, v, path) and ok
+    for key, need in (("anyOf", lambda n: n >= 1), ("oneOf", lambda n: n == 1)):
+        if key in s:
+            saved = list(errors)
+            n = sum(1 for sub in s[key] if check(sub, v, path))
+            errors[:] = saved
+            if not need(n): bad(f"{key}: {n} alternatives match")
+    return ok
+check(schema, doc, "")
+if errors:
+    print("\n".join(errors[:20]), file=sys.stderr)
+    sys.exit(1)
+PY
+[[ -f $SCHEMA ]] || echo "note [$SCENARIO]: $SCHEMA does not exist; --json checked for syntax only"
+rm -f "$WORK/main/out/a"
+expect 2 plan --json "$M"; check_json plan
+expect 2 check --json "$M"; check_json check
+expect 0 apply --json "$M"; check_json apply
+expect 0 validate --json "$M"; check_json validate
+expect 1 validate --json bad.yaml; check_json "validate (invalid)"
+expect 1 plan --json bad.yaml; check_json "plan (invalid)"
+# Global options may also come before the command.
+expect 0 --json check "$M"; check_json "--json check"
+
+# --- unknown commands and options: non-zero, and nothing is applied
+rm -f "$WORK/main/out/a"
+for args in "chekc $M" "frobnicate" "plan --frobnicate $M" "--frobnicate apply $M" "apply $M extra-argument" "--parallel 0 apply $M" "plan"; do
+  # shellcheck disable=SC2086
+  run $args
+  [[ $RC != 0 ]] || fail "converge $args exited 0"
+  (( RC < 128 )) || fail "converge $args died of a signal ($RC)"
+  [[ -e $WORK/main/out/a ]] && fail "converge $args applied the manifest"
+done
+
+# --- --state-dir is honoured and private, whatever the umask
+mkdir -p elsewhere && cp "$M" elsewhere/m.yaml
+(umask 000 && "$CONVERGE" plan --state-dir "$WORK/state/nested" elsewhere/m.yaml >/dev/null) && rc=0 || rc=$?
+[[ $rc == 2 ]] || fail "plan with --state-dir exited $rc"
+[[ -d $WORK/state/nested ]] || fail "--state-dir was not created"
+assert_mode "$WORK/state/nested" 0700
+[[ -e elsewhere/.converge ]] && fail "--state-dir given, yet .converge was created beside the manifest"
+# Files in it are private too (journal 0600).
+if found=$(find "$WORK/state/nested" -mindepth 1 -perm /077 | head -5) && [[ -n $found ]]; then
+  fail "state files readable by group or others: $found"
+fi
+# The default is .converge beside the manifest, not in the working directory.
+mkdir -p cwd && (cd cwd && "$CONVERGE" plan ../elsewhere/m.yaml >/dev/null) || true
+[[ -d elsewhere/.converge ]] || fail "default state directory is not beside the manifest"
+assert_mode elsewhere/.converge 0700
+[[ -e cwd/.converge ]] && fail "a state directory was created in the working directory"
+
+# --- a run holding the lock makes a second run exit 4
+mkdir -p lock
+cat > lock/m.yaml <<YAML
+apiVersion: converge/v1
+kind: Manifest
+resources:
+  - type: exec
+    name: slow
+    properties:
+      check: ["false"]
+      apply: [sh, -c, 'touch "\$1"; sleep 3', sh, $WORK/lock/started]
+      timeout: 30s
+YAML
+"$CONVERGE" apply --state-dir "$WORK/lock/state" lock/m.yaml >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 100); do [[ -e lock/started ]] && break; sleep 0.05; done
+[[ -e lock/started ]] || { kill "$first" 2>/dev/null; fail "the first run never started its command"; }
+expect 4 plan --state-dir "$WORK/lock/state" lock/m.yaml
+wait "$first" || true
+
+# --- options before an implicit apply: `converge --json M` is `converge apply --json M`
+manifest "$WORK/implicit-opts"
+expect 0 --json "$WORK/implicit-opts/m.yaml"
+py 'assert doc["command"] == "apply" and doc["status"] == "converged", doc'
+expect 0 --state-dir "$WORK/implicit-opts/state" "$WORK/implicit-opts/m.yaml"
+[[ -d $WORK/implicit-opts/state ]] || fail "converge --state-dir DIR M did not use DIR"
+pass

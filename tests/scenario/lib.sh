@@ -1,0 +1,82 @@
+# Helpers shared by the scenario tests; source it: `source "$(dirname "$0")/lib.sh" "$1"`.
+# CMake runs every *.sh here as a test, so executed directly this file does nothing.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then exit 0; fi
+
+# The converge binary (absolute), the scenario's name, and a private work directory that
+# is removed on exit.
+CONVERGE=${1:?usage: bash $(basename "$0") CONVERGE_BINARY}
+CONVERGE=$(cd "$(dirname "$CONVERGE")" && pwd)/$(basename "$CONVERGE")
+SCENARIO=$(basename "$0" .sh)
+SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+fail() {
+  echo "FAIL [$SCENARIO]: $*" >&2
+  exit 1
+}
+
+pass() { echo "PASS [$SCENARIO]${1:+: $1}"; }
+
+# run ARGS...: runs converge; sets $RC, $OUT (stdout) and $ERR (stderr). Never aborts.
+run() {
+  set +e
+  "$CONVERGE" "$@" >"$WORK/.out" 2>"$WORK/.err"
+  RC=$?
+  set -e
+  OUT=$(cat "$WORK/.out")
+  ERR=$(cat "$WORK/.err")
+}
+
+# expect CODE ARGS...: runs converge and fails unless it exits with CODE.
+expect() {
+  local want=$1
+  shift
+  run "$@"
+  if [[ $RC != "$want" ]]; then
+    fail "converge $* exited $RC, expected $want
+--- stdout
+$OUT
+--- stderr
+$ERR"
+  fi
+}
+
+# py 'python code' ARGS...: runs a stdlib-only python3 assertion; $OUT is on stdin.
+# The code sees `doc` (stdout parsed as JSON, or None) and `args`.
+py() {
+  local code=$1
+  shift
+  if ! printf '%s' "$OUT" | /usr/bin/python3 -c '
+import json, sys
+text = sys.stdin.read()
+try:
+    doc = json.loads(text)
+except ValueError:
+    doc = None
+args = sys.argv[2:]
+exec(sys.argv[1])
+' "$code" "$@"; then
+    fail "python assertion failed on this output:
+$OUT"
+  fi
+}
+
+# mode_of PATH: octal permission bits, 4 digits.
+mode_of() { printf '%04o' "0$(stat -c %a "$1")"; }
+
+# identity PATH: inode and nanosecond mtime (changes when a file is rewritten).
+identity() { stat -c '%i %y' "$1"; }
+
+# assert_content PATH EXPECTED: byte-for-byte.
+assert_content() {
+  [[ -f $1 ]] || fail "$1 does not exist"
+  cmp -s "$1" <(printf '%s' "$2") || fail "$1 holds $(od -c "$1" | head -5), expected $(printf '%s' "$2" | od -c | head -5)"
+}
+
+assert_mode() {
+  local got
+  got=$(mode_of "$1")
+  [[ $got == "$2" ]] || fail "$1 has mode $got, expected $2"
+}

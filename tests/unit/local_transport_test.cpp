@@ -1,0 +1,194 @@
+// resources/local_transport.h: the local transport's files under a temporary root: stat,
+// atomic and two-phase writes (no temporaries left), exact modes despite the umask,
+// directories, removal, and the mapping of node paths under the root.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "resources/local_transport.h"
+
+using namespace converge;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RootFixture {
+  std::string root;
+  std::unique_ptr<LocalTransport> t;
+
+  RootFixture() {
+    char tmpl[] = "/tmp/converge-local-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    root = tmpl;
+    t = std::make_unique<LocalTransport>(root);
+  }
+  ~RootFixture() { fs::remove_all(root); }
+
+  /// Names in the real directory of a node path, sorted, joined by ",".
+  std::string listing(const std::string& node_dir = "/") const {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(t->real(node_dir))) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+    return out;
+  }
+
+  FileInfo stat_ok(const std::string& p) const {
+    auto s = t->stat(p);
+    if (!s) FAIL("stat " << p << ": " << s.error().describe());
+    return *s;
+  }
+};
+
+/// Sets the umask for a scope.
+struct Umask {
+  mode_t old;
+  explicit Umask(mode_t m) : old(::umask(m)) {}
+  ~Umask() { ::umask(old); }
+};
+
+}  // namespace
+
+TEST_CASE("LocalTransport maps node paths under its root", "[local_transport]") {
+  auto [root, path, real, describe] = GENERATE(table<std::string, std::string, std::string, std::string>({
+      {"", "/etc/hosts", "/etc/hosts", "local"},
+      {"/", "/etc/hosts", "/etc/hosts", "local"},
+      {"/tmp/r", "/etc/hosts", "/tmp/r/etc/hosts", "local root=/tmp/r"},
+      {"/tmp/r//", "/etc/hosts", "/tmp/r/etc/hosts", "local root=/tmp/r"},
+  }));
+  LocalTransport t(root);
+  CHECK(t.real(path) == real);
+  CHECK(t.describe() == describe);
+  CHECK(t.files() == &t);
+}
+
+TEST_CASE_METHOD(RootFixture, "stat: absent paths are a definite absence", "[local_transport]") {
+  std::ofstream(root + "/file") << "x";
+  for (const char* p : {"/nope", "/nope/deeper", "/file/below"}) {
+    INFO(p);
+    FileInfo info = stat_ok(p);
+    CHECK_FALSE(info.exists);
+    CHECK_FALSE(info.is_regular);
+    CHECK_FALSE(info.is_dir);
+  }
+}
+
+TEST_CASE_METHOD(RootFixture, "stat: a present file and directory", "[local_transport]") {
+  std::ofstream(root + "/file") << "12345";
+  ::chmod((root + "/file").c_str(), 0640);
+  FileInfo f = stat_ok("/file");
+  CHECK(f.exists);
+  CHECK(f.is_regular);
+  CHECK_FALSE(f.is_dir);
+  CHECK(f.size == 5);
+  CHECK(f.mode == 0640);
+  CHECK(f.uid == ::getuid());
+  FileInfo d = stat_ok("/");
+  CHECK(d.exists);
+  CHECK(d.is_dir);
+  CHECK(d.mode == 0700);  // mkdtemp
+}
+
+TEST_CASE_METHOD(RootFixture, "write_atomic then read, with the exact mode despite the umask", "[local_transport]") {
+  Umask u(077);
+  REQUIRE(t->write_atomic("/a.conf", "line 1\nline 2\n", 0644).has_value());
+  CHECK(t->read("/a.conf").value() == "line 1\nline 2\n");
+  CHECK(stat_ok("/a.conf").mode == 0644);
+  SECTION("overwriting replaces content and mode") {
+    REQUIRE(t->write_atomic("/a.conf", std::string("bin\0ary", 7), 0600).has_value());
+    CHECK(t->read("/a.conf").value() == std::string("bin\0ary", 7));
+    CHECK(stat_ok("/a.conf").mode == 0600);
+  }
+  SECTION("an empty file and unusual bits") {
+    REQUIRE(t->write_atomic("/empty", "", 02755).has_value());
+    CHECK(t->read("/empty").value().empty());
+    CHECK(stat_ok("/empty").mode == 02755);
+  }
+  CHECK(listing().find(".converge-") == std::string::npos);
+}
+
+TEST_CASE_METHOD(RootFixture, "write_temp, sync, commit_temp leave no temporary behind", "[local_transport]") {
+  Umask u(0);
+  auto temp = t->write_temp("/b.txt", "new", 0604);
+  REQUIRE(temp.has_value());
+  CHECK(fs::path(*temp).parent_path() == fs::path(root));  // beside the target
+  CHECK_THAT(fs::path(*temp).filename().string(), Catch::StartsWith(".converge-"));
+  CHECK_FALSE(stat_ok("/b.txt").exists);  // nothing visible before the commit
+  REQUIRE(t->sync().has_value());
+  REQUIRE(t->commit_temp(*temp, "/b.txt").has_value());
+  CHECK(listing() == "b.txt");
+  CHECK(t->read("/b.txt").value() == "new");
+  CHECK(stat_ok("/b.txt").mode == 0604);
+}
+
+TEST_CASE_METHOD(RootFixture, "a failed commit removes its temporary", "[local_transport]") {
+  REQUIRE(t->make_dir("/d", 0755).has_value());
+  auto temp = t->write_temp("/d/x", "data", 0644);
+  REQUIRE(temp.has_value());
+  auto c = t->commit_temp(*temp, "/missing/x");
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().code == ErrorCode::io);
+  CHECK(c.error().describe() == "rename onto /missing/x: No such file or directory");
+  CHECK(listing("/d").empty());
+}
+
+TEST_CASE_METHOD(RootFixture, "make_dir applies the exact mode; an existing one is an error", "[local_transport]") {
+  Umask u(077);
+  REQUIRE(t->make_dir("/srv", 0775).has_value());
+  FileInfo d = stat_ok("/srv");
+  CHECK(d.is_dir);
+  CHECK(d.mode == 0775);
+  auto again = t->make_dir("/srv", 0775);
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().describe() == "mkdir /srv: File exists");
+  REQUIRE(t->chmod("/srv", 0710).has_value());
+  CHECK(stat_ok("/srv").mode == 0710);
+}
+
+TEST_CASE_METHOD(RootFixture, "remove: files, empty and non-empty directories", "[local_transport]") {
+  REQUIRE(t->write_atomic("/f", "x", 0644).has_value());
+  REQUIRE(t->make_dir("/empty", 0755).has_value());
+  REQUIRE(t->make_dir("/tree", 0755).has_value());
+  REQUIRE(t->write_atomic("/tree/leaf", "x", 0644).has_value());
+
+  REQUIRE(t->remove("/f", false).has_value());
+  CHECK_FALSE(stat_ok("/f").exists);
+  REQUIRE(t->remove("/empty", false).has_value());
+  CHECK_FALSE(stat_ok("/empty").exists);
+  auto refused = t->remove("/tree", false);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK_THAT(refused.error().describe(), Catch::StartsWith("remove /tree: "));
+  CHECK(stat_ok("/tree/leaf").exists);
+  REQUIRE(t->remove("/tree", true).has_value());
+  CHECK_FALSE(stat_ok("/tree").exists);
+  CHECK(t->remove("/never-was", false).has_value());  // already absent: done
+  CHECK(listing().empty());
+}
+
+TEST_CASE_METHOD(RootFixture, "read of a missing file is an I/O error naming the node path", "[local_transport]") {
+  auto r = t->read("/nope");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == ErrorCode::io);
+  CHECK(r.error().describe() == "open /nope: No such file or directory");
+}
+
+TEST_CASE_METHOD(RootFixture, "commands see CONVERGE_ROOT; names resolve to ids", "[local_transport]") {
+  ExecRequest req;
+  req.argv = {"printenv", "CONVERGE_ROOT"};
+  auto r = t->run(req);
+  REQUIRE(r.has_value());
+  CHECK(r->out == root + "\n");
+  CHECK(t->user_id("0").value() == 0);
+  CHECK(t->user_id("root").value() == 0);
+  CHECK(t->group_id("root").value() == 0);
+  auto nobody = t->user_id("converge-no-such-user");
+  REQUIRE_FALSE(nobody.has_value());
+  CHECK(nobody.error().describe() == "no such user 'converge-no-such-user'");
+}
