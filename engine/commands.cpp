@@ -17,6 +17,7 @@
 #include "engine/report.h"
 #include "engine/run_journal.h"
 #include "engine/sha256.h"
+#include "resources/datatype.h"
 #include "resources/transports.h"
 
 namespace converge {
@@ -46,7 +47,8 @@ void emit(const Report& r, const GlobalOptions& opts) {
           std::cerr << "failed: " << r.manifest->resources[i].id() << ": " << (*r.results)[i].error << "\n";
     return;
   }
-  (r.exit_code == kExitError && !r.results ? std::cerr : std::cout) << text;
+  // A report that is only an error (nothing observed) goes to stderr.
+  (r.exit_code != kExitOk && !r.results ? std::cerr : std::cout) << text;
 }
 
 }  // namespace
@@ -80,6 +82,21 @@ ProgressFn progress_printer(const Manifest& m, const GlobalOptions& opts) {
   };
 }
 
+/// Until the constraint planner exists, apply acts resource by resource with no regard for
+/// availability; a manifest that declares availability constraints is refused rather than
+/// converged unsafely. Returns the refusal, placed at the first such constraint.
+std::optional<Error> refuse_unplanned(const Manifest& m) {
+  for (const auto& c : m.constraints) {
+    using K = ConstraintSpec::Kind;
+    if (c.kind != K::max_disrupted && c.kind != K::available && c.kind != K::order) continue;
+    return make_error(ErrorCode::refused,
+                      "this manifest declares availability constraints; the constraint planner is required to apply "
+                      "it safely (use check or plan)",
+                      c.where);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opts) {
@@ -89,6 +106,7 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
   for (const auto& f : files) {
     auto start = Clock::now();
     LoadOutcome lo = load_manifest(f, types);
+    (void)lo.types;  // validate needs only the diagnostics
     Report r;
     r.command = "validate";
     r.manifest_path = f;
@@ -148,9 +166,16 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
   std::string cache_file = state_dir + "/model.cache";
   std::optional<Manifest> cached = opts.no_cache ? std::nullopt : load_cached_model(cache_file, manifest_path);
+  // A cached model still needs the types its Types includes define (unchanged, since the
+  // cache is keyed on every source); if they no longer load, reload from YAML.
+  if (cached && !datatype::register_type_files(cached->type_files, types).empty()) {
+    cached.reset();
+    types = builtin_types();
+  }
   bool from_cache = cached.has_value();
   if (!cached) {
     LoadOutcome lo = load_manifest(manifest_path, types);
+    types = std::move(lo.types);
     if (!lo.manifest) {
       report.diagnostics = lo.diagnostics;
       report.status = "invalid";
@@ -166,6 +191,8 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   report.manifest_name = m.name;
   report.manifest_sha256 = m.version_sha256();
   timer.mark("load");
+  if (command == "apply")
+    if (auto refusal = refuse_unplanned(m)) return fail(std::move(*refusal), "refused", kExitRefused);
 
   // State directory, lock, journal: all before any host is touched.
   if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
