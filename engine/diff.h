@@ -32,7 +32,7 @@ struct PropertyChange {
 /// What one resource needs.
 struct ResourceChanges {
   ActionKind action = ActionKind::none;
-  std::vector<PropertyChange> properties;  ///< sorted by property name
+  std::vector<PropertyChange> properties;  ///< in the type's declaration order (ensure first)
   std::string reason;                      ///< why, for humans only
 
   [[nodiscard]] bool empty() const { return action == ActionKind::none; }

@@ -10,6 +10,7 @@
 #include "engine/loader_internal.h"
 #include "engine/schemas.h"
 #include "engine/sha256.h"
+#include "resources/datatype.h"
 
 namespace converge {
 
@@ -23,6 +24,27 @@ std::string absolute_path(const std::string& p) {
   std::error_code ec;
   fs::path a = fs::absolute(p, ec);
   return (ec ? fs::path(p) : a).lexically_normal().string();
+}
+
+/// A `kind: Types` include: schema-check it, parse its types and register them.
+void load_type_definitions(LoaderState& st, YDoc doc, const SourceRange* from) {
+  if (!from) {
+    st.error("a type definition file is not a manifest; include it from one (include: [...])", {doc.path, 1, 1});
+    return;
+  }
+  auto schema_diags = validate_with_schema(doc, "types");
+  bool valid = schema_diags.empty();
+  st.diags.insert(st.diags.end(), schema_diags.begin(), schema_diags.end());
+  st.docs.push_back(std::make_unique<YDoc>(std::move(doc)));
+  const YDoc& d = *st.docs.back();
+  st.out.sources.push_back(d.path);
+  st.out.source_sha256.push_back(sha256_hex(d.text));
+  st.out.type_files.push_back(d.path);
+  if (!valid) return;
+  Diagnostics diags;
+  datatype::TypeFile f = datatype::parse_type_file(d, diags);
+  if (diags.empty()) datatype::register_types(f, st.types, diags);
+  st.diags.insert(st.diags.end(), diags.begin(), diags.end());
 }
 
 /// Reads one file and, depth-first, its includes. `chain` holds the files being included.
@@ -53,6 +75,8 @@ void load_file(LoaderState& st, const std::string& path, std::vector<std::string
     st.error("apiVersion must be converge/v1, not " + api->scalar.to_string(), doc->at(*api));
     return;
   }
+  if (const YNode* k = doc->root.get("kind"); k && k->scalar.to_string() == "Types")
+    return load_type_definitions(st, std::move(*doc), from);
   auto schema_diags = validate_with_schema(*doc, "manifest");
   bool valid = schema_diags.empty();
   st.diags.insert(st.diags.end(), schema_diags.begin(), schema_diags.end());
@@ -141,6 +165,12 @@ void build_inventory(LoaderState& st) {
     if (const YNode* c = loc.node->get("cluster")) n.cluster = c->scalar.to_string();
     if (const YNode* v = loc.node->get("vars")) n.vars = v->to_value().as_map();
     st.out.nodes.push_back(std::move(n));
+  }
+  for (const auto& n : st.out.nodes)
+    if (!n.cluster.empty()) st.out.clusters[n.cluster].push_back(n.name);  // nodes are sorted
+  for (const auto& [c, _] : st.out.clusters) {
+    if (st.out.node(c)) st.error("'" + c + "' is both a node and a cluster", st.out.node(c)->where);
+    if (groups.count(c)) st.error("'" + c + "' is both a group and a cluster", groups.at(c).doc->at(*groups.at(c).node));
   }
   // Groups may name nodes or other groups; resolve recursively, refusing cycles.
   std::map<std::string, int> state;  // 1 = resolving, 2 = done
@@ -260,12 +290,16 @@ bool detail::LoaderState::out_node_or_group(const std::string& s, std::set<std::
     into.insert(it->second.begin(), it->second.end());
     return true;
   }
+  if (auto it = out.clusters.find(s); it != out.clusters.end()) {
+    into.insert(it->second.begin(), it->second.end());
+    return true;
+  }
   return false;
 }
 
 LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types) {
   LoaderState st;
-  st.types = &types;
+  st.types = types;
   st.out.path = absolute_path(path);
   st.out.dir = fs::path(st.out.path).parent_path().string();
   std::vector<std::string> chain;
@@ -304,6 +338,7 @@ LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types) {
   sort_diagnostics(st.diags);
   outcome.diagnostics = std::move(st.diags);
   if (outcome.diagnostics.empty()) outcome.manifest = std::move(st.out);
+  outcome.types = std::move(st.types);
   return outcome;
 }
 

@@ -19,9 +19,14 @@ namespace converge {
 struct LoadOutcome {
   std::optional<Manifest> manifest;
   Diagnostics diagnostics;  ///< sorted; non-empty iff !manifest
+  /// The registry the manifest was checked against: the given types plus those defined by
+  /// its `kind: Types` includes (resources/datatype.h). Use it to observe and apply.
+  TypeRegistry types;
 };
 
 /// Loads and validates a manifest. Touches no host: reads only the manifest and its includes.
+/// An include of `kind: Types` registers its types (a name defined twice is an error);
+/// `kind: Manifest|Fragment` includes merge into the manifest.
 [[nodiscard]] LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types);
 
 }  // namespace converge

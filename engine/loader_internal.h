@@ -20,7 +20,7 @@ struct Located {
 };
 
 struct LoaderState {
-  const TypeRegistry* types = nullptr;
+  TypeRegistry types;  ///< the given types plus those of the Types includes
   Diagnostics diags;
   std::vector<std::unique_ptr<YDoc>> docs;  ///< every file read, top-level first
   Manifest out;
@@ -33,7 +33,8 @@ struct LoaderState {
   }
   /// Expands a list of node/group names into sorted unique node names; reports unknowns.
   std::vector<std::string> resolve_targets(const Value& v, const SourceRange& where);
-  /// Adds the node, or the group's nodes, named `s` to `into`; false when neither exists.
+  /// Adds the node, or the group's or cluster's nodes, named `s` to `into`; false when
+  /// none exists.
   bool out_node_or_group(const std::string& s, std::set<std::string>& into) const;
 };
 

@@ -1,6 +1,7 @@
 // Resource stages of the loader: for_each, interpolation, targets, type checks,
 // identities, dependencies and cycles.
 #include <algorithm>
+#include <set>
 #include <unordered_map>
 
 #include "engine/graph.h"
@@ -78,7 +79,9 @@ bool check_properties(LoaderState& st, const Located& r, const TypeEntry& type, 
       continue;
     }
     if (!kind_accepted(*p, val)) {
-      st.error("property '" + key + "' must be a " + kinds_text(*p) + ", got a " + kind_name(val.kind()), at_prop(key));
+      std::string got = kind_name(val.kind());
+      st.error("property '" + key + "' must be a " + kinds_text(*p) + ", got " + (got == "integer" ? "an " : "a ") + got,
+               at_prop(key));
       ok = false;
       continue;
     }
@@ -118,6 +121,25 @@ bool check_properties(LoaderState& st, const Located& r, const TypeEntry& type, 
   return ok;
 }
 
+/// Targets of a cluster-scoped type: cluster names only.
+std::vector<std::string> resolve_clusters(LoaderState& st, const Value& v, const TypeEntry& type, const SourceRange& where) {
+  std::set<std::string> out;
+  for (const auto& n : v.is_list() ? v.as_list() : List{v}) {
+    std::string s = n.to_string();
+    if (st.out.clusters.count(s)) out.insert(s);
+    else st.error("type " + type.schema.name + " is cluster-scoped and '" + s + "' is not a cluster (clusters come from the nodes' cluster: field)", where);
+  }
+  return {out.begin(), out.end()};
+}
+
+/// A node-scoped type targeted at a cluster by name is almost surely a mistake.
+void check_not_cluster(LoaderState& st, const Value& v, const TypeEntry& type, const SourceRange& where) {
+  for (const auto& n : v.is_list() ? v.as_list() : List{v})
+    if (st.out.clusters.count(n.to_string()) && !st.out.node(n.to_string()) && !st.out.groups.count(n.to_string()))
+      st.error("'" + n.to_string() + "' is a cluster, and type " + type.schema.name +
+                   " is node-scoped; target its nodes or a group", where);
+}
+
 /// Stamps out one resource block for one for_each item on each of its nodes.
 void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::optional<std::pair<Value, Value>>& item,
            std::unordered_map<std::string, SourceRange>& seen) {
@@ -130,12 +152,16 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
   if (const YNode* on = r.node->get("on")) {
     auto v = interpolate(*on, scope, *r.doc);
     if (!v) return st.diags.push_back(v.error());
-    nodes = st.resolve_targets(*v, r.doc->at(*on));
+    nodes = type.schema.cluster_scoped ? resolve_clusters(st, *v, type, r.doc->at(*on)) : st.resolve_targets(*v, r.doc->at(*on));
+    if (!type.schema.cluster_scoped) check_not_cluster(st, *v, type, r.doc->at(*on));
+  } else if (type.schema.cluster_scoped) {
+    return st.error("type " + type.schema.name + " is cluster-scoped: say on which cluster (on: CLUSTER)", r.doc->at(*r.node));
   } else {
     for (const auto& n : st.out.nodes) nodes.push_back(n.name);
   }
   for (const auto& node_name : nodes) {
-    Map node_map = node_scope(*st.out.node(node_name));
+    const NodeSpec* ns = st.out.node(node_name);
+    Map node_map = ns ? node_scope(*ns) : Map{{"name", Value(node_name)}, {"vars", Value(Map{})}, {"cluster", Value(node_name)}, {"roles", Value(List{})}};
     scope.node = &node_map;
     ResourceSpec spec;
     spec.type = type.schema.name;
@@ -179,9 +205,9 @@ void expand_resources(LoaderState& st) {
   std::unordered_map<std::string, SourceRange> seen;
   for (const auto& r : st.resource_nodes) {
     const YNode* type_node = r.node->get("type");
-    const TypeEntry* type = st.types->find(type_node->scalar.to_string());
+    const TypeEntry* type = st.types.find(type_node->scalar.to_string());
     if (!type) {
-      st.error("unknown resource type '" + type_node->scalar.to_string() + "' (known: " + known_types(*st.types) + ")",
+      st.error("unknown resource type '" + type_node->scalar.to_string() + "' (known: " + known_types(st.types) + ")",
                r.doc->at(*type_node));
       continue;
     }

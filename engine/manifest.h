@@ -75,10 +75,17 @@ struct Manifest {
   std::string description;
   std::vector<NodeSpec> nodes;                              ///< sorted by name
   std::map<std::string, std::vector<std::string>> groups;   ///< group -> sorted node names
+  /// cluster -> sorted member node names, from the nodes' `cluster:` field. A cluster name
+  /// is a target only for cluster-scoped types (`on: CLUS1`); such resources have the
+  /// cluster's name as their `node`.
+  std::map<std::string, std::vector<std::string>> clusters;
   std::vector<ResourceSpec> resources;                      ///< in declaration order
   std::vector<ConstraintSpec> constraints;
   std::vector<std::string> sources;                         ///< the manifest and every include
   std::vector<std::string> source_sha256;                   ///< sha256 of each source's bytes
+  /// The included `kind: Types` files (absolute, in include order; also in `sources`).
+  /// Their types must be registered again when the model comes from the cache.
+  std::vector<std::string> type_files;
 
   /// One hash for the manifest version: sha256 over the sources' hashes, in order.
   [[nodiscard]] std::string version_sha256() const;

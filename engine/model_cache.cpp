@@ -15,7 +15,7 @@ namespace {
 
 // Bumped whenever the model or its serialization changes; the build stamp guards
 // development builds whose type semantics changed without a format change.
-const std::string kMagic = std::string("converge-model-4 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
+const std::string kMagic = std::string("converge-model-5 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
 
 class Writer {
  public:
@@ -195,6 +195,9 @@ void write_model(Writer& w, const Manifest& m) {
   }
   w.u64(m.groups.size());
   for (const auto& [g, members] : m.groups) w.str(g), w.strs(members);
+  w.u64(m.clusters.size());
+  for (const auto& [c, members] : m.clusters) w.str(c), w.strs(members);
+  w.strs(m.type_files);
   w.u64(m.resources.size());
   for (const auto& r : m.resources) {
     w.str(r.type), w.str(r.name), w.str(r.node);
@@ -228,6 +231,12 @@ Manifest read_model(Reader& r) {
     std::string g = r.str();
     m.groups[g] = r.strs();
   }
+  std::size_t clusters = r.count();
+  for (std::size_t i = 0; i < clusters && r.ok(); ++i) {
+    std::string c = r.str();
+    m.clusters[c] = r.strs();
+  }
+  m.type_files = r.strs();
   m.resources.resize(r.count());
   for (auto& res : m.resources) {
     res.type = r.str(), res.name = r.str(), res.node = r.str();

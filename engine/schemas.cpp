@@ -1,6 +1,7 @@
 #include "engine/schemas.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,18 +71,16 @@ std::string tidy(const std::string& d, std::string* unknown_key) {
 
 }  // namespace
 
-Diagnostics validate_with_schema(const YDoc& doc, std::string_view schema_name) {
+namespace {
+
+/// One validation pass. Fills `unknown` with (path, key) of the unknown keys it reported.
+Diagnostics validate_once(const YDoc& doc, const valijson::Schema& schema, const nlohmann::json& json,
+                          std::vector<std::pair<std::vector<std::string>, std::string>>& unknown) {
   Diagnostics out;
-  const valijson::Schema* schema = parsed_schema(schema_name);
-  if (!schema) {
-    out.push_back(make_error(ErrorCode::internal, "no schema named " + std::string(schema_name)));
-    return out;
-  }
-  nlohmann::json json = doc.root.to_json();
   valijson::adapters::NlohmannJsonAdapter target(json);
   valijson::Validator validator;
   valijson::ValidationResults results;
-  if (validator.validate(*schema, target, &results)) return out;
+  if (validator.validate(schema, target, &results)) return out;
 
   // Keep the most specific errors: drop those whose path is a prefix of another's, and
   // of several at one path (a oneOf's branches) keep the most telling one.
@@ -99,13 +98,16 @@ Diagnostics validate_with_schema(const YDoc& doc, std::string_view schema_name) 
   }
   for (std::size_t i = 0; i < errs.size(); ++i) {
     bool shadowed = false;
-    for (std::size_t j = 0; j < errs.size() && !shadowed; ++j) shadowed = is_prefix(errs[i].first, errs[j].first);
+    // An unknown key is about the key itself, not its subtree: never shadowed.
+    bool unknown_key = errs[i].second.find("could not be validated using 'properties'") != std::string::npos;
+    for (std::size_t j = 0; j < errs.size() && !shadowed && !unknown_key; ++j) shadowed = is_prefix(errs[i].first, errs[j].first);
     if (shadowed) continue;
-    std::string unknown;
-    std::string msg = tidy(errs[i].second, &unknown);
+    std::string key;
+    std::string msg = tidy(errs[i].second, &key);
     const YNode& at = locate(doc.root, errs[i].first);
     SourceRange where = doc.at(at);
-    if (const YEntry* e = unknown.empty() ? nullptr : at.entry(unknown)) where = doc.at(*e);
+    if (const YEntry* e = key.empty() ? nullptr : at.entry(key)) where = doc.at(*e);
+    if (!key.empty()) unknown.emplace_back(errs[i].first, key);
     std::string path;
     for (const auto& p : errs[i].first) path += "/" + p;
     const std::string last = errs[i].first.empty() ? "" : errs[i].first.back();
@@ -117,8 +119,38 @@ Diagnostics validate_with_schema(const YDoc& doc, std::string_view schema_name) 
       else if (at.is_scalar())
         msg = "value '" + got + "' is not allowed here (" + msg + ")";
     }
-    if (!path.empty() && unknown.empty()) msg = path + ": " + msg;
+    if (!path.empty() && key.empty()) msg = path + ": " + msg;
     out.push_back(make_error(ErrorCode::invalid_input, msg, where));
+  }
+  return out;
+}
+
+}  // namespace
+
+Diagnostics validate_with_schema(const YDoc& doc, std::string_view schema_name) {
+  Diagnostics out;
+  const valijson::Schema* schema = parsed_schema(schema_name);
+  if (!schema) {
+    out.push_back(make_error(ErrorCode::internal, "no schema named " + std::string(schema_name)));
+    return out;
+  }
+  nlohmann::json json = doc.root.to_json();
+  // valijson stops at the first unknown key of an object: drop the keys it reported and
+  // validate again, so that every unknown key is reported (a few passes at most).
+  for (int pass = 0; pass < 16; ++pass) {
+    std::vector<std::pair<std::vector<std::string>, std::string>> unknown;
+    Diagnostics d = validate_once(doc, *schema, json, unknown);
+    out.insert(out.end(), d.begin(), d.end());
+    if (unknown.empty()) break;
+    for (const auto& [path, key] : unknown) {
+      nlohmann::json* node = &json;
+      for (const auto& part : path) {
+        if (node->is_object() && node->contains(part)) node = &(*node)[part];
+        else if (node->is_array() && std::all_of(part.begin(), part.end(), ::isdigit) && std::stoul(part) < node->size()) node = &(*node)[std::stoul(part)];
+        else break;
+      }
+      if (node->is_object()) node->erase(key);
+    }
   }
   sort_diagnostics(out);
   return out;

@@ -45,6 +45,9 @@ struct TypeSchema {
   std::string name_property;
   /// True when the type has `ensure: present|absent` semantics.
   bool ensurable = false;
+  /// True when resources of this type live on a cluster (`on: CLUS1`) rather than on a node;
+  /// their commands run on a member of the cluster (resources/transports.h, ClusterTransport).
+  bool cluster_scoped = false;
 
   [[nodiscard]] const PropertySpec* find(const std::string& prop) const;
 };

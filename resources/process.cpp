@@ -56,13 +56,17 @@ bool pump(int& out_fd, int& err_fd, int& in_fd, const std::string& input, ExecRe
     if (in_fd >= 0) { ii = n; p[n++] = {in_fd, POLLOUT, 0}; }
     int wait_ms = -1;
     if (has_deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      // Round up: poll() takes whole milliseconds and must not return before the deadline.
+      auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()).count();
       if (left <= 0) return false;
-      wait_ms = static_cast<int>(left);
+      wait_ms = static_cast<int>((left + 999) / 1000);
     }
     int rc = ::poll(p, n, wait_ms);
     if (rc < 0 && errno == EINTR) continue;
-    if (rc == 0) return false;
+    if (rc == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      continue;
+    }
     auto drain = [&](int idx, int& fd, std::string& sink) {
       if (idx < 0 || !(p[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
       ssize_t got = ::read(fd, buf, sizeof buf);
@@ -78,7 +82,8 @@ bool pump(int& out_fd, int& err_fd, int& in_fd, const std::string& input, ExecRe
     if (ii >= 0 && (p[ii].revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t w = (p[ii].revents & POLLOUT) ? ::write(in_fd, input.data() + written, input.size() - written) : -1;
       if (w > 0) written += static_cast<std::size_t>(w);
-      if (w <= 0 || written >= input.size()) {
+      bool again = w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+      if ((w <= 0 && !again) || written >= input.size()) {
         ::close(in_fd);
         in_fd = -1;
       }
@@ -150,6 +155,9 @@ Result<ExecResult> run_process(const ExecRequest& req) {
   ExecResult r;
   auto deadline = std::chrono::steady_clock::now() + req.timeout;
   int ofd = out.fd[0], efd = err.fd[0], ifd = in.fd[1];
+  // Non-blocking stdin: a child that stops reading (its stdout is full) must not block the
+  // writer; poll() says when to write more.
+  if (ifd >= 0) ::fcntl(ifd, F_SETFL, ::fcntl(ifd, F_GETFL) | O_NONBLOCK);
   out.fd[0] = err.fd[0] = in.fd[1] = -1;  // pump owns them now
   if (!pump(ofd, efd, ifd, req.stdin_data, r, deadline, req.timeout.count() > 0)) {
     r.timed_out = true;

@@ -4,13 +4,69 @@
 
 #include <filesystem>
 
+#include "resources/lab/lab.h"
 #include "resources/local_transport.h"
 #include "resources/ssh_transport.h"
 
 namespace converge {
 
+ClusterTransport::ClusterTransport(std::string name, std::vector<std::pair<std::string, Transport*>> members)
+    : name_(std::move(name)), members_(std::move(members)) {}
+
+Result<ExecResult> ClusterTransport::run(const ExecRequest& req) {
+  std::optional<Error> last;
+  for (const auto& [node, t] : members_) {
+    auto r = t->run(req);
+    if (r || r.error().code != ErrorCode::unreachable) return r;
+    last = r.error();
+  }
+  return std::unexpected(last ? wrap_error("no member of cluster " + name_ + " answers", *last)
+                              : make_error(ErrorCode::unreachable, "cluster " + name_ + " has no members"));
+}
+
+Result<std::string> ClusterTransport::boot_id() {
+  std::optional<Error> last;
+  for (const auto& [node, t] : members_) {
+    auto r = t->boot_id();
+    if (r) return node + ":" + *r;
+    last = r.error();
+  }
+  return std::unexpected(last ? *last : make_error(ErrorCode::unreachable, "cluster " + name_ + " has no members"));
+}
+
+Transport* ClusterTransport::member(const std::string& node) const {
+  for (const auto& [n, t] : members_)
+    if (n == node) return t;
+  return nullptr;
+}
+
+namespace {
+
+/// The one lab of a run: every lab node must name the same lab file.
+Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOptions& opts) {
+  std::string file;
+  for (const auto& n : m.nodes) {
+    if (n.transport.kind != "lab") continue;
+    if (file.empty()) file = n.transport.lab_file;
+    else if (n.transport.lab_file != file)
+      return std::unexpected(make_error(ErrorCode::invalid_input,
+                                        "node " + n.name + " names another lab file; a run uses one lab", n.where));
+  }
+  if (file.empty()) return std::shared_ptr<lab::Lab>();
+  auto l = lab::Lab::open(file, opts.state_dir, opts.lab_speed);
+  if (!l) return std::unexpected(wrap_error("cannot open the lab " + file, l.error()));
+  return *l;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<TransportSet>> TransportSet::open(const Manifest& m, const TransportOptions& opts) {
   auto set = std::make_unique<TransportSet>();
+  CONVERGE_TRY(std::shared_ptr<lab::Lab> lab, open_lab(m, opts));
+  if (lab) {
+    set->keep_.push_back(lab);
+    set->summaries_.push_back([lab] { return lab::render_summary(lab->summary()); });
+  }
   for (const auto& n : m.nodes) {
     const TransportSpec& t = n.transport;
     if (t.kind == "local") {
@@ -29,10 +85,15 @@ Result<std::unique_ptr<TransportSet>> TransportSet::open(const Manifest& m, cons
       ::mkdir(dir.c_str(), 0700);
       set->by_node_[n.name] = std::make_unique<SshTransport>(n.name, t, dir);
     } else if (t.kind == "lab") {
-      return std::unexpected(make_error(ErrorCode::invalid_input, "the lab transport is not available in this build", n.where));
+      set->by_node_[n.name] = lab->transport(n.name);
     } else {
       return std::unexpected(make_error(ErrorCode::invalid_input, "unknown transport '" + t.kind + "'", n.where));
     }
+  }
+  for (const auto& [cluster, nodes] : m.clusters) {
+    std::vector<std::pair<std::string, Transport*>> members;
+    for (const auto& n : nodes) members.emplace_back(n, set->by_node_.at(n).get());
+    set->by_node_[cluster] = std::make_unique<ClusterTransport>(cluster, std::move(members));
   }
   return set;
 }

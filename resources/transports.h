@@ -1,11 +1,13 @@
-// resources/transports.h — one Transport per node of a manifest, made from its inventory.
+// resources/transports.h — one Transport per node of a manifest, made from its inventory,
+// plus one per cluster (resources of cluster-scoped types are addressed to the cluster).
 #pragma once
 
 #include <functional>
 #include <map>
-#include <vector>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/manifest.h"
 #include "resources/transport.h"
@@ -17,13 +19,35 @@ struct TransportOptions {
   double lab_speed = 0;   ///< lab: virtual seconds per real second; 0 = instant
 };
 
+/// A cluster reached through its member nodes. A command runs on the first member (in
+/// name order) that answers; a member that is unreachable is skipped. member() lets an
+/// action that must run on one node (the owner of a group) pick it. Does not own the
+/// members. Thread-safe as far as the members are.
+class ClusterTransport final : public Transport {
+ public:
+  /// REQUIRES: `members` sorted by name, non-empty, each outliving this object.
+  ClusterTransport(std::string name, std::vector<std::pair<std::string, Transport*>> members);
+  [[nodiscard]] Result<ExecResult> run(const ExecRequest& req) override;
+  [[nodiscard]] FileSystem* files() override { return nullptr; }
+  /// The boot id of the first member that answers.
+  [[nodiscard]] Result<std::string> boot_id() override;
+  [[nodiscard]] std::string describe() const override { return "cluster " + name_; }
+  /// The member node's transport, or nullptr when `node` is not a member.
+  [[nodiscard]] Transport* member(const std::string& node) const;
+
+ private:
+  std::string name_;
+  std::vector<std::pair<std::string, Transport*>> members_;
+};
+
 /// Owns the transports of a run.
 class TransportSet {
  public:
-  /// Opens a transport for every node. Fails on an unknown transport kind or a lab file
-  /// that does not load.
+  /// Opens a transport for every node and cluster. Nodes on the lab share one lab, opened
+  /// (or created from its lab file) under `<state_dir>/lab/`. Fails on an unknown
+  /// transport kind, nodes naming different lab files, or a lab file that does not load.
   [[nodiscard]] static Result<std::unique_ptr<TransportSet>> open(const Manifest& m, const TransportOptions& opts);
-  /// The node's transport, or nullptr for an unknown node.
+  /// The transport of a node or a cluster, or nullptr for an unknown name.
   [[nodiscard]] Transport* find(const std::string& node) const;
   /// Text the lab wants shown at the end of a run (availability summary); empty otherwise.
   [[nodiscard]] std::string summary() const;

