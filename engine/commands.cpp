@@ -89,10 +89,14 @@ std::optional<Error> refuse_unplanned(const Manifest& m) {
   for (const auto& c : m.constraints) {
     using K = ConstraintSpec::Kind;
     if (c.kind != K::max_disrupted && c.kind != K::available && c.kind != K::order) continue;
-    return make_error(ErrorCode::refused,
-                      "this manifest declares availability constraints; the constraint planner is required to apply "
-                      "it safely (use check or plan)",
-                      c.where);
+    Error e = make_error(ErrorCode::refused,
+                         "this manifest declares availability constraints; the constraint planner is required to apply "
+                         "it safely (use check or plan)",
+                         c.where);
+    std::error_code ec;
+    std::string cwd = fs::current_path(ec).string() + "/";
+    if (!ec && e.where->file.starts_with(cwd)) e.where->file = e.where->file.substr(cwd.size());
+    return e;
   }
   return std::nullopt;
 }

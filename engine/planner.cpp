@@ -266,6 +266,8 @@ std::expected<Plan, Refusal> plan_separable(const Problem& p) {
   for (int i = 0; i < static_cast<int>(p.actions.size()); ++i) by_node[p.actions[i].node].push_back(i);
   std::map<std::string, std::vector<Condition>> goals;
   for (const auto& g : p.goal) goals[fact_node(g.fact)].push_back(g);
+  std::map<std::string, std::vector<std::pair<std::string, Value>>> initial_by_node;
+  for (const auto& [k, v] : p.initial) initial_by_node[fact_node(k)].emplace_back(k, v);
   std::map<std::string, std::vector<int>> node_plan;
   std::map<std::string, std::vector<int>> memo;  // node-relative signature -> local action indices
   for (const auto& [node, gs] : goals) {
@@ -273,8 +275,7 @@ std::expected<Plan, Refusal> plan_separable(const Problem& p) {
     sub.max_expansions = p.max_expansions;
     const std::string prefix = node + "/";
     std::string sig;
-    for (const auto& [k, v] : p.initial)
-      if (fact_node(k) == node) sub.initial[k] = v, sig += k.substr(prefix.size()) + "=" + v.to_json() + ";";
+    for (const auto& [k, v] : initial_by_node[node]) sub.initial[k] = v, sig += k.substr(prefix.size()) + "=" + v.to_json() + ";";
     sub.goal = gs;
     for (const auto& g : gs) sig += "g:" + g.fact.substr(prefix.size()) + ";";
     for (int i : by_node[node]) {
@@ -357,7 +358,8 @@ std::expected<void, Refusal> verify(const Problem& p, const Plan& plan) {
     for (const auto& c : a.pre)
       if (!holds(c, facts))
         return std::unexpected(Refusal{"precondition", describe(c), a.name + " on " + a.node + " needs " + describe(c)});
-    SearchState st{facts, {}, outage, 0};
+    SearchState st;
+    if (!p.available.empty()) st = SearchState{facts, {}, outage, 0};
     for (const auto& g : p.available) {
       auto on = facts.find(g.online_fact);
       auto owner = facts.find(g.owner_fact);
@@ -443,11 +445,14 @@ std::expected<Plan, Refusal> plan(const Problem& p) {
   }
   if (!result) return result;
   if (auto v = verify(p, *result); !v) return std::unexpected(v.error());
-  // Outage per group as planned (sequential replay).
-  Checker ck(p);
-  SearchState st{p.initial, {}, {}, 0};
-  for (const auto& s : result->steps) st = ck.apply(st, p.actions[s.action]);
-  result->outage_s = st.outage;
+  // Outage per group as planned (a sequential replay; only groups that must stay available
+  // are counted, so a tier without them skips this).
+  if (!p.available.empty()) {
+    Checker ck(p);
+    SearchState st{p.initial, {}, {}, 0};
+    for (const auto& s : result->steps) st = ck.apply(st, p.actions[s.action]);
+    result->outage_s = st.outage;
+  }
   return result;
 }
 

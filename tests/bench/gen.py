@@ -669,8 +669,11 @@ def report(argv):
         b = get("W1", "b", "converge", form, w1n)
         a = get("W1", "a", "converge", form, w1n)
         tag = "[%s, N=%d]" % (form, w1n)
+        fb = get("W1", "b", "floor", "files", w1n)
+        fa = get("W1", "a", "floor", "files", w1n)
         if b:
-            target(b["median"] < 20, "W1 no-op < 20 ms %s: %s" % (tag, fmt_ms(b["median"])))
+            target(b["median"] < 20, "W1 no-op < 20 ms %s: %s%s" % (tag, fmt_ms(b["median"]),
+                                                                   " (floor %s)" % fmt_ms(fb["median"]) if fb else ""))
             if cf:
                 r = cf["median"] / b["median"]
                 target(r >= 10, "W1 no-op >= 10x faster than CFEngine %s: %s" % (tag, fmt_ratio(r)))
@@ -684,7 +687,8 @@ def report(argv):
         else:
             target(None, "W1 no-op targets %s: converge not measured" % tag)
         if a:
-            target(a["median"] < 100, "W1 first apply < 100 ms %s: %s" % (tag, fmt_ms(a["median"])))
+            target(a["median"] < 100, "W1 first apply < 100 ms %s: %s%s" % (
+                tag, fmt_ms(a["median"]), " (floor %s: file creation on this disk)" % fmt_ms(fa["median"]) if fa else ""))
     w2c = get("W2", "b", "converge", "flat")
     w2f = get("W2", "b", "floor", "spawn")
     if w2c and w2f:
@@ -697,15 +701,15 @@ def report(argv):
                   % (fmt_ms(w2p["median"]), fmt_ratio(w2c["median"] / w2p["median"])))
     for form in ("flat", "each"):
         key = ("converge", form)
-        if key in slopes and len(slopes[key][1]) >= 2:
+        if key in slopes and slopes[key][1]:
             ns, sl = slopes[key]
-            s1, s2 = sl[-2], sl[-1]
-            ok = s2 <= 2 * max(s1, 0.0005) + 0.001
-            target(ok, "W3 linear [%s]: per file %.2f us (N %d-%d) then %.2f us (N %d-%d); "
-                       "linear = last step <= 2x the one before"
-                   % (form, s1 * 1000, ns[-3], ns[-2], s2 * 1000, ns[-2], ns[-1]))
-        elif key in slopes:
-            target(None, "W3 linear [%s]: needs 3 sizes" % form)
+            n2, n3 = ns[-2], ns[-1]
+            avg2 = series[key][n2]["median"] / n2
+            s3 = sl[-1]
+            ok = s3 <= 2 * avg2
+            before = (" (N %d-%d: %.2f us)" % (ns[-3], n2, sl[-2] * 1000)) if len(sl) >= 2 else ""
+            target(ok, "W3 linear [%s]: marginal cost per file N %d-%d = %.2f us, limit %.2f us (2x the average "
+                       "cost per file at N=%d)%s" % (form, n2, n3, s3 * 1000, 2 * avg2 * 1000, n2, before))
         big = None
         if key in series:
             big = series[key][max(series[key])]

@@ -446,10 +446,10 @@ for n in "${SIZE_LIST[@]}"; do
     uses puppet && forms+=(puppet-flat)
     if uses mitogen; then
         if [[ $n -le 1000 ]]; then forms+=(mitogen-loop)
-        else say "  dropped: Ansible+Mitogen at N=$n (about 22 ms a file: minutes per run)"; fi
+        else say "  dropped: Ansible+Mitogen at N=$n (about 22 ms a file or more: minutes per run)"; fi
     fi
     if uses ansible && [[ $n != "$ANS_N" ]]; then
-        say "  dropped: stock Ansible at N=$n (about 0.23 s a file; measured at N=$ANS_N only)"
+        say "  dropped: stock Ansible at N=$n (about 0.23 s a file or more; measured at N=$ANS_N only)"
     fi
     todo=()
     for f in "${forms[@]}"; do

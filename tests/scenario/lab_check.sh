@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The showcase manifest against a fresh lab, through the data-defined Windows and Exchange
+# types: validate is clean; check finds the drift (Exchange RTM on every server, .NET 2.0
+# without SP1 on the mailbox nodes, the CMS at RTM) and exits 2, also from the model cache;
+# plan exits 2; apply is refused (exit 3) because the manifest declares availability
+# constraints and the constraint planner is required; none of them changes the lab (its
+# event log holds only the t=0 facts and read commands). A broken type file is reported at
+# file:line:col.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+
+M=$SOURCE_DIR/manifests/exchange2007-ccr-sp1.yaml
+S=$WORK/state
+EVENTS=$S/lab/events.jsonl
+
+# only_reads: every lab event is a t=0 fact or a read command.
+only_reads() {
+  python3 - "$EVENTS" <<'PY' || fail "the lab was changed: $(grep -v '"t":0,' "$EVENTS" | head -5)"
+import json, re, sys
+read = re.compile(r'^(sc\.exe (query|qc) |reg\.exe query |wmic\.exe os get |cluster\.exe \S+ group [^/]*$|'
+                  r'powershell\.exe( -\w+)* -Command Get-)')
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["t"] != 0:
+        sys.exit("event after t=0: %s" % line)
+    if e["kind"] == "command" and not read.match(e["command"]):
+        sys.exit("not a read: %s" % e["command"])
+    if e["kind"] == "violation":
+        sys.exit("violation: %s" % line)
+PY
+}
+
+# --- validate
+expect 0 validate "$M"
+grep -q "valid (17 resources on 3 nodes, 5 constraints)" <<<"$OUT" || fail "unexpected validate output: $OUT"
+
+# --- check: drift, from YAML and then from the model cache
+for pass in fresh cached; do
+  expect 2 check "$M" --state-dir "$S" --json
+  py '
+assert doc["status"] == "drift", doc["status"]
+drift = {r["id"]: {c["property"]: (c["observed"], c["desired"]) for c in r["changes"]}
+         for r in doc["resources"] if r["outcome"] == "pending"}
+want = {
+  "exchange_server[exchange]@HUBCAS": {"version": ("RTM", "SP1")},
+  "exchange_server[exchange]@NODE1": {"version": ("RTM", "SP1")},
+  "exchange_server[exchange]@NODE2": {"version": ("RTM", "SP1")},
+  "dotnet[2.0]@NODE1": {"servicepack": (0, 1)},
+  "dotnet[2.0]@NODE2": {"servicepack": (0, 1)},
+  "clustered_mailbox_server[E2K7CCR]@CLUS1": {"version": ("RTM", "SP1")},
+}
+assert drift == want, drift
+# the core group, and the services whose state/startup is prior (not managed yet)
+assert doc["summary"]["in_sync"] == 11 and doc["summary"]["failed"] == 0, doc["summary"]
+'
+  [[ -f $S/model.cache ]] || fail "check did not cache the model"
+done
+[[ $(grep -c '"t":0,"kind":"service"' "$EVENTS") -gt 0 ]] || fail "the lab did not log its initial facts"
+only_reads
+
+# --- plan changes nothing
+expect 2 plan "$M" --state-dir "$S"
+only_reads
+
+# --- apply is refused while the manifest declares availability constraints
+expect 3 apply "$M" --state-dir "$S" --json
+py '
+assert doc["status"] == "refused", doc["status"]
+msg = doc["diagnostics"][0]["message"]
+assert "this manifest declares availability constraints; the constraint planner is required to apply it safely" in msg, msg
+'
+only_reads
+expect 3 apply "$M" --state-dir "$S"
+grep -q "constraint planner is required" <<<"$ERR$OUT" || fail "no refusal message: $ERR$OUT"
+only_reads
+
+# --- a broken type file is reported at file:line:col
+mkdir -p bad
+cat > bad/types.yaml <<'YAML'
+apiVersion: converge/v1
+kind: Types
+types:
+  widget:
+    doc: a thing
+    properties:
+      size: {kinds: [integer]}
+    observe:
+      - argv: [widget, show, "{nmae}"]
+YAML
+cat > bad/m.yaml <<'YAML'
+apiVersion: converge/v1
+kind: Manifest
+include: [types.yaml]
+resources:
+  - {type: widget, name: w, properties: {size: 1}}
+YAML
+expect 1 validate bad/m.yaml
+grep -q "bad/types.yaml:9:30: unknown placeholder {nmae}" <<<"$ERR" || fail "type file error not placed: $ERR"
+
+pass "check/plan report the drift, apply is refused, the lab is untouched"
