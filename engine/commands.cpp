@@ -93,9 +93,7 @@ std::optional<Error> refuse_unplanned(const Manifest& m) {
                          "this manifest declares availability constraints; the constraint planner is required to apply "
                          "it safely (use check or plan)",
                          c.where);
-    std::error_code ec;
-    std::string cwd = fs::current_path(ec).string() + "/";
-    if (!ec && e.where->file.starts_with(cwd)) e.where->file = e.where->file.substr(cwd.size());
+    e.where->file = display_path(e.where->file);
     return e;
   }
   return std::nullopt;

@@ -1,6 +1,7 @@
 #include "engine/error.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <tuple>
 
 namespace converge {
@@ -30,6 +31,12 @@ Error make_error(ErrorCode code, std::string message, SourceRange where) {
 Error wrap_error(std::string message, Error cause) {
   ErrorCode code = cause.code;
   return Error{code, std::move(message), std::nullopt, std::make_shared<const Error>(std::move(cause))};
+}
+
+std::string display_path(const std::string& path) {
+  std::error_code ec;
+  std::string cwd = std::filesystem::current_path(ec).string() + "/";
+  return !ec && path.starts_with(cwd) ? path.substr(cwd.size()) : path;
 }
 
 void sort_diagnostics(Diagnostics& diags) {

@@ -60,6 +60,10 @@ using Status = std::expected<void, Error>;
 /// A list of diagnostics gathered before failing (validation reports all of them at once).
 using Diagnostics = std::vector<Error>;
 
+/// A path as the user would write it: relative to the working directory when the file is
+/// below it, else unchanged.
+[[nodiscard]] std::string display_path(const std::string& path);
+
 /// Sorts diagnostics by file, line, column and message, and drops exact duplicates.
 void sort_diagnostics(Diagnostics& diags);
 

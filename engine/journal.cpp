@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <functional>
+
 #include "engine/lock.h"
 
 namespace converge {
@@ -89,6 +91,30 @@ RunRow read_run(const Stmt& s) {
   r.failed = static_cast<int>(s.integer(14));
   r.note = s.text(15);
   return r;
+}
+
+/// Runs one statement for each of `n` rows inside one transaction: all rows or none.
+/// `bind(stmt, i)` binds row i; `done(i)` (optional) sees the row after it was written.
+Status write_rows(sqlite3* db, const char* sql, std::size_t n, const std::function<void(Stmt&, std::size_t)>& bind,
+                  const char* what, const std::function<void(std::size_t)>& done = nullptr) {
+  auto run = [&](const char* q) -> Status {
+    if (sqlite3_exec(db, q, nullptr, nullptr, nullptr) != SQLITE_OK)
+      return std::unexpected(make_error(ErrorCode::io, std::string("journal: ") + sqlite3_errmsg(db)));
+    return {};
+  };
+  CONVERGE_CHECK(run("BEGIN IMMEDIATE"));
+  Stmt s(db, sql);
+  for (std::size_t i = 0; i < n; ++i) {
+    bind(s, i);
+    if (s.step() != SQLITE_DONE) {
+      Error e = s.error(what);
+      (void)run("ROLLBACK");
+      return std::unexpected(e);
+    }
+    if (done) done(i);
+    s.reset();
+  }
+  return run("COMMIT");
 }
 
 const char* kRunColumns =
@@ -197,42 +223,35 @@ Result<std::vector<RunRow>> Journal::close_interrupted() {
 Status Journal::steps_started(std::vector<StepRow>& steps) {
   if (steps.empty()) return {};
   CONVERGE_CHECK(write_check());
-  CONVERGE_CHECK(exec("BEGIN IMMEDIATE"));
-  Stmt s(db_,
-         "INSERT INTO steps(run_id, seq, resource, action, reason, planned_at, started_at, before_json) "
-         "VALUES(?,?,?,?,?,?,?,?)");
   std::string now = now_iso();
-  for (auto& st : steps) {
-    s.bind(1, st.run_id).bind(2, std::int64_t{st.seq}).bind(3, st.resource).bind(4, st.action).bind(5, st.reason);
-    s.bind(6, now).bind(7, now).bind(8, st.before_json);
-    if (s.step() != SQLITE_DONE) {
-      Error e = s.error("cannot record step");
-      (void)exec("ROLLBACK");
-      return std::unexpected(e);
-    }
-    st.id = sqlite3_last_insert_rowid(db_);
-    st.started_at = now;
-    s.reset();
-  }
-  return exec("COMMIT");
+  return write_rows(
+      db_,
+      "INSERT INTO steps(run_id, seq, resource, action, reason, planned_at, started_at, before_json) "
+      "VALUES(?,?,?,?,?,?,?,?)",
+      steps.size(),
+      [&](Stmt& s, std::size_t i) {
+        const StepRow& st = steps[i];
+        s.bind(1, st.run_id).bind(2, std::int64_t{st.seq}).bind(3, st.resource).bind(4, st.action).bind(5, st.reason);
+        s.bind(6, now).bind(7, now).bind(8, st.before_json);
+      },
+      "cannot record step",
+      [&](std::size_t i) {
+        steps[i].id = sqlite3_last_insert_rowid(db_);
+        steps[i].started_at = now;
+      });
 }
 
 Status Journal::steps_ended(const std::vector<StepRow>& steps) {
   if (steps.empty()) return {};
   CONVERGE_CHECK(write_check());
-  CONVERGE_CHECK(exec("BEGIN IMMEDIATE"));
-  Stmt s(db_, "UPDATE steps SET ended_at=?, outcome=?, after_json=?, error=? WHERE id=?");
   std::string now = now_iso();
-  for (const auto& st : steps) {
-    s.bind(1, now).bind(2, st.outcome).bind_opt(3, st.after_json).bind_opt(4, st.error).bind(5, st.id);
-    if (s.step() != SQLITE_DONE) {
-      Error e = s.error("cannot record step outcome");
-      (void)exec("ROLLBACK");
-      return std::unexpected(e);
-    }
-    s.reset();
-  }
-  return exec("COMMIT");
+  return write_rows(
+      db_, "UPDATE steps SET ended_at=?, outcome=?, after_json=?, error=? WHERE id=?", steps.size(),
+      [&](Stmt& s, std::size_t i) {
+        const StepRow& st = steps[i];
+        s.bind(1, now).bind(2, st.outcome).bind_opt(3, st.after_json).bind_opt(4, st.error).bind(5, st.id);
+      },
+      "cannot record step outcome");
 }
 
 Status Journal::record_prior(const std::string& resource, const std::string& property, const std::string& value_json,
@@ -265,18 +284,13 @@ Status Journal::prior_restored(const std::string& resource, const std::string& p
 Status Journal::record_drift(std::int64_t run, const std::vector<std::vector<std::string>>& rows) {
   if (rows.empty()) return {};
   CONVERGE_CHECK(write_check());
-  CONVERGE_CHECK(exec("BEGIN IMMEDIATE"));
-  Stmt s(db_, "INSERT INTO drift(run_id, resource, property, observed_json, desired_json) VALUES(?,?,?,?,?)");
-  for (const auto& r : rows) {
-    s.bind(1, run).bind(2, r.at(0)).bind(3, r.at(1)).bind(4, r.at(2)).bind(5, r.at(3));
-    if (s.step() != SQLITE_DONE) {
-      Error e = s.error("cannot record drift");
-      (void)exec("ROLLBACK");
-      return std::unexpected(e);
-    }
-    s.reset();
-  }
-  return exec("COMMIT");
+  return write_rows(
+      db_, "INSERT INTO drift(run_id, resource, property, observed_json, desired_json) VALUES(?,?,?,?,?)", rows.size(),
+      [&](Stmt& s, std::size_t i) {
+        const auto& r = rows[i];
+        s.bind(1, run).bind(2, r.at(0)).bind(3, r.at(1)).bind(4, r.at(2)).bind(5, r.at(3));
+      },
+      "cannot record drift");
 }
 
 Result<std::vector<RunRow>> Journal::runs(int limit) {

@@ -330,10 +330,8 @@ LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types) {
   }
   // Paths in messages as the user would write them: relative to the working directory
   // when the file is below it.
-  std::error_code ec;
-  std::string cwd = fs::current_path(ec).string() + "/";
   for (auto& d : st.diags)
-    if (d.where && !ec && d.where->file.starts_with(cwd)) d.where->file = d.where->file.substr(cwd.size());
+    if (d.where) d.where->file = display_path(d.where->file);
   LoadOutcome outcome;
   sort_diagnostics(st.diags);
   outcome.diagnostics = std::move(st.diags);

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 
 #include "engine/executor.h"
@@ -46,52 +47,61 @@ struct FaultFixture {
     return [this](const std::string&) -> Transport* { return &local; };
   }
   int count_rows(Journal& j, std::int64_t run) { return static_cast<int>(j.steps(run)->size()); }
+
+  /// An apply as cmd_converge runs it: observed, a run row, steps journaled around waves.
+  struct RecordedRun {
+    std::unique_ptr<Journal> journal;
+    std::vector<ResourceResult> results;
+    std::int64_t run = 0;
+    std::unique_ptr<StepRecorder> recorder;
+    ExecOptions opts;
+  };
+  /// Fills `r` in place (the recorder refers to r.results, so r must not move).
+  void begin_recorded_run(RecordedRun& r, const Manifest& m) {
+    auto journal = Journal::open((dir / "state").string());
+    REQUIRE(journal);
+    r.journal = std::move(*journal);
+    r.results = observe_all(m, types, lookup(), {});
+    auto run = r.journal->begin_run(describe_run("apply", m, *r.journal));
+    REQUIRE(run);
+    r.run = *run;
+    r.recorder = std::make_unique<StepRecorder>(*r.journal, r.run, m, r.results);
+    r.opts.before_wave = [rec = r.recorder.get()](const std::vector<int>& w) { return rec->started(w); };
+    r.opts.after_wave = [rec = r.recorder.get()](const std::vector<int>& w) { return rec->ended(w); };
+  }
 };
 
 }  // namespace
 
 TEST_CASE_METHOD(FaultFixture, "a journal that cannot record the steps stops the run before anything acts") {
   Manifest m = manifest();
-  auto journal = Journal::open((dir / "state").string());
-  REQUIRE(journal);
-  auto results = observe_all(m, types, lookup(), {});
-  auto run = (*journal)->begin_run(describe_run("apply", m, **journal));
-  REQUIRE(run);
-  StepRecorder rec(**journal, *run, m, results);
-  ExecOptions eo;
-  eo.before_wave = [&](const std::vector<int>& w) { return rec.started(w); };
-  eo.after_wave = [&](const std::vector<int>& w) { return rec.ended(w); };
-  (*journal)->fail_writes_for_testing(true);  // the disk is full from here on
-  converge::converge(m, build_graph(m.resources), types, lookup(), results, eo);
+  RecordedRun r;
+  begin_recorded_run(r, m);
+  r.journal->fail_writes_for_testing(true);  // the disk is full from here on
+  converge::converge(m, build_graph(m.resources), types, lookup(), r.results, r.opts);
 
   CHECK_FALSE(fs::exists(dir / "t"));  // nothing acted
-  for (const auto& r : results) {
-    CHECK(r.outcome == Outcome::skipped);
-    CHECK(r.blocked_by.find("run halted") != std::string::npos);
-    CHECK(r.blocked_by.find("disk is full") != std::string::npos);
+  for (const auto& res : r.results) {
+    CHECK(res.outcome == Outcome::skipped);
+    CHECK(res.blocked_by.find("run halted") != std::string::npos);
+    CHECK(res.blocked_by.find("disk is full") != std::string::npos);
   }
-  (*journal)->fail_writes_for_testing(false);
-  CHECK(count_rows(**journal, *run) == 0);  // no half-written step rows
+  r.journal->fail_writes_for_testing(false);
+  CHECK(count_rows(*r.journal, r.run) == 0);  // no half-written step rows
 }
 
 TEST_CASE_METHOD(FaultFixture, "outcomes that cannot be recorded leave started steps; the rerun redoes nothing") {
   Manifest m = manifest();
-  auto journal = Journal::open((dir / "state").string());
-  REQUIRE(journal);
-  auto results = observe_all(m, types, lookup(), {});
-  auto run = (*journal)->begin_run(describe_run("apply", m, **journal));
-  REQUIRE(run);
-  StepRecorder rec(**journal, *run, m, results);
-  ExecOptions eo;
-  eo.before_wave = [&](const std::vector<int>& w) { return rec.started(w); };
+  RecordedRun r;
+  begin_recorded_run(r, m);
   // The first wave (the directory) acts, then its outcome cannot be written.
-  eo.after_wave = [&](const std::vector<int>&) -> Status {
+  r.opts.after_wave = [&](const std::vector<int>&) -> Status {
     return std::unexpected(make_error(ErrorCode::io, "journal: database or disk is full (simulated)"));
   };
-  converge::converge(m, build_graph(m.resources), types, lookup(), results, eo);
+  converge::converge(m, build_graph(m.resources), types, lookup(), r.results, r.opts);
   REQUIRE(fs::is_directory(dir / "t"));
   CHECK_FALSE(fs::exists(dir / "t" / "f0"));  // the run halted after the first wave
-  auto steps = (*journal)->steps(*run);
+  auto steps = r.journal->steps(r.run);
   REQUIRE(steps->size() == 1);
   CHECK(steps->front().outcome.empty());  // started, result unknown: visible as such
   struct stat before {};
