@@ -25,6 +25,8 @@
 //   meta(key PRIMARY KEY, value): cached facts (git status per manifest version).
 //
 // Sensitive values are replaced by "(sensitive)" before they reach any row.
+// A run that changed nothing (a no-op apply, a check) is recorded with synchronous=NORMAL:
+// a power cut may lose that record, never a step, an outcome or a prior value.
 #pragma once
 
 #include <cstdint>
