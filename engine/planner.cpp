@@ -187,9 +187,35 @@ struct Found {
   std::vector<std::string> blocked;  ///< goals unmet in the closest state reached
 };
 
+/// independent[a][b]: a and b run on different nodes, touch no fact in common, disrupt
+/// nothing and take no group down, so "a then b" and "b then a" reach the same state under
+/// the same constraints; the search keeps only the order with the smaller index first.
+std::vector<std::vector<char>> independence(const Problem& p) {
+  const std::size_t n = p.actions.size();
+  std::vector<std::set<std::string>> touched(n);
+  std::vector<char> quiet(n, 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Action& a = p.actions[i];
+    for (const auto& c : a.pre) touched[i].insert(c.fact);
+    for (const auto& [k, v] : a.effects) touched[i].insert(k);
+    quiet[i] = a.disruption == Disruption::none && a.outages.empty();
+    for (const auto& g : p.available) quiet[i] = quiet[i] && !touched[i].count(g.online_fact) && !touched[i].count(g.owner_fact);
+  }
+  std::vector<std::vector<char>> ind(n, std::vector<char>(n, 0));
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      if (i == j || !quiet[i] || !quiet[j] || p.actions[i].node == p.actions[j].node) continue;
+      bool shared = false;
+      for (const auto& f : touched[i]) shared = shared || touched[j].count(f);
+      ind[i][j] = !shared;
+    }
+  return ind;
+}
+
 /// Weighted A* over whole states. Sequential plans.
 Found search(const Problem& p) {
   Checker ck(p);
+  const auto independent = independence(p);
   struct Node {
     SearchState st;
     std::vector<int> path;
@@ -220,6 +246,7 @@ Found search(const Problem& p) {
     ++expansions;
     for (int a = 0; a < static_cast<int>(p.actions.size()); ++a) {
       const Action& act = p.actions[a];
+      if (!cur.path.empty() && a < cur.path.back() && independent[cur.path.back()][a]) continue;
       bool ready = ck.changes(cur.st, act);
       for (const auto& c : act.pre) ready = ready && holds(c, cur.st.facts);
       if (!ready || !ck.violation(cur.st, act).empty()) continue;
@@ -374,12 +401,30 @@ std::expected<void, Refusal> verify(const Problem& p, const Plan& plan) {
   }
   for (const auto& g : p.goal)
     if (!holds(g, facts)) return std::unexpected(Refusal{"goal", describe(g), "the plan does not reach " + describe(g)});
-  // max_disrupted: a node is disrupted from its first disruptive step to its last step.
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> window;
+  // max_disrupted: a node is disrupted from the start of its first disruptive step until
+  // the end of the step after which every goal on it holds (the search's "open" node).
+  std::map<std::string, std::vector<const Condition*>> goals_on;
+  for (const auto& g : p.goal) goals_on[fact_node(g.fact)].push_back(&g);
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> window;  // node -> [open, close)
+  std::set<std::string> open_now;
+  Facts replay = p.initial;
   for (const auto& s : plan.steps) {
     const Action& a = p.actions[s.action];
-    if (a.disruption != Disruption::none && !window.count(a.node)) window[a.node] = {s.start_s, s.end_s};
-    if (window.count(a.node)) window[a.node].second = std::max(window[a.node].second, s.end_s);
+    for (const auto& [k, v] : a.effects) replay[k] = v;
+    if (a.disruption != Disruption::none && !open_now.count(a.node)) {
+      open_now.insert(a.node);
+      window[a.node] = {s.start_s, plan.makespan_s};
+    }
+    for (auto it = open_now.begin(); it != open_now.end();) {
+      bool met = true;
+      for (const Condition* g : goals_on[*it]) met = met && holds(*g, replay);
+      if (met) {
+        window[*it].second = s.end_s;
+        it = open_now.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
   for (const auto& m : p.max_disrupted) {
     std::vector<std::pair<std::int64_t, int>> edges;

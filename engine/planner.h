@@ -75,7 +75,7 @@ struct Problem {
   std::vector<MaxDisrupted> max_disrupted;
   std::vector<Order> order;
   std::vector<Available> available;
-  std::size_t max_expansions = 200'000;  ///< search budget before refusing
+  std::size_t max_expansions = 2'000'000;  ///< search budget before refusing
 };
 
 /// One step of a plan: an action and when it runs (seconds from the start).

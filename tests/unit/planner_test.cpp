@@ -92,10 +92,9 @@ struct Ccr {
 
 }  // namespace
 
-// [.wip]: the search finds this plan without the outage budget and without max_disrupted
-// (see the planner notes in the issue), but not yet with both within its expansion budget:
-// the heuristic needs to see the budget. Run with `converge_unit_tests "[.wip]"`.
-TEST_CASE_METHOD(Ccr, "the CCR rollout: passive node first, upgradecms between the nodes, drain before disrupt", "[.wip]") {
+// The search takes seconds here (about a million states): the heuristic does not yet see the
+// outage budget, so it explores orders that spend it too early.
+TEST_CASE_METHOD(Ccr, "the CCR rollout: passive node first, upgradecms between the nodes, drain before disrupt") {
   auto plan = planning::plan(p);
   REQUIRE(plan);
   auto t = trace(*plan);
@@ -113,7 +112,7 @@ TEST_CASE_METHOD(Ccr, "the CCR rollout: passive node first, upgradecms between t
   CHECK(verify(p, *plan));
 }
 
-TEST_CASE_METHOD(Ccr, "transient changes are put back: SharedAccess ends as it began", "[.wip]") {
+TEST_CASE_METHOD(Ccr, "transient changes are put back: SharedAccess ends as it began") {
   auto plan = planning::plan(p);
   REQUIRE(plan);
   Facts f = p.initial;
