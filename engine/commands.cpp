@@ -16,7 +16,6 @@
 #include "engine/model_cache.h"
 #include "engine/report.h"
 #include "engine/run_journal.h"
-#include "engine/sha256.h"
 #include "resources/datatype.h"
 #include "resources/transports.h"
 
@@ -219,7 +218,8 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   std::vector<ResourceResult> results = observe_all(m, types, lookup, eo);
   report.results = &results;
   timer.mark("observe");
-  RunRow run = describe_run(command, m, **journal);
+  // plan records nothing, so it neither reads git nor touches the journal's git cache.
+  RunRow run = command == "plan" ? RunRow{} : describe_run(command, m, **journal);
   timer.mark("git");
   Tally before = tally(results);
   if (command == "apply" && before.pending > 0) {

@@ -88,7 +88,6 @@ thread_local int WaveContext::current_ = -1;
 std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
                                         const ExecOptions& opts) {
   std::vector<ResourceResult> results(m.resources.size());
-  std::mutex progress_mu;
   parallel_for(static_cast<int>(m.resources.size()), opts.parallel, [&](int i) {
     auto start = Clock::now();
     const ResourceSpec& spec = m.resources[i];
