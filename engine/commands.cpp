@@ -14,6 +14,7 @@
 #include "engine/lock.h"
 #include "engine/loader.h"
 #include "engine/model_cache.h"
+#include "engine/orchestrate.h"
 #include "engine/report.h"
 #include "engine/run_journal.h"
 #include "resources/datatype.h"
@@ -79,23 +80,6 @@ ProgressFn progress_printer(const Manifest& m, const GlobalOptions& opts) {
     if (r.outcome == Outcome::in_sync) return;
     std::fprintf(stderr, "  %-8s %s\n", outcome_word(r.outcome), m.resources[i].id().c_str());
   };
-}
-
-/// Until the constraint planner exists, apply acts resource by resource with no regard for
-/// availability; a manifest that declares availability constraints is refused rather than
-/// converged unsafely. Returns the refusal, placed at the first such constraint.
-std::optional<Error> refuse_unplanned(const Manifest& m) {
-  for (const auto& c : m.constraints) {
-    using K = ConstraintSpec::Kind;
-    if (c.kind != K::max_disrupted && c.kind != K::available && c.kind != K::order) continue;
-    Error e = make_error(ErrorCode::refused,
-                         "this manifest declares availability constraints; the constraint planner is required to apply "
-                         "it safely (use check or plan)",
-                         c.where);
-    e.where->file = display_path(e.where->file);
-    return e;
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -192,8 +176,6 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   report.manifest_name = m.name;
   report.manifest_sha256 = m.version_sha256();
   timer.mark("load");
-  if (command == "apply")
-    if (auto refusal = refuse_unplanned(m)) return fail(std::move(*refusal), "refused", kExitRefused);
 
   // State directory, lock, journal: all before any host is touched.
   if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
@@ -221,28 +203,74 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   // plan records nothing, so it neither reads git nor touches the journal's git cache.
   RunRow run = command == "plan" ? RunRow{} : describe_run(command, m, **journal);
   timer.mark("git");
-  Tally before = tally(results);
-  if (command == "apply" && before.pending > 0) {
-    // Write-ahead: the run row, then each wave's steps before they act.
-    auto id = (*journal)->begin_run(run);
-    if (!id) return fail(id.error(), "failed", kExitError);
-    report.run_id = *id;
-    StepRecorder recorder(**journal, *id, m, results);
-    eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
-    eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
-    Graph g = build_graph(m.resources);
-    converge::converge(m, g, types, lookup, results, eo);
-  }
-  Tally t = tally(results);
-  if (t.failed || t.skipped) {
-    report.status = "failed";
-    report.exit_code = kExitError;
-  } else if (t.pending) {
-    report.status = command == "check" ? "drift" : "changes_pending";
-    report.exit_code = kExitPending;
+  Tally t;
+  if (runs_planned(m, types)) {
+    // Resources of built-in types go first, through the executor (they carry no action
+    // metadata); then the planned run takes the data-typed ones.
+    std::vector<char> planned(results.size(), 0);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const TypeEntry* e = types.find(m.resources[i].type);
+      planned[i] = e && datatype::data_type(*e) ? 1 : 0;
+    }
+    std::function<Result<std::int64_t>()> begin = [&]() -> Result<std::int64_t> {
+      if (report.run_id) return report.run_id;
+      auto id = (*journal)->begin_run(run);
+      if (id) report.run_id = *id;
+      return id;
+    };
+    if (command == "apply") {
+      std::vector<ResourceResult> builtin = results;
+      bool any = false;
+      for (std::size_t i = 0; i < builtin.size(); ++i) {
+        if (planned[i]) builtin[i].outcome = Outcome::in_sync;
+        any = any || (!planned[i] && builtin[i].outcome == Outcome::pending);
+      }
+      if (any) {
+        auto id = begin();
+        if (!id) return fail(id.error(), "failed", kExitError);
+        StepRecorder recorder(**journal, *id, m, builtin);
+        eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
+        eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
+        converge::converge(m, build_graph(m.resources), types, lookup, builtin, eo);
+        for (std::size_t i = 0; i < builtin.size(); ++i)
+          if (!planned[i]) results[i] = builtin[i];
+      }
+    }
+    PlannedOutcome po = run_planned(command, m, types, **transports, journal->get(), begin, results, report, opts);
+    t = tally(results);
+    report.status = po.status;
+    report.exit_code = po.exit_code;
+    if (po.exit_code == kExitOk && (t.failed || t.skipped)) {
+      report.status = "failed";
+      report.exit_code = kExitError;
+    }
+    t.changed = std::max(t.changed, po.changes);
+    t.failed = std::max(t.failed, po.failed);
+    timer.mark("planned");
   } else {
-    report.status = command == "apply" && t.changed ? "converged" : "in_sync";
-    report.exit_code = kExitOk;
+    Tally before = tally(results);
+    if (command == "apply" && before.pending > 0) {
+      // Write-ahead: the run row, then each wave's steps before they act.
+      auto id = (*journal)->begin_run(run);
+      if (!id) return fail(id.error(), "failed", kExitError);
+      report.run_id = *id;
+      StepRecorder recorder(**journal, *id, m, results);
+      eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
+      eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
+      Graph g = build_graph(m.resources);
+      converge::converge(m, g, types, lookup, results, eo);
+    }
+    t = tally(results);
+    if (t.failed || t.skipped) {
+      report.status = "failed";
+      report.exit_code = kExitError;
+    } else if (t.pending) {
+      report.status = command == "check" ? "drift" : "changes_pending";
+      report.exit_code = kExitPending;
+    } else {
+      report.status = command == "apply" && t.changed ? "converged" : "in_sync";
+      report.exit_code = kExitOk;
+    }
   }
   // Record the run's end. plan changes nothing and records nothing.
   if (command != "plan") {

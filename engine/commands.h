@@ -18,6 +18,10 @@ struct GlobalOptions {
   int parallel = 0;        ///< 0 = number of cores
   double lab_speed = 0;
   bool no_cache = false;   ///< ignore the validated-model cache
+  std::string graph_file;  ///< plan: write the plan as DOT here
+  std::int64_t reboot_timeout_ms = 30 * 60 * 1000;  ///< wait for a restarted node this long
+  int retries = 2;                                  ///< extra attempts of a timed-out or unreachable step
+  std::int64_t retry_backoff_ms = 1000;             ///< first backoff; doubles each retry
 };
 
 /// `converge validate FILE...`: schema and semantic checks; touches no host.

@@ -284,6 +284,23 @@ Result<std::optional<std::string>> Journal::prior(const std::string& resource, c
   return std::optional<std::string>();
 }
 
+Result<std::vector<std::array<std::string, 3>>> Journal::outstanding_priors() {
+  Stmt s(db_, "SELECT resource, property, value_json FROM priors WHERE restored_at IS NULL ORDER BY resource, property");
+  std::vector<std::array<std::string, 3>> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.text(0), s.text(1), s.text(2)});
+  if (rc != SQLITE_DONE) return std::unexpected(s.error("cannot read prior values"));
+  return out;
+}
+
+Status Journal::close_priors() {
+  CONVERGE_CHECK(write_check());
+  Stmt s(db_, "UPDATE priors SET restored_at=? WHERE restored_at IS NULL");
+  s.bind(1, now_iso());
+  if (s.step() != SQLITE_DONE) return std::unexpected(s.error("cannot close prior values"));
+  return {};
+}
+
 Status Journal::prior_restored(const std::string& resource, const std::string& property) {
   CONVERGE_CHECK(write_check());
   Stmt s(db_, "UPDATE priors SET restored_at=? WHERE resource=? AND property=?");

@@ -29,6 +29,7 @@
 // a power cut may lose that record, never a step, an outcome or a prior value.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -88,6 +89,10 @@ class Journal {
                                     const std::string& value_json, std::int64_t run);
   /// The recorded prior value (JSON), or nullopt.
   [[nodiscard]] Result<std::optional<std::string>> prior(const std::string& resource, const std::string& property);
+  /// Every prior not yet marked restored: (resource, property, value_json).
+  [[nodiscard]] Result<std::vector<std::array<std::string, 3>>> outstanding_priors();
+  /// Marks every outstanding prior restored (the maintenance is over). Commits.
+  [[nodiscard]] Status close_priors();
   /// Marks a prior as restored (it then no longer counts as outstanding).
   [[nodiscard]] Status prior_restored(const std::string& resource, const std::string& property);
 

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/commands.h"
+#include "engine/duration.h"
+#include "engine/value.h"
 
 namespace {
 
@@ -26,7 +28,8 @@ int main(int argc, char** argv) {
   static char apply_word[] = "apply";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--state-dir" || a == "--parallel" || a == "-j" || a == "--lab-speed") {
+    if (a == "--state-dir" || a == "--parallel" || a == "-j" || a == "--lab-speed" || a == "--graph" ||
+        a == "--reboot-timeout" || a == "--retries" || a == "--retry-backoff") {
       ++i;
       continue;
     }
@@ -49,6 +52,14 @@ int main(int argc, char** argv) {
   app.add_flag("--no-color", no_color, "no ANSI colors");
   app.add_option("--lab-speed", opts.lab_speed, "lab: virtual seconds per real second (0 = instant)")->check(CLI::NonNegativeNumber);
   app.add_flag("--no-cache", opts.no_cache, "re-validate the manifest even when its cached model is current");
+  bool force_progress = false;
+  app.add_flag("--progress", force_progress, "progress lines on stderr even when it is not a terminal");
+  app.add_option("--graph", opts.graph_file, "plan/apply: write the plan as a Graphviz DOT file");
+  std::string reboot_timeout = "30m", retry_backoff = "1s";
+  app.add_option("--reboot-timeout", reboot_timeout, "how long to wait for a restarted node to come back (default 30m)");
+  app.add_option("--retries", opts.retries, "extra attempts of a step that timed out or found its node unreachable (default 2)")
+      ->check(CLI::Range(0, 20));
+  app.add_option("--retry-backoff", retry_backoff, "wait before the first retry, doubled for each next one (default 1s)");
 
   std::string manifest;
   std::vector<std::string> files;
@@ -82,7 +93,16 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 1;
   }
   opts.color = !no_color && !opts.json && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
-  opts.progress = !opts.quiet && !opts.json && ::isatty(2);
+  opts.progress = force_progress || (!opts.quiet && !opts.json && ::isatty(2));
+  for (auto [text, out, name] : {std::tuple{&reboot_timeout, &opts.reboot_timeout_ms, "--reboot-timeout"},
+                                 std::tuple{&retry_backoff, &opts.retry_backoff_ms, "--retry-backoff"}}) {
+    auto ms = converge::parse_duration_ms(converge::Value(*text));
+    if (!ms) {
+      std::cerr << "converge: " << name << ": malformed duration '" << *text << "' (write 90s, 25m, 1h30m)\n";
+      return 1;
+    }
+    *out = *ms;
+  }
   try {
     if (command == "validate") return converge::cmd_validate(files, opts);
     if (command == "history") return converge::cmd_history(manifest, run_id, opts);

@@ -1,6 +1,12 @@
 #include "engine/planner.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <climits>
+#include <cstdint>
+#include <deque>
+#include <memory>
 #include <queue>
 #include <set>
 #include <unordered_map>
@@ -102,54 +108,45 @@ class Checker {
 
   /// h_add: the summed cost of reaching each goal when nothing is ever undone (a relaxed
   /// problem), in actions. kDead when some goal cannot be reached even so: a dead end
-  /// (both CCR nodes upgraded while the CMS is still RTM) is pruned at once.
+  /// (both CCR nodes upgraded while the CMS is still RTM) is pruned at once. Computed over
+  /// integer atoms (fact = value) compiled once per problem.
   static constexpr int kDead = 1 << 20;
   int relaxed_cost(const Facts& f) const {
-    std::map<std::pair<std::string, std::string>, int> cost;
-    for (const auto& [k, v] : f) cost[{k, v.to_json()}] = 0;
-    auto cond_cost = [&](const Condition& c) {
-      int best = kDead;
-      for (const auto& v : c.any_of) {
-        auto it = cost.find({c.fact, v.to_json()});
-        if (it != cost.end()) best = std::min(best, it->second);
-        else if (v.is_null() && !f.count(c.fact)) best = 0;
-      }
+    compile();
+    const Compiled& c = *compiled_;
+    std::vector<int> cost(c.atoms.size(), kDead);
+    std::vector<char> present(c.facts.size(), 0);
+    for (const auto& [k, v] : f) {
+      auto fi = c.fact_id.find(k);
+      if (fi == c.fact_id.end()) continue;
+      present[fi->second] = 1;
+      for (const auto& [value, id] : c.fact_atoms[fi->second])
+        if (value == v) cost[id] = 0;
+    }
+    auto cond_cost = [&](const CCond& cc) {
+      int best = cc.null_ok && !present[cc.fact] ? 0 : kDead;
+      for (int a : cc.atoms) best = std::min(best, cost[a]);
       return best;
-    };
-    // A node-disruptive action on the owner of an available group needs the group gone
-    // from it first (moved, or stopped): the constraint, seen by the relaxation too.
-    auto drained_cost = [&](const Action& a) {
-      int total = 0;
-      for (const auto& g : p_.available) {
-        int best = cost.count({g.online_fact, Value(false).to_json()}) ? cost[{g.online_fact, Value(false).to_json()}] : kDead;
-        for (const auto& [key, c] : cost)
-          if (key.first == g.owner_fact && key.second != Value(a.node).to_json()) best = std::min(best, c);
-        total = std::min(kDead, total + best);
-      }
-      return total;
     };
     for (bool changed = true; changed;) {
       changed = false;
-      for (const auto& a : p_.actions) {
-        int c = 1;
-        for (const auto& pre : a.pre) c = std::min(kDead, c + cond_cost(pre));
-        if (a.disruption == Disruption::node && !p_.available.empty()) c = std::min(kDead, c + drained_cost(a));
-        if (c >= kDead) continue;
-        for (const auto& [k, v] : a.effects) {
-          auto key = std::make_pair(k, v.to_json());
-          auto it = cost.find(key);
-          if (it == cost.end()) {
-            cost.emplace(std::move(key), c);
-            changed = true;
-          } else if (c < it->second) {
-            it->second = c;
-            changed = true;
-          }
+      for (const auto& a : c.actions) {
+        int k = 1;
+        for (const auto& pre : a.pre) k = std::min(kDead, k + cond_cost(pre));
+        // A node-disruptive action on the owner of an available group needs the group gone
+        // from it first (moved, or stopped): the constraint, seen by the relaxation too.
+        for (const auto& [offline, other_owner] : a.drain) {
+          int best = offline >= 0 ? cost[offline] : kDead;
+          for (int o : other_owner) best = std::min(best, cost[o]);
+          k = std::min(kDead, k + best);
         }
+        if (k >= kDead) continue;
+        for (int e : a.effects)
+          if (k < cost[e]) cost[e] = k, changed = true;
       }
     }
     int h = 0;
-    for (const auto& g : p_.goal) h = std::min(kDead, h + cond_cost(g));
+    for (const auto& g : c.goal) h = std::min(kDead, h + cond_cost(g));
     return h;
   }
 
@@ -168,7 +165,82 @@ class Checker {
   }
 
  private:
+  struct CCond {
+    int fact = 0;
+    bool null_ok = false;
+    std::vector<int> atoms;
+  };
+  struct CAction {
+    std::vector<CCond> pre;
+    std::vector<int> effects;
+    std::vector<std::pair<int, std::vector<int>>> drain;  ///< per available group: (online=false, owner=other)
+  };
+  struct Compiled {
+    std::unordered_map<std::string, int> fact_id, atom_id;
+    std::vector<std::string> facts, atoms;
+    std::vector<std::vector<std::pair<Value, int>>> fact_atoms;  ///< per fact: its values' atoms
+    std::vector<CAction> actions;
+    std::vector<CCond> goal;
+  };
+
+  void compile() const {
+    if (compiled_) return;
+    auto c = std::make_unique<Compiled>();
+    auto fact = [&](const std::string& k) {
+      auto [it, fresh] = c->fact_id.emplace(k, static_cast<int>(c->facts.size()));
+      if (fresh) c->facts.push_back(k);
+      return it->second;
+    };
+    auto atom = [&](const std::string& k, const Value& v) {
+      int fi = fact(k);
+      std::string key = k + '\x1f' + v.to_json();
+      auto [it, fresh] = c->atom_id.emplace(key, static_cast<int>(c->atoms.size()));
+      if (fresh) {
+        c->atoms.push_back(key);
+        if (c->fact_atoms.size() <= static_cast<std::size_t>(fi)) c->fact_atoms.resize(fi + 1);
+        c->fact_atoms[fi].push_back({v, it->second});
+      }
+      return it->second;
+    };
+    auto cond = [&](const Condition& x) {
+      CCond cc;
+      cc.fact = fact(x.fact);
+      for (const auto& v : x.any_of) {
+        if (v.is_null()) cc.null_ok = true;
+        cc.atoms.push_back(atom(x.fact, v));
+      }
+      return cc;
+    };
+    // Owner values of each available group, for the drain requirement.
+    std::vector<std::vector<std::pair<Value, int>>> owners(p_.available.size());
+    for (const auto& a : p_.actions)
+      for (const auto& [k, v] : a.effects)
+        for (std::size_t g = 0; g < p_.available.size(); ++g)
+          if (k == p_.available[g].owner_fact) owners[g].push_back({v, atom(k, v)});
+    for (std::size_t g = 0; g < p_.available.size(); ++g)
+      if (auto it = p_.initial.find(p_.available[g].owner_fact); it != p_.initial.end())
+        owners[g].push_back({it->second, atom(p_.available[g].owner_fact, it->second)});
+    for (const auto& a : p_.actions) {
+      if (!a.search) continue;
+      CAction ca;
+      for (const auto& x : a.pre) ca.pre.push_back(cond(x));
+      for (const auto& [k, v] : a.effects) ca.effects.push_back(atom(k, v));
+      if (a.disruption == Disruption::node)
+        for (std::size_t g = 0; g < p_.available.size(); ++g) {
+          std::vector<int> other;
+          for (const auto& [v, id] : owners[g])
+            if (!(v == Value(a.node))) other.push_back(id);
+          ca.drain.push_back({atom(p_.available[g].online_fact, Value(false)), other});
+        }
+      c->actions.push_back(std::move(ca));
+    }
+    for (const auto& g : p_.goal) c->goal.push_back(cond(g));
+    c->fact_atoms.resize(c->facts.size());
+    compiled_ = std::move(c);
+  }
+
   const Problem& p_;
+  mutable std::unique_ptr<Compiled> compiled_;
 };
 
 std::string state_key(const SearchState& s) {
@@ -216,16 +288,19 @@ std::vector<std::vector<char>> independence(const Problem& p) {
 Found search(const Problem& p) {
   Checker ck(p);
   const auto independent = independence(p);
+  // Nodes live in a deque (stable addresses); a path is rebuilt from parent links.
   struct Node {
     SearchState st;
-    std::vector<int> path;
+    std::size_t parent = SIZE_MAX;
+    int action = -1;
+    int depth = 0;
   };
-  std::vector<Node> nodes;
+  std::deque<Node> nodes;
   using Entry = std::tuple<std::int64_t, std::int64_t, std::size_t>;  // f, tie-break, node index
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> open;
   std::unordered_map<std::string, std::int64_t> best;
   SearchState start{p.initial, {}, {}, 0};
-  nodes.push_back({start, {}});
+  nodes.push_back({start});
   open.push({0, 0, 0});
   best[state_key(start)] = 0;
   Found out;
@@ -235,18 +310,22 @@ Found search(const Problem& p) {
   while (!open.empty() && expansions < p.max_expansions) {
     auto [f, tie, idx] = open.top();
     open.pop();
-    Node cur = nodes[idx];
+    const Node& cur = nodes[idx];
     int h = ck.unmet(cur.st.facts);
     if (h == 0 && cur.st.open.empty()) {
+      if (std::getenv("CONVERGE_PLAN_STATS"))
+        std::fprintf(stderr, "search: %zu expansions, %zu states\n", expansions, nodes.size());
       out.ok = true;
-      out.actions = cur.path;
+      for (std::size_t i = idx; nodes[i].action >= 0; i = nodes[i].parent) out.actions.push_back(nodes[i].action);
+      std::reverse(out.actions.begin(), out.actions.end());
       return out;
     }
     if (h < closest) closest = h, closest_state = cur.st;
     ++expansions;
     for (int a = 0; a < static_cast<int>(p.actions.size()); ++a) {
       const Action& act = p.actions[a];
-      if (!cur.path.empty() && a < cur.path.back() && independent[cur.path.back()][a]) continue;
+      if (!act.search) continue;
+      if (cur.action >= 0 && a < cur.action && independent[cur.action][a]) continue;
       bool ready = ck.changes(cur.st, act);
       for (const auto& c : act.pre) ready = ready && holds(c, cur.st.facts);
       if (!ready || !ck.violation(cur.st, act).empty()) continue;
@@ -257,14 +336,13 @@ Found search(const Problem& p) {
       best[key] = next.elapsed;
       int h_next = ck.relaxed_cost(next.facts);
       if (h_next >= Checker::kDead) continue;  // the goal is out of reach from there
-      std::vector<int> path = cur.path;
-      path.push_back(a);
       // Cost: steps, plus minutes of planned outage (so that the search keeps groups up),
       // plus the weighted distance to the goal.
       std::int64_t down = 0;
       for (const auto& [g, o] : next.outage) down += o;
-      std::int64_t fn = static_cast<std::int64_t>(path.size()) + down / 60 + 10 * h_next;
-      nodes.push_back({std::move(next), std::move(path)});
+      const int depth = cur.depth + 1;
+      std::int64_t fn = depth + down / 60 + 10 * h_next;
+      nodes.push_back({std::move(next), idx, a, depth});
       open.push({fn, static_cast<std::int64_t>(++counter), nodes.size() - 1});
     }
   }
@@ -278,6 +356,7 @@ Found search(const Problem& p) {
 bool separable(const Problem& p) {
   if (!p.available.empty()) return false;
   for (const auto& a : p.actions) {
+    if (!a.search) continue;
     for (const auto& c : a.pre)
       if (fact_node(c.fact) != a.node) return false;
     for (const auto& [k, v] : a.effects)
@@ -290,7 +369,8 @@ bool separable(const Problem& p) {
 /// sets one after another, disruptive nodes in batches of the tightest max_disrupted.
 std::expected<Plan, Refusal> plan_separable(const Problem& p) {
   std::map<std::string, std::vector<int>> by_node;
-  for (int i = 0; i < static_cast<int>(p.actions.size()); ++i) by_node[p.actions[i].node].push_back(i);
+  for (int i = 0; i < static_cast<int>(p.actions.size()); ++i)
+    if (p.actions[i].search) by_node[p.actions[i].node].push_back(i);
   std::map<std::string, std::vector<Condition>> goals;
   for (const auto& g : p.goal) goals[fact_node(g.fact)].push_back(g);
   std::map<std::string, std::vector<std::pair<std::string, Value>>> initial_by_node;
@@ -453,7 +533,33 @@ std::expected<void, Refusal> verify(const Problem& p, const Plan& plan) {
   return {};
 }
 
-std::expected<Plan, Refusal> plan(const Problem& p) {
+namespace {
+
+/// The problem the search sees: only facts that a searchable action reads or changes (or
+/// an available group's), and the goals on them or not holding already. Everything else is
+/// constant during the search; verify() still replays the whole problem.
+Problem for_search(const Problem& full) {
+  std::set<std::string> live;
+  for (const auto& a : full.actions) {
+    if (!a.search) continue;
+    for (const auto& c : a.pre) live.insert(c.fact);
+    for (const auto& [k, _] : a.effects) live.insert(k);
+  }
+  for (const auto& g : full.available) live.insert(g.owner_fact), live.insert(g.online_fact);
+  Problem q = full;
+  q.initial.clear();
+  for (const auto& [k, v] : full.initial)
+    if (live.count(k)) q.initial.emplace(k, v);
+  q.goal.clear();
+  for (const auto& g : full.goal)
+    if (live.count(g.fact) || !holds(g, full.initial)) q.goal.push_back(g);
+  return q;
+}
+
+}  // namespace
+
+std::expected<Plan, Refusal> plan(const Problem& full) {
+  const Problem p = for_search(full);
   std::expected<Plan, Refusal> result;
   if (separable(p)) {
     result = plan_separable(p);
@@ -486,10 +592,25 @@ std::expected<Plan, Refusal> plan(const Problem& p) {
       t += p.actions[a].seconds;
     }
     out.makespan_s = t;
+    // Drop steps the plan does not need (a Remote Registry cycle before a reboot that
+    // undoes it): earliest first, a step goes when the plan without it still verifies.
+    for (std::size_t i = 0; i < out.steps.size();) {
+      Plan q;
+      std::int64_t at = 0;
+      for (std::size_t j = 0; j < out.steps.size(); ++j) {
+        if (j == i) continue;
+        const auto& a = full.actions[out.steps[j].action];
+        q.steps.push_back({out.steps[j].action, at, at + a.seconds});
+        at += a.seconds;
+      }
+      q.makespan_s = at;
+      if (verify(full, q)) out = std::move(q);
+      else ++i;
+    }
     result = out;
   }
   if (!result) return result;
-  if (auto v = verify(p, *result); !v) return std::unexpected(v.error());
+  if (auto v = verify(full, *result); !v) return std::unexpected(v.error());
   // Outage per group as planned (a sequential replay; only groups that must stay available
   // are counted, so a tier without them skips this).
   if (!p.available.empty()) {

@@ -52,6 +52,9 @@ struct Action {
   Disruption disruption = Disruption::none;
   std::vector<std::string> outages;                   ///< groups unavailable while it runs
   std::int64_t seconds = 0;
+  /// False: never chosen by the search (it helps no goal), but a plan may still hold it
+  /// (the steps that establish and restore a transient requirement) and verify() replays it.
+  bool search = true;
 };
 
 struct MaxDisrupted {

@@ -19,6 +19,7 @@
 // splits or joins elements: no shell ever sees the text.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -30,6 +31,11 @@
 #include "engine/types.h"
 #include "engine/value.h"
 #include "engine/yaml_doc.h"
+
+namespace converge {
+class Transport;
+struct ResourceSpec;
+}  // namespace converge
 
 namespace converge::datatype {
 
@@ -88,6 +94,8 @@ struct Condition {
   std::string when_role;       ///< when set, the condition applies only on nodes with this role
   bool negate = false;         ///< true: `not_equals`
   Value value;                 ///< compared value; may be "desired" or hold {node}, {name}, {prop.X}
+  /// `in:` instead of equals: the value is one of these (each may hold placeholders).
+  std::vector<Value> one_of;
   std::string doc;
   SourceRange where;
 };
@@ -121,6 +129,9 @@ struct Action {
   /// Cluster scope: a property whose observed value names the member node the commands
   /// must run on (setup.com /upgradecms runs on the CMS's owner); empty = any member.
   std::string run_on;
+  /// The action restarts the node: the engine waits for a new boot, and every fact with an
+  /// `after_boot` value takes it.
+  bool boots = false;
   SourceRange where;
 
   /// True when the action can bring `prop` to `desired`.
@@ -140,6 +151,9 @@ struct Fact {
 struct PropertyExtra {
   bool observed_only = false;   ///< read for preconditions; a desired value is refused
   bool accepts_prior = false;   ///< `prior` is a valid desired value
+  /// The property is the node fact of this name (reboot.pending is `reboot_pending`): the
+  /// planner sees one fact, whether an action sets the property or has the fact as effect.
+  std::string fact;
 };
 
 /// A data-defined type.
@@ -157,11 +171,24 @@ struct DataType {
   [[nodiscard]] const Action* find_action(const std::string& name) const;
 };
 
+/// A run precondition a manifest may name (`precondition: full_backup, max_age: 24h`): the
+/// age of a timestamp property of every resource of a type, measured by a clock property
+/// of the same resource (the host's own time, so a lab's virtual clock works too).
+struct Precondition {
+  std::string name;
+  std::string doc;
+  std::string type;       ///< resource type read
+  std::string timestamp;  ///< property holding the time of the last event
+  std::string clock;      ///< property holding the host's time now
+  SourceRange where;
+};
+
 /// What a type file declares.
 struct TypeFile {
   std::string path;
   std::vector<DataType> types;
   std::vector<Fact> facts;
+  std::vector<Precondition> preconditions;
 };
 
 /// Parses and checks a loaded `kind: Types` document; every semantic error (unknown
@@ -194,6 +221,15 @@ void register_types(const TypeFile& f, TypeRegistry& reg, Diagnostics& diags);
 /// Expands a whole argv template element by element (never re-splits). Pure.
 [[nodiscard]] Result<std::vector<std::string>> render_argv(const std::vector<std::string>& tmpl,
                                                            const std::map<std::string, std::string>& vars);
+
+/// The placeholder values of `r` for argv templates ({name}, {node}, {cluster}, {prop.X},
+/// mapped through `a`'s values when given).
+[[nodiscard]] std::map<std::string, std::string> action_vars(const DataType& type, const ResourceSpec& r, const Action* a);
+
+/// Runs an action's commands on `target` with `r`'s properties as the values they set;
+/// the first command that fails, times out or exits outside ok_exit stops it.
+[[nodiscard]] Status run_commands(const DataType& type, const Action& a, const ResourceSpec& r, Transport& target,
+                                  std::chrono::milliseconds timeout);
 
 /// Interprets one probe's result: nullopt props when the exit code says absent; an error
 /// text when it says neither or a capture fails. Pure.

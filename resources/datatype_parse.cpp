@@ -115,9 +115,13 @@ Condition parse_condition(Ctx& c, const YNode& n, const DataType& t) {
   k.doc = text(n.get("doc"));
   const YNode* eq = n.get("equals");
   const YNode* ne = n.get("not_equals");
-  if (!eq == !ne) c.error("a condition needs exactly one of equals or not_equals", n);
+  const YNode* in = n.get("in");
+  if ((eq ? 1 : 0) + (ne ? 1 : 0) + (in ? 1 : 0) != 1) c.error("a condition needs exactly one of equals, not_equals or in", n);
   k.negate = ne != nullptr;
-  k.value = (eq ? eq : ne ? ne : &n)->to_value();
+  if (in)
+    for (const auto& i : in->items) k.one_of.push_back(i.to_value());
+  else
+    k.value = (eq ? eq : ne ? ne : &n)->to_value();
   if (const YNode* f = n.get("fact")) {
     k.subject = Condition::Subject::fact;
     k.fact = f->scalar.to_string();
@@ -178,6 +182,7 @@ Action parse_action(Ctx& c, const YNode& n, const DataType& t) {
   }
   std::string dis = text(n.get("disruption"), "none");
   a.disruption = dis == "node" ? Disruption::node : dis == "resource" ? Disruption::resource : Disruption::none;
+  a.boots = n.get("boots") && n.get("boots")->scalar == Value(true);
   a.run_on = text(n.get("run_on"));
   if (!a.run_on.empty()) {
     if (t.scope != Scope::cluster) c.error("run_on applies only to cluster-scoped types", *n.get("run_on"));
@@ -203,6 +208,7 @@ void parse_property(Ctx& c, const YEntry& e, DataType& t) {
   PropertyExtra x;
   x.observed_only = role == "observed";
   x.accepts_prior = n.get("prior") && n.get("prior")->scalar == Value(true);
+  x.fact = text(n.get("fact"));
   if (const YNode* en = n.get("enum"))
     for (const auto& i : en->items) p.allowed.push_back(i.to_value());
   if (x.accepts_prior && !p.allowed.empty()) p.allowed.push_back(Value(kPrior));
@@ -280,6 +286,21 @@ TypeFile parse_type_file(const YDoc& doc, Diagnostics& diags) {
     for (const auto& e : facts->entries) f.facts.push_back(parse_fact(c, e));
   if (const YNode* types = doc.root.get("types"))
     for (const auto& e : types->entries) f.types.push_back(parse_type(c, e));
+  if (const YNode* pre = doc.root.get("preconditions"))
+    for (const auto& e : pre->entries) {
+      const YNode& n = e.node();
+      Precondition p{e.key, text(n.get("doc")), text(n.get("type")), text(n.get("timestamp")), text(n.get("clock")), doc.at(e)};
+      const DataType* t = nullptr;
+      for (const auto& dt : f.types)
+        if (dt.name == p.type) t = &dt;
+      if (!t) {
+        c.error("precondition " + p.name + " reads type '" + p.type + "', which this file does not define", *n.get("type"));
+        continue;
+      }
+      if (!find_prop(*t, p.timestamp)) c.error("type " + t->name + " has no property '" + p.timestamp + "'", *n.get("timestamp"));
+      if (!find_prop(*t, p.clock)) c.error("type " + t->name + " has no property '" + p.clock + "'", *n.get("clock"));
+      f.preconditions.push_back(std::move(p));
+    }
   return f;
 }
 

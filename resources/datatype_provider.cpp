@@ -160,6 +160,41 @@ ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const 
   return r;
 }
 
+std::map<std::string, std::string> action_vars(const DataType& type, const ResourceSpec& r, const Action* a) {
+  std::map<std::string, std::string> v{{"name", r.name}, {"node", r.node}};
+  if (type.scope == Scope::cluster) v["cluster"] = r.node;
+  for (const auto& p : type.properties) {
+    const Value* val = r.prop(p.name);
+    std::string text = val && !val->is_null() ? val->to_string() : "";
+    if (a)
+      if (auto m = a->values.find(p.name); m != a->values.end())
+        if (auto e = m->second.find(text); e != m->second.end()) text = e->second;
+    v["prop." + p.name] = text;
+  }
+  return v;
+}
+
+Status run_commands(const DataType& type, const Action& a, const ResourceSpec& r, Transport& target,
+                    std::chrono::milliseconds timeout) {
+  auto v = action_vars(type, r, &a);
+  for (const auto& cmd : a.commands) {
+    auto argv = render_argv(cmd.argv, v);
+    if (!argv) return std::unexpected(make_error(ErrorCode::internal, "action " + a.name + ": " + argv.error().message));
+    ExecRequest req;
+    req.argv = std::move(*argv);
+    req.timeout = timeout;
+    CONVERGE_TRY(ExecResult res, target.run(req));
+    std::string line = command_line(req.argv);
+    if (res.timed_out) return std::unexpected(make_error(ErrorCode::timeout, "`" + line + "` timed out"));
+    if (!contains(cmd.ok_exit, res.exit_code)) {
+      std::string msg = "`" + line + "` exited " + std::to_string(res.exit_code);
+      if (auto e = tail(res.err.empty() ? res.out : res.err); !e.empty()) msg += ": " + e;
+      return std::unexpected(make_error(ErrorCode::action_failed, msg));
+    }
+  }
+  return {};
+}
+
 namespace {
 
 /// The generic provider: observe runs the probes, apply runs the matching actions.
@@ -191,7 +226,7 @@ class DataProvider final : public Provider {
   Observation observe(const ResourceSpec& r, Transport& t) const override {
     Map props;
     for (const auto& p : t_.observe) {
-      auto argv = render_argv(p.argv, vars(r, nullptr));
+      auto argv = render_argv(p.argv, action_vars(t_, r, nullptr));
       if (!argv) return Observation::unknown(argv.error().message);
       ExecRequest req;
       req.argv = std::move(*argv);
@@ -227,20 +262,6 @@ class DataProvider final : public Provider {
   }
 
  private:
-  std::map<std::string, std::string> vars(const ResourceSpec& r, const Action* a) const {
-    std::map<std::string, std::string> v{{"name", r.name}, {"node", r.node}};
-    if (t_.scope == Scope::cluster) v["cluster"] = r.node;
-    for (const auto& p : t_.properties) {
-      const Value* val = r.prop(p.name);
-      std::string text = val && !val->is_null() ? val->to_string() : "";
-      if (a)
-        if (auto m = a->values.find(p.name); m != a->values.end())
-          if (auto e = m->second.find(text); e != m->second.end()) text = e->second;
-      v["prop." + p.name] = text;
-    }
-    return v;
-  }
-
   Status run_action(const Action& a, const ResourceSpec& r, const Observation& before, Transport& t) const {
     Transport* target = &t;
     if (!a.run_on.empty()) {
@@ -253,23 +274,7 @@ class DataProvider final : public Provider {
                                                                           it->second.to_string() + ", not a member of " + r.node));
       }
     }
-    auto v = vars(r, &a);
-    for (const auto& cmd : a.commands) {
-      auto argv = render_argv(cmd.argv, v);
-      if (!argv) return std::unexpected(make_error(ErrorCode::internal, "action " + a.name + ": " + argv.error().message));
-      ExecRequest req;
-      req.argv = std::move(*argv);
-      req.timeout = std::chrono::seconds(a.duration_seconds * 3 + 300);
-      CONVERGE_TRY(ExecResult res, target->run(req));
-      std::string line = command_line(req.argv);
-      if (res.timed_out) return std::unexpected(make_error(ErrorCode::timeout, "`" + line + "` timed out"));
-      if (!contains(cmd.ok_exit, res.exit_code)) {
-        std::string msg = "`" + line + "` exited " + std::to_string(res.exit_code);
-        if (auto e = tail(res.err.empty() ? res.out : res.err); !e.empty()) msg += ": " + e;
-        return std::unexpected(make_error(ErrorCode::action_failed, msg));
-      }
-    }
-    return {};
+    return run_commands(t_, a, r, *target, std::chrono::seconds(a.duration_seconds * 3 + 300));
   }
 
   DataType t_;

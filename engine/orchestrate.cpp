@@ -1,0 +1,734 @@
+#include "engine/orchestrate.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "engine/duration.h"
+#include "engine/ground.h"
+#include "engine/planner.h"
+#include "resources/datatype.h"
+#include "resources/transports.h"
+
+namespace converge {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using grounding::Grounded;
+using grounding::Subject;
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+std::string set_text(const std::vector<std::string>& s) {
+  std::string out;
+  for (const auto& n : s) out += (out.empty() ? "" : ", ") + n;
+  return "[" + out + "]";
+}
+
+std::string constraint_text(const ConstraintSpec& c) {
+  using K = ConstraintSpec::Kind;
+  switch (c.kind) {
+    case K::order: {
+      std::string out = "order ";
+      for (std::size_t i = 0; i < c.order.size(); ++i) out += (i ? " before " : "") + set_text(c.order[i]);
+      return out;
+    }
+    case K::max_disrupted: return "max_disrupted " + std::to_string(c.limit) + " of " + set_text(c.nodes);
+    case K::available:
+      return "available " + c.subject + (c.seconds >= 0 ? " (outage budget " + format_duration_ms(c.seconds * 1000) + ")" : "");
+    case K::precondition:
+      return "precondition " + c.subject + (c.seconds >= 0 ? " (max age " + format_duration_ms(c.seconds * 1000) + ")" : "");
+    case K::halt_after_failures: return "halt_after_failures " + std::to_string(c.limit);
+  }
+  return "?";
+}
+
+const char* kind_word(int k) { return k == 1 ? "establish" : k == 2 ? "restore" : "planned"; }
+
+class PlannedRun {
+ public:
+  PlannedRun(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,
+             Journal* journal, const std::function<Result<std::int64_t>()>& begin_run, std::vector<ResourceResult>& results,
+             Report& report, const GlobalOptions& opts)
+      : command_(command), m_(m), types_(types), transports_(transports), journal_(journal), begin_run_(begin_run),
+        results_(results), report_(report), opts_(opts) {}
+
+  PlannedOutcome run() {
+    load_type_files();
+    subjects_ = grounding::subjects(m_, types_);
+    observe(true);
+    if (auto s = resolve_priors(false); !s) return error(s.error().describe());
+    refresh_results({});
+    if (command_ == "check") return check_outcome();
+    for (std::size_t i = 0; i < subjects_.size(); ++i)
+      if (observed_[i].state == Observation::State::unknown)
+        return error("cannot plan: " + subjects_[i].spec.id() + " could not be observed: " + observed_[i].error);
+    if (auto refusal = preconditions(); !refusal.empty()) return refused(refusal);
+    auto g = ground(true);
+    if (!g) return error(g.error().describe());
+    if (goals_hold(*g)) return {"in_sync", kExitOk, 0, 0};
+    auto plan = make_plan(*g);
+    if (!plan) return refused(plan.error().message + (plan.error().constraint.empty() ? "" : " [" + plan.error().constraint + "]"));
+    describe_plan(*g, *plan);
+    if (!opts_.graph_file.empty()) write_graph(*g, *plan);
+    if (command_ == "plan") return {"changes_pending", kExitPending, 0, 0};
+    return apply(std::move(*g), std::move(*plan));
+  }
+
+ private:
+  const std::string command_;
+  const Manifest& m_;
+  const TypeRegistry& types_;
+  TransportSet& transports_;
+  Journal* journal_;
+  const std::function<Result<std::int64_t>()>& begin_run_;
+  std::vector<ResourceResult>& results_;
+  Report& report_;
+  const GlobalOptions& opts_;
+
+  std::vector<datatype::Fact> facts_;
+  std::vector<datatype::Precondition> preconditions_;
+  std::vector<Subject> subjects_;
+  std::vector<Observation> observed_;
+  std::map<std::string, Value> node_facts_;     // observed by probes
+  std::map<std::string, Value> derived_facts_;  // set by this run's steps, unobservable
+  std::set<std::string> reachable_;
+  std::map<std::string, Value> restore_;
+  std::set<std::string> touched_;               // subject ids changed by this run
+  std::map<std::string, int> step_count_;       // steps run per subject id
+  std::int64_t run_id_ = 0;
+  int changes_ = 0;
+  int failures_ = 0;
+
+  PlannedOutcome error(const std::string& msg) {
+    report_.diagnostics.push_back(make_error(ErrorCode::action_failed, msg));
+    return {"failed", kExitError, changes_, failures_ + 1};
+  }
+
+  PlannedOutcome refused(const std::string& msg) {
+    report_.diagnostics.push_back(make_error(ErrorCode::refused, "refused: " + msg));
+    report_.extra["refusal"] = msg;
+    return {"refused", kExitRefused, changes_, failures_};
+  }
+
+  void progress(const std::string& line) const {
+    if (opts_.progress && !opts_.quiet && !opts_.json) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+  void load_type_files() {
+    for (const auto& path : m_.type_files) {
+      Diagnostics d;
+      datatype::TypeFile f = datatype::load_type_file(path, d);
+      facts_.insert(facts_.end(), f.facts.begin(), f.facts.end());
+      preconditions_.insert(preconditions_.end(), f.preconditions.begin(), f.preconditions.end());
+    }
+  }
+
+  Transport* transport(const std::string& node) const { return transports_.find(node); }
+
+  Observation observe_subject(const Subject& s) const {
+    Transport* t = transport(s.spec.node);
+    if (!t) return Observation::unknown("node " + s.spec.node + " has no transport");
+    return types_.find(s.spec.type)->provider->observe(s.spec, *t);
+  }
+
+  /// Observes every subject (declared ones from observe_all's results on the first pass)
+  /// and every node's facts.
+  void observe(bool first) {
+    observed_.resize(subjects_.size());
+    parallel_for(static_cast<int>(subjects_.size()), opts_.parallel, [&](int i) {
+      const Subject& s = subjects_[i];
+      if (first && s.manifest_index >= 0) observed_[i] = results_[s.manifest_index].before;
+      else observed_[i] = observe_subject(s);
+    });
+    observe_nodes();
+  }
+
+  void observe_nodes() {
+    node_facts_.clear();
+    reachable_.clear();
+    for (const auto& n : m_.nodes) {
+      Transport* t = transport(n.name);
+      if (!t || !t->boot_id()) continue;
+      reachable_.insert(n.name);
+      for (const auto& f : facts_) {
+        if (!f.probe) continue;
+        auto argv = datatype::render_argv(f.probe->argv, {{"node", n.name}, {"name", n.name}});
+        if (!argv) continue;
+        ExecRequest req;
+        req.argv = *argv;
+        req.timeout = std::chrono::minutes(2);
+        auto res = t->run(req);
+        if (!res || res->timed_out) continue;
+        datatype::DataType none;
+        auto rd = datatype::read_probe(*f.probe, none, res->exit_code, res->out, res->err);
+        if (rd.verdict == datatype::ProbeReading::Verdict::present && rd.props.count("value"))
+          node_facts_[n.name + "/@" + f.name] = rd.props["value"];
+      }
+    }
+    for (const auto& [k, v] : derived_facts_) node_facts_[k] = v;
+  }
+
+  /// `prior` desired values: the journal's outstanding prior, else (first run of a
+  /// maintenance) the value observed now, recorded before anything changes when `record`.
+  Status resolve_priors(bool record) {
+    std::map<std::pair<std::string, std::string>, Value> outstanding;
+    if (journal_) {
+      CONVERGE_TRY(auto rows, journal_->outstanding_priors());
+      for (const auto& r : rows) {
+        auto v = nlohmann::json::parse(r[2], nullptr, false);
+        outstanding[{r[0], r[1]}] = v.is_discarded() ? Value() : value_from_json(v);
+      }
+    }
+    restore_.clear();
+    for (std::size_t i = 0; i < subjects_.size(); ++i) {
+      Subject& s = subjects_[i];
+      std::set<std::string> declared;
+      if (s.manifest_index >= 0) {
+        const ResourceSpec& orig = m_.resources[s.manifest_index];
+        for (const auto& [k, v] : orig.properties)
+          if (!v.is_null() && k != "_prior") declared.insert(k);
+        if (const Value* pl = orig.prop("_prior"); pl && pl->is_list())
+          for (const auto& p : pl->as_list()) {
+            const std::string prop = p.to_string();
+            declared.insert(prop);
+            auto it = outstanding.find({s.spec.id(), prop});
+            Value v;
+            if (it != outstanding.end()) {
+              v = it->second;
+            } else if (observed_[i].state == Observation::State::present) {
+              auto o = observed_[i].props.find(prop);
+              v = o == observed_[i].props.end() ? Value() : o->second;
+              if (record && journal_) CONVERGE_CHECK(journal_->record_prior(s.spec.id(), prop, v.to_json(), run_id_));
+            }
+            s.spec.properties[prop] = v;
+          }
+      }
+      for (const auto& [key, v] : outstanding)
+        if (key.first == s.spec.id() && !declared.count(key.second)) restore_[grounding::fact_key(s, key.second)] = v;
+    }
+    return {};
+  }
+
+  static Value value_from_json(const nlohmann::json& j) {
+    if (j.is_null()) return {};
+    if (j.is_boolean()) return Value(j.get<bool>());
+    if (j.is_number_integer()) return Value(j.get<std::int64_t>());
+    if (j.is_string()) return Value(j.get<std::string>());
+    return Value(j.dump());
+  }
+
+  /// The report's per-resource results from the latest observation.
+  void refresh_results(const std::set<std::string>& changed) {
+    for (std::size_t i = 0; i < subjects_.size(); ++i) {
+      const Subject& s = subjects_[i];
+      if (s.manifest_index < 0) continue;
+      ResourceResult& r = results_[s.manifest_index];
+      r.before = observed_[i];
+      if (observed_[i].state == Observation::State::unknown) {
+        r.outcome = Outcome::failed;
+        r.error = "cannot observe: " + observed_[i].error;
+        continue;
+      }
+      r.changes = diff(s.spec, types_.find(s.spec.type)->schema, observed_[i]);
+      r.outcome = !r.changes.empty() ? Outcome::pending : changed.count(s.spec.id()) ? Outcome::changed : Outcome::in_sync;
+      if (r.outcome == Outcome::changed) {
+        int n = step_count_[s.spec.id()];
+        r.changes.reason = std::to_string(n) + (n == 1 ? " step" : " steps") + "; now as desired";
+      }
+    }
+  }
+
+  PlannedOutcome check_outcome() {
+    Tally t = tally(results_);
+    if (t.failed) return {"failed", kExitError, 0, t.failed};
+    if (t.pending) return {"drift", kExitPending, 0, 0};
+    return {"in_sync", kExitOk, 0, 0};
+  }
+
+  /// Run preconditions; the refusal text, or empty.
+  std::string preconditions() {
+    bool in_maintenance = false;
+    if (journal_)
+      if (auto rows = journal_->outstanding_priors(); rows && !rows->empty()) in_maintenance = true;
+    for (const auto& c : m_.constraints) {
+      if (c.kind != ConstraintSpec::Kind::precondition) continue;
+      if (c.subject == "reachable") {
+        for (const auto& n : m_.nodes)
+          if (!reachable_.count(n.name)) return "precondition reachable: node " + n.name + " does not answer";
+        continue;
+      }
+      const datatype::Precondition* p = nullptr;
+      for (const auto& x : preconditions_)
+        if (x.name == c.subject) p = &x;
+      if (!p) return "precondition " + c.subject + ": no included type file defines it";
+      int checked = 0;
+      for (std::size_t i = 0; i < subjects_.size(); ++i) {
+        if (subjects_[i].spec.type != p->type || subjects_[i].manifest_index < 0) continue;
+        const auto& props = observed_[i].props;
+        auto ts = props.find(p->timestamp);
+        auto now = props.find(p->clock);
+        std::optional<std::int64_t> t0, t1;
+        if (ts != props.end() && ts->second.is_string()) t0 = parse_host_time(ts->second.as_string());
+        if (now != props.end() && now->second.is_string()) t1 = parse_host_time(now->second.as_string());
+        const std::string who = subjects_[i].spec.name;
+        if (!t0 || !t1) {
+          if (in_maintenance) {
+            report_.notes.push_back("note: precondition " + c.subject + " cannot be read on " + who +
+                                    " now; it held when this maintenance began");
+            ++checked;
+            continue;
+          }
+          return "precondition " + c.subject + ": " + p->timestamp + " of " + who + " cannot be read";
+        }
+        std::int64_t age = *t1 - *t0;
+        if (c.seconds >= 0 && age > c.seconds)
+          return "precondition " + c.subject + ": " + p->timestamp + " of " + who + " is " + format_duration_ms(age * 1000) +
+                 " old (max_age " + format_duration_ms(c.seconds * 1000) + ")";
+        report_.notes.push_back("precondition " + c.subject + ": " + who + " " + format_duration_ms(age * 1000) + " old (max_age " +
+                                format_duration_ms(c.seconds * 1000) + "): ok");
+        ++checked;
+      }
+      if (checked == 0) return "precondition " + c.subject + ": no " + p->type + " resource is declared";
+    }
+    return {};
+  }
+
+  Result<Grounded> ground(bool manifest_goals) {
+    grounding::Inputs in;
+    in.manifest = &m_;
+    in.subjects = subjects_;
+    in.observed = observed_;
+    in.facts = facts_;
+    in.node_facts = node_facts_;
+    in.reachable = reachable_;
+    in.restore = restore_;
+    in.manifest_goals = manifest_goals;
+    return grounding::ground(in);
+  }
+
+  static bool goals_hold(const Grounded& g) {
+    for (const auto& c : g.problem.goal) {
+      auto it = g.problem.initial.find(c.fact);
+      Value v = it == g.problem.initial.end() ? Value() : it->second;
+      if (std::find(c.any_of.begin(), c.any_of.end(), v) == c.any_of.end()) return false;
+    }
+    return true;
+  }
+
+  std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g) {
+    if (std::getenv("CONVERGE_DUMP_PROBLEM")) dump(g.problem);
+    auto p = planning::plan(g.problem);
+    if (!p) return p;
+    return grounding::expand_transients(g, *p);
+  }
+
+  /// The ground problem on stderr (CONVERGE_DUMP_PROBLEM=1), for type authors.
+  static void dump(const planning::Problem& p) {
+    auto cond = [](const planning::Condition& c) {
+      std::string s = c.fact + " in {";
+      for (const auto& v : c.any_of) s += v.to_string() + ",";
+      return s + "}";
+    };
+    for (const auto& [k, v] : p.initial) std::fprintf(stderr, "init %s = %s\n", k.c_str(), v.to_string().c_str());
+    for (const auto& g : p.goal) std::fprintf(stderr, "goal %s\n", cond(g).c_str());
+    for (const auto& a : p.actions) {
+      std::fprintf(stderr, "action%s %s @%s %llds\n", a.search ? "" : " (helper)", a.name.c_str(), a.node.c_str(),
+                   static_cast<long long>(a.seconds));
+      for (const auto& c : a.pre) std::fprintf(stderr, "    pre %s\n", cond(c).c_str());
+      for (const auto& [k, v] : a.effects) std::fprintf(stderr, "    eff %s = %s\n", k.c_str(), v.to_string().c_str());
+    }
+  }
+
+  std::string step_resource(const Grounded& g, int a) const { return subjects_[g.actions[a].subject].spec.id(); }
+
+  /// Why each step: the change it makes in the state the plan predicts before it.
+  std::vector<std::string> explain(const Grounded& g, const planning::Plan& p) const {
+    std::vector<std::string> out;
+    planning::Facts predicted = g.problem.initial;
+    for (std::size_t i = 0; i < p.steps.size(); ++i) {
+      const auto& a = g.problem.actions[p.steps[i].action];
+      const auto& ga = g.actions[p.steps[i].action];
+      const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+      std::string change;
+      for (const auto& [prop, v] : ga.targets) {
+        auto it = predicted.find(grounding::fact_key(subjects_[ga.subject], prop));
+        change += (change.empty() ? "" : "; ") + prop + " " + (it == predicted.end() ? std::string("(none)") : it->second.to_string()) +
+                  " -> " + v.to_string();
+      }
+      for (const auto& [k, v] : a.effects) predicted[k] = v;
+      if (change.empty()) change = ga.action->doc.empty() ? ga.action->name : ga.action->doc;
+      out.push_back(kind == 1 ? "for the next step; " + change : kind == 2 ? "put back; " + change : change);
+    }
+    return out;
+  }
+
+  void describe_plan(const Grounded& g, const planning::Plan& p) {
+    nlohmann::json steps = nlohmann::json::array();
+    std::string text = "Plan: " + std::to_string(p.steps.size()) + " steps, " + format_duration_ms(p.makespan_s * 1000) +
+                       " estimated";
+    for (const auto& [group, s] : p.outage_s) {
+      std::int64_t budget = -1;
+      for (const auto& c : m_.constraints)
+        if (c.kind == ConstraintSpec::Kind::available && c.subject == group) budget = c.seconds;
+      text += "; " + group + " planned outage " + format_duration_ms(s * 1000) +
+              (budget >= 0 ? " of " + format_duration_ms(budget * 1000) : "");
+    }
+    text += "\n";
+    nlohmann::json constraints = nlohmann::json::array();
+    std::string checked;
+    for (const auto& c : m_.constraints) {
+      constraints.push_back(constraint_text(c));
+      checked += (checked.empty() ? "" : "; ") + constraint_text(c);
+    }
+    if (!checked.empty()) text += "Constraints checked in every state: " + checked + "\n";
+    const auto whys = explain(g, p);
+    for (std::size_t i = 0; i < p.steps.size(); ++i) {
+      const auto& st = p.steps[i];
+      const auto& a = g.problem.actions[st.action];
+      const auto& ga = g.actions[st.action];
+      const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+      const std::string& why = whys[i];
+      text += fmt_step(i + 1, a.node, a.name, why, st.start_s, a.seconds, kind);
+      steps.push_back({{"seq", i + 1},
+                       {"node", a.node},
+                       {"resource", step_resource(g, st.action)},
+                       {"action", ga.action->name},
+                       {"targets", nlohmann::json::parse(Value(ga.targets).to_json())},
+                       {"kind", kind_word(kind)},
+                       {"reason", why},
+                       {"disruption", a.disruption == planning::Disruption::node       ? "node"
+                                      : a.disruption == planning::Disruption::resource ? "resource"
+                                                                                       : "none"},
+                       {"start_s", st.start_s},
+                       {"seconds", a.seconds}});
+    }
+    nlohmann::json outage = nlohmann::json::object();
+    for (const auto& [group, s] : p.outage_s) outage[group] = s;
+    report_.extra["plan"] = {{"steps", steps}, {"makespan_s", p.makespan_s}, {"outage_s", outage}, {"constraints", constraints}};
+    if (command_ == "apply" && opts_.progress && !opts_.quiet && !opts_.json) {
+      std::fprintf(stderr, "%s\n", text.c_str());
+      report_.notes.insert(report_.notes.begin(), text.substr(0, text.find('\n')));
+    } else {
+      report_.notes.insert(report_.notes.begin(), text);
+    }
+  }
+
+  static std::string fmt_step(std::size_t n, const std::string& node, const std::string& name, const std::string& why,
+                              std::int64_t at, std::int64_t secs, int kind) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "  %3zu  %-8s %s%s  (%s)  +%s, %s\n", n, node.c_str(), kind == 0 ? "" : kind == 1 ? "  > " : "  < ",
+                  name.c_str(), why.c_str(), format_duration_ms(at * 1000).c_str(), format_duration_ms(secs * 1000).c_str());
+    return buf;
+  }
+
+  /// The plan as a partial order in DOT: an edge where two steps share a node or a fact,
+  /// transitively reduced.
+  void write_graph(const Grounded& g, const planning::Plan& p) {
+    const std::size_t n = p.steps.size();
+    std::vector<std::set<std::string>> touch(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& a = g.problem.actions[p.steps[i].action];
+      touch[i].insert("node:" + a.node);
+      for (const auto& c : a.pre) touch[i].insert(c.fact);
+      for (const auto& [k, _] : a.effects) touch[i].insert(k);
+      if (a.disruption != planning::Disruption::none) touch[i].insert("disruption");
+    }
+    std::vector<std::vector<char>> dep(n, std::vector<char>(n, 0)), reach(n, std::vector<char>(n, 0));
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t i = 0; i < j; ++i)
+        for (const auto& f : touch[i])
+          if (touch[j].count(f)) {
+            dep[i][j] = 1;
+            break;
+          }
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t i = j; i-- > 0;)
+        if (dep[i][j]) {
+          reach[i][j] = 1;
+          for (std::size_t k = 0; k < n; ++k)
+            if (reach[j][k]) reach[i][k] = 1;
+        }
+    std::ofstream out(opts_.graph_file);
+    out << "digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"sans-serif\"];\n";
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& a = g.problem.actions[p.steps[i].action];
+      std::string label = std::to_string(i + 1) + ". " + a.node + "\\n" + a.name;
+      std::string esc;
+      for (char ch : label) esc += ch == '"' ? std::string("\\\"") : std::string(1, ch);
+      out << "  s" << i + 1 << " [label=\"" << esc << "\""
+          << (a.disruption == planning::Disruption::node ? ", style=filled, fillcolor=\"#f4cccc\"" : "") << "];\n";
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = i + 1; j < n; ++j) {
+        if (!dep[i][j]) continue;
+        bool implied = false;
+        for (std::size_t k = i + 1; k < j && !implied; ++k) implied = dep[i][k] && reach[k][j];
+        if (!implied) out << "  s" << i + 1 << " -> s" << j + 1 << ";\n";
+      }
+    out << "}\n";
+    report_.notes.push_back("plan graph written to " + opts_.graph_file);
+  }
+
+  // ---- execution ----
+
+  std::chrono::milliseconds scaled(std::int64_t seconds) const {
+    double s = static_cast<double>(seconds);
+    if (opts_.lab_speed > 0) s /= opts_.lab_speed;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+  }
+
+  /// Runs one step's commands, with retries of what may pass (a timeout, an unreachable
+  /// node) after a backoff.
+  Status run_step(const Grounded& g, int a) {
+    const auto& ga = g.actions[a];
+    const Subject& s = subjects_[ga.subject];
+    ResourceSpec spec = s.spec;
+    for (const auto& [k, v] : ga.targets) spec.properties[k] = v;
+    Transport* t = transport(ga.run_node.empty() ? s.spec.node : ga.run_node);
+    if (!t) return std::unexpected(make_error(ErrorCode::unreachable, "no transport for " + s.spec.node));
+    auto timeout = std::max(scaled(ga.action->duration_seconds * 3 + 300), std::chrono::milliseconds(1000));
+    std::string boot_before;
+    if (ga.action->boots)
+      if (auto b = t->boot_id()) boot_before = *b;
+    Status st;
+    for (int attempt = 0; attempt < opts_.retries + 1; ++attempt) {
+      if (attempt > 0) {
+        auto wait = std::chrono::milliseconds(opts_.retry_backoff_ms << (attempt - 1));
+        progress("        retry " + std::to_string(attempt) + " of " + std::to_string(opts_.retries) + " in " +
+                 std::to_string(wait.count()) + " ms: " + st.error().message);
+        std::this_thread::sleep_for(wait);
+      }
+      st = datatype::run_commands(*s.type, *ga.action, spec, *t, timeout);
+      if (st || (st.error().code != ErrorCode::timeout && st.error().code != ErrorCode::unreachable &&
+                 st.error().code != ErrorCode::retryable))
+        break;
+    }
+    if (!st) return st;
+    if (ga.action->boots) return wait_for_boot(*t, s.spec.node, boot_before);
+    return {};
+  }
+
+  Status wait_for_boot(Transport& t, const std::string& node, const std::string& before) {
+    progress("        waiting for " + node + " to come back");
+    auto deadline = Clock::now() + std::chrono::milliseconds(opts_.reboot_timeout_ms);
+    while (Clock::now() < deadline) {
+      auto b = t.boot_id();
+      if (b && *b != before) {
+        for (auto it = derived_facts_.begin(); it != derived_facts_.end();)
+          it = it->first.starts_with(node + "/@") ? derived_facts_.erase(it) : std::next(it);
+        return {};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::unexpected(make_error(ErrorCode::unreachable, node + " did not come back from its restart within " +
+                                                                  format_duration_ms(opts_.reboot_timeout_ms)));
+  }
+
+  /// After a step: its resource must show what the step set.
+  Status verify_step(const Grounded& g, int a, Observation& obs) {
+    const auto& ga = g.actions[a];
+    obs = observe_subject(subjects_[ga.subject]);
+    if (obs.state != Observation::State::present)
+      return std::unexpected(make_error(ErrorCode::action_failed, "after " + ga.action->name + ", " +
+                                                                      subjects_[ga.subject].spec.id() + " cannot be observed" +
+                                                                      (obs.error.empty() ? "" : ": " + obs.error)));
+    for (const auto& [k, v] : ga.targets) {
+      auto it = obs.props.find(k);
+      Value now = it == obs.props.end() ? Value() : it->second;
+      if (!(now == v))
+        return std::unexpected(make_error(ErrorCode::action_failed, ga.action->name + " reported success but " + k + " is " +
+                                                                        now.to_string() + ", not " + v.to_string()));
+    }
+    return {};
+  }
+
+  PlannedOutcome apply(Grounded g, planning::Plan plan) {
+    auto id = begin_run_();
+    if (!id) return error(id.error().describe());
+    run_id_ = *id;
+    report_.run_id = run_id_;
+    if (auto s = resolve_priors(true); !s) return error(s.error().describe());
+    std::map<std::string, Value> put_back;  // transient facts changed and not yet restored
+    for (int round = 0; round < 4; ++round) {
+      if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
+      const auto whys = explain(g, plan);
+      for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+        const int a = plan.steps[i].action;
+        const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+        const auto& pa = g.problem.actions[a];
+        const auto& ga = g.actions[a];
+        const Subject& s = subjects_[ga.subject];
+        std::vector<StepRow> rows(1);
+        rows[0].resource = s.spec.id();
+        rows[0].action = ga.action->name + (kind ? std::string(" (") + kind_word(kind) + ")" : "");
+        rows[0].reason = whys[i];
+        rows[0].before_json = Value(observed_[ga.subject].props).to_json();
+        if (journal_)
+          if (auto st = journal_->steps_started(rows); !st) return error(st.error().describe());
+        // Write-ahead: what a transient step changes is recorded before it changes.
+        if (kind == 1 && journal_)
+          for (const auto& [k, _] : ga.targets) {
+            auto o = observed_[ga.subject].props.find(k);
+            Value before = o == observed_[ga.subject].props.end() ? Value() : o->second;
+            if (auto st = journal_->record_prior(s.spec.id(), k, before.to_json(), run_id_); !st) return error(st.error().describe());
+            put_back.emplace(grounding::fact_key(s, k), before);
+          }
+        progress("  [" + std::to_string(i + 1) + "/" + std::to_string(plan.steps.size()) + "] " + pa.node + "  " + pa.name);
+        auto start = Clock::now();
+        Status st = run_step(g, a);
+        Observation after;
+        if (st) st = verify_step(g, a, after);
+        rows[0].ended_at = "";
+        rows[0].outcome = st ? "changed" : "failed";
+        rows[0].after_json = after.state == Observation::State::present ? Value(after.props).to_json() : "";
+        if (!st) rows[0].error = st.error().message;
+        if (journal_)
+          if (auto js = journal_->steps_ended(rows); !js) return error(js.error().describe());
+        if (!st) return halt(g, pa, st.error(), put_back);
+        progress("        ok (" +
+                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) + " ms)");
+        observed_[ga.subject] = after;
+        touched_.insert(s.spec.id());
+        ++step_count_[s.spec.id()];
+        ++changes_;
+        if (kind == 2)
+          for (const auto& [k, _] : ga.targets) put_back.erase(grounding::fact_key(s, k));
+        for (const auto& [k, v] : pa.effects)
+          if (k.find("/@") != std::string::npos) derived_facts_[k] = v;
+      }
+      // A fresh look: everything the plan aimed for must hold now; else plan again.
+      observe(false);
+      if (auto s = resolve_priors(false); !s) return error(s.error().describe());
+      auto next = ground(true);
+      if (!next) return error(next.error().describe());
+      if (goals_hold(*next)) return finish();
+      auto p = make_plan(*next);
+      if (!p) return refused(p.error().message);
+      g = std::move(*next);
+      plan = std::move(*p);
+    }
+    refresh_results(touched_);
+    return error("the goals still do not hold after 4 rounds of planning");
+  }
+
+  PlannedOutcome finish() {
+    refresh_results(touched_);
+    if (journal_)
+      if (auto s = journal_->close_priors(); !s) return error(s.error().describe());
+    Tally t = tally(results_);
+    if (t.failed || t.pending) return {"failed", kExitError, changes_, t.failed};
+    return {changes_ ? "converged" : "in_sync", kExitOk, changes_, 0};
+  }
+
+  /// Safe halt: no further planned step; transient changes and available groups put back
+  /// with a plan of steps that disrupt no node.
+  PlannedOutcome halt(const Grounded& g, const planning::Action& failed, const Error& e, std::map<std::string, Value> put_back) {
+    ++failures_;
+    std::string what = failed.name + " on " + failed.node + " failed: " + e.message;
+    report_.diagnostics.push_back(make_error(ErrorCode::action_failed, what));
+    progress("  halting: " + what);
+    std::string safe_note;
+    observe(false);
+    std::map<std::string, Value> goals = put_back;
+    for (const auto& av : g.problem.available) {
+      auto was = g.problem.initial.find(av.online_fact);
+      if (was != g.problem.initial.end() && was->second == Value(true)) goals[av.online_fact] = Value(true);
+    }
+    // Prior values the manifest declares and earlier runs' outstanding restores too.
+    for (std::size_t i = 0; i < subjects_.size(); ++i) {
+      const Subject& s = subjects_[i];
+      if (s.manifest_index < 0) continue;
+      if (const Value* pl = m_.resources[s.manifest_index].prop("_prior"); pl && pl->is_list())
+        for (const auto& p : pl->as_list())
+          if (const Value* v = s.spec.prop(p.to_string()); v && !v->is_null()) goals.emplace(grounding::fact_key(s, p.to_string()), *v);
+    }
+    for (const auto& [k, v] : restore_) goals.emplace(k, v);
+    // Subjects that cannot be observed (a node that did not come back) drop out.
+    restore_ = goals;
+    auto safe = ground(false);
+    if (safe) {
+      for (auto& a : safe->problem.actions)
+        if (a.disruption == planning::Disruption::node) a.search = false;
+      safe->problem.max_expansions = 200'000;
+      if (goals_hold(*safe)) {
+        safe_note = "nothing to put back";
+      } else if (auto p = make_plan(*safe)) {
+        int done = 0;
+        for (std::size_t i = 0; i < p->steps.size(); ++i) {
+          const int a = p->steps[i].action;
+          progress("  [safe " + std::to_string(i + 1) + "/" + std::to_string(p->steps.size()) + "] " +
+                   safe->problem.actions[a].node + "  " + safe->problem.actions[a].name);
+          Observation after;
+          Status st = run_step(*safe, a);
+          if (st) st = verify_step(*safe, a, after);
+          if (!st) {
+            safe_note = "putting back failed at " + safe->problem.actions[a].name + ": " + st.error().message;
+            break;
+          }
+          ++done;
+        }
+        if (safe_note.empty()) safe_note = std::to_string(done) + " steps put transient changes and groups back";
+      } else {
+        safe_note = "no safe way to put everything back: " + p.error().message;
+      }
+    } else {
+      safe_note = "cannot plan the safe halt: " + safe.error().message;
+    }
+    observe(false);
+    (void)resolve_priors(false);
+    refresh_results(touched_);
+    int threshold = -1;
+    for (const auto& c : m_.constraints)
+      if (c.kind == ConstraintSpec::Kind::halt_after_failures) threshold = c.limit;
+    report_.notes.push_back("halted safely: " + safe_note +
+                            ". No further planned step ran. A rerun observes afresh, plans from there and finishes the job "
+                            "(prior values stay in the journal).");
+    if (threshold >= 0 && failures_ >= threshold) {
+      report_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ")");
+      return {"halted", kExitRefused, changes_, failures_};
+    }
+    return {"failed", kExitError, changes_, failures_};
+  }
+};
+
+}  // namespace
+
+bool runs_planned(const Manifest& m, const TypeRegistry& types) {
+  for (const auto& r : m.resources)
+    if (const TypeEntry* e = types.find(r.type); e && datatype::data_type(*e)) return true;
+  return false;
+}
+
+PlannedOutcome run_planned(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,
+                           Journal* journal, const std::function<Result<std::int64_t>()>& begin_run,
+                           std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts) {
+  return PlannedRun(command, m, types, transports, journal, begin_run, results, report, opts).run();
+}
+
+std::optional<std::int64_t> parse_host_time(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  char ampm[3] = {0};
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2dZ", &y, &mo, &d, &h, &mi, &s) == 6) {
+  } else if (std::sscanf(text.c_str(), "%d/%d/%d %d:%d:%d %2s", &mo, &d, &y, &h, &mi, &s, ampm) == 7) {
+    std::string ap(ampm);
+    if (h < 1 || h > 12 || (ap != "AM" && ap != "PM")) return std::nullopt;
+    h = h % 12 + (ap == "PM" ? 12 : 0);
+  } else {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  return days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + s;
+}
+
+}  // namespace converge

@@ -1,0 +1,60 @@
+// engine/orchestrate.h — the planned run: for manifests with data-defined types (Windows
+// services, Exchange setup, cluster groups, a web tier), where actions have preconditions,
+// effects, disruption and durations and the manifest may declare availability constraints.
+//
+//   observe   every known resource (engine/ground.h: declared and referenced) and node fact;
+//   prior     `prior` desired values from the journal's outstanding priors (recorded, before
+//             any change, by the first run of a maintenance); transient changes a killed run
+//             left behind become goals to put back;
+//   check     run preconditions (a recent full backup; every node reachable): refusal, exit 3;
+//   plan      ground, search, insert transient establish/restore steps, verify; no plan:
+//             refusal naming the constraint, exit 3;
+//   execute   step by step, each journaled before and after; retries of timeouts and
+//             unreachable nodes with backoff; a booting step waits for the node's new boot;
+//             the resource is re-observed and must show what the step set;
+//   re-plan   after the steps, from a fresh observation, until every goal holds (bounded);
+//   halt      on a failure: no further planned step; the transient changes made and not yet
+//             put back, and every available group's online state, are restored by a plan of
+//             non-node-disruptive actions; exit 3 when the manifest's failure threshold
+//             (halt_after_failures) is reached, else 1.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "engine/commands.h"
+#include "engine/executor.h"
+#include "engine/journal.h"
+#include "engine/manifest.h"
+#include "engine/report.h"
+#include "engine/run_journal.h"
+#include "engine/types.h"
+
+namespace converge {
+
+class TransportSet;
+
+/// True when the manifest has resources of data-defined types: it then runs planned.
+[[nodiscard]] bool runs_planned(const Manifest& m, const TypeRegistry& types);
+
+struct PlannedOutcome {
+  std::string status;
+  int exit_code = 0;
+  int changes = 0;
+  int failed = 0;
+};
+
+/// The planned run of `command` (apply, plan or check). `results` holds observe_all()'s
+/// results and is updated to the final observation. `begin_run` writes the run's row
+/// (apply, before the first change) and returns its id.
+[[nodiscard]] PlannedOutcome run_planned(const std::string& command, const Manifest& m, const TypeRegistry& types,
+                                         TransportSet& transports, Journal* journal,
+                                         const std::function<Result<std::int64_t>()>& begin_run,
+                                         std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts);
+
+/// Parses a host's time as the Windows tools print it ("2008-03-01 08:35:09Z", "3/1/2008
+/// 6:00:00 AM") into seconds since 1970 (UTC as written). Pure.
+[[nodiscard]] std::optional<std::int64_t> parse_host_time(const std::string& text);
+
+}  // namespace converge
