@@ -106,6 +106,7 @@ class PlannedRun {
   std::map<std::string, Value> restore_;
   std::set<std::string> touched_;               // subject ids changed by this run
   std::map<std::string, int> step_count_;       // steps run per subject id
+  std::map<std::string, std::string> failed_;   // subject id -> why its step failed
   std::int64_t run_id_ = 0;
   int changes_ = 0;
   int failures_ = 0;
@@ -241,6 +242,11 @@ class PlannedRun {
         continue;
       }
       r.changes = diff(s.spec, types_.find(s.spec.type)->schema, observed_[i]);
+      if (auto f = failed_.find(s.spec.id()); f != failed_.end()) {
+        r.outcome = Outcome::failed;
+        r.error = f->second;
+        continue;
+      }
       r.outcome = !r.changes.empty() ? Outcome::pending : changed.count(s.spec.id()) ? Outcome::changed : Outcome::in_sync;
       if (r.outcome == Outcome::changed) {
         int n = step_count_[s.spec.id()];
@@ -595,7 +601,10 @@ class PlannedRun {
         if (!st) rows[0].error = st.error().message;
         if (journal_)
           if (auto js = journal_->steps_ended(rows); !js) return error(js.error().describe());
-        if (!st) return halt(g, pa, st.error(), put_back);
+        if (!st) {
+          failed_[s.spec.id()] = st.error().message;
+          return halt(g, pa, st.error(), put_back);
+        }
         progress("        ok (" +
                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) + " ms)");
         observed_[ga.subject] = after;
@@ -691,9 +700,11 @@ class PlannedRun {
     int threshold = -1;
     for (const auto& c : m_.constraints)
       if (c.kind == ConstraintSpec::Kind::halt_after_failures) threshold = c.limit;
-    report_.notes.push_back("halted safely: " + safe_note +
+    std::string halt_text = "halted safely after " + what + ": " + safe_note +
                             ". No further planned step ran. A rerun observes afresh, plans from there and finishes the job "
-                            "(prior values stay in the journal).");
+                            "(prior values stay in the journal).";
+    report_.notes.push_back(halt_text);
+    report_.extra["halt"] = halt_text;
     if (threshold >= 0 && failures_ >= threshold) {
       report_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ")");
       return {"halted", kExitRefused, changes_, failures_};

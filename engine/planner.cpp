@@ -150,6 +150,60 @@ class Checker {
     return h;
   }
 
+  /// A lower bound on the outage group `g` still has to take before every goal holds:
+  /// h_max over the relaxed problem where an action costs its seconds when it runs while
+  /// the group is down (it needs the group offline, takes it down, or lists it in
+  /// outages) and nothing otherwise. Admissible, so a state whose outage so far plus this
+  /// bound passes the budget can be dropped, and a root that does is refused at once.
+  std::int64_t outage_bound(const Facts& f, std::size_t g) const {
+    compile();
+    const Compiled& c = *compiled_;
+    constexpr std::int64_t kInf = INT64_MAX / 4;
+    std::vector<std::int64_t> cost(c.atoms.size(), kInf);
+    std::vector<char> present(c.facts.size(), 0);
+    for (const auto& [k, v] : f) {
+      auto fi = c.fact_id.find(k);
+      if (fi == c.fact_id.end()) continue;
+      present[fi->second] = 1;
+      for (const auto& [value, id] : c.fact_atoms[fi->second])
+        if (value == v) cost[id] = 0;
+    }
+    auto cond_cost = [&](const CCond& cc) {
+      std::int64_t best = cc.null_ok && !present[cc.fact] ? 0 : kInf;
+      for (int a : cc.atoms) best = std::min(best, cost[a]);
+      return best;
+    };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const auto& a : c.actions) {
+        std::int64_t k = 0;
+        for (const auto& pre : a.pre) k = std::max(k, cond_cost(pre));
+        if (k >= kInf) continue;
+        k += a.down_seconds[g];
+        for (int e : a.effects)
+          if (k < cost[e]) cost[e] = k, changed = true;
+      }
+    }
+    std::int64_t h = 0;
+    for (const auto& goal : c.goal) h = std::max(h, cond_cost(goal));
+    return h;
+  }
+
+  /// Empty when the outage bound fits every budget from `s`; else the constraint.
+  std::string over_budget(const SearchState& s) const {
+    for (std::size_t g = 0; g < p_.available.size(); ++g) {
+      const auto& av = p_.available[g];
+      if (av.budget_s < 0) continue;
+      auto it = s.outage.find(av.group);
+      std::int64_t so_far = it == s.outage.end() ? 0 : it->second;
+      std::int64_t bound = outage_bound(s.facts, g);
+      if (so_far + bound > av.budget_s)
+        return "available: " + av.group + " outage_budget " + format_duration_ms(av.budget_s * 1000) + " (at least " +
+               format_duration_ms((so_far + std::min<std::int64_t>(bound, 1LL << 40)) * 1000) + " of outage needed)";
+    }
+    return {};
+  }
+
   int unmet(const Facts& f) const {
     int n = 0;
     for (const auto& g : p_.goal) n += holds(g, f) ? 0 : 1;
@@ -174,6 +228,7 @@ class Checker {
     std::vector<CCond> pre;
     std::vector<int> effects;
     std::vector<std::pair<int, std::vector<int>>> drain;  ///< per available group: (online=false, owner=other)
+    std::vector<std::int64_t> down_seconds;               ///< per available group: seconds it is down meanwhile
   };
   struct Compiled {
     std::unordered_map<std::string, int> fact_id, atom_id;
@@ -225,6 +280,13 @@ class Checker {
       CAction ca;
       for (const auto& x : a.pre) ca.pre.push_back(cond(x));
       for (const auto& [k, v] : a.effects) ca.effects.push_back(atom(k, v));
+      for (const auto& g : p_.available) {
+        bool down = std::find(a.outages.begin(), a.outages.end(), g.group) != a.outages.end();
+        for (const auto& x : a.pre)
+          down = down || (x.fact == g.online_fact && x.any_of == std::vector<Value>{Value(false)});
+        for (const auto& [k, v] : a.effects) down = down || (k == g.online_fact && v == Value(false));
+        ca.down_seconds.push_back(down ? a.seconds : 0);
+      }
       if (a.disruption == Disruption::node)
         for (std::size_t g = 0; g < p_.available.size(); ++g) {
           std::vector<int> other;
@@ -256,6 +318,7 @@ std::string state_key(const SearchState& s) {
 struct Found {
   std::vector<int> actions;
   bool ok = false;
+  std::string refused_by;            ///< a constraint that already fails at the start
   std::vector<std::string> blocked;  ///< goals unmet in the closest state reached
 };
 
@@ -300,6 +363,20 @@ Found search(const Problem& p) {
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> open;
   std::unordered_map<std::string, std::int64_t> best;
   SearchState start{p.initial, {}, {}, 0};
+  if (std::string why = ck.over_budget(start); !why.empty()) {
+    Found r;
+    r.refused_by = why;
+    // The blocked change: an unmet goal on the group's own resource, else the first unmet.
+    for (const auto& av : p.available) {
+      const std::string prefix = av.online_fact.substr(0, av.online_fact.rfind('.') + 1);
+      if (why.find("available: " + av.group + " ") != 0) continue;
+      for (const auto& g : p.goal)
+        if (g.fact.starts_with(prefix) && !holds(g, p.initial)) r.blocked.push_back(describe(g));
+    }
+    for (const auto& g : p.goal)
+      if (!holds(g, p.initial)) r.blocked.push_back(describe(g));
+    return r;
+  }
   nodes.push_back({start});
   open.push({0, 0, 0});
   best[state_key(start)] = 0;
@@ -336,6 +413,7 @@ Found search(const Problem& p) {
       best[key] = next.elapsed;
       int h_next = ck.relaxed_cost(next.facts);
       if (h_next >= Checker::kDead) continue;  // the goal is out of reach from there
+      if (!ck.over_budget(next).empty()) continue;  // the budget cannot hold from there
       // Cost: steps, plus minutes of planned outage (so that the search keeps groups up),
       // plus the weighted distance to the goal.
       std::int64_t down = 0;
@@ -565,6 +643,12 @@ std::expected<Plan, Refusal> plan(const Problem& full) {
     result = plan_separable(p);
   } else {
     Found f = search(p);
+    if (!f.ok && !f.refused_by.empty()) {
+      std::string c = f.refused_by.substr(0, f.refused_by.find(" ("));
+      return std::unexpected(Refusal{c, f.blocked.empty() ? "" : f.blocked.front(),
+                                     "no plan satisfies " + f.refused_by + "; blocked: " +
+                                         (f.blocked.empty() ? std::string("(nothing)") : f.blocked.front())});
+    }
     if (!f.ok) {
       // Name the constraint: the first whose removal makes a plan exist.
       Refusal r{"", f.blocked.empty() ? "" : f.blocked.front(), "no plan satisfies the constraints"};

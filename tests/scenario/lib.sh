@@ -80,3 +80,9 @@ assert_mode() {
   got=$(mode_of "$1")
   [[ $got == "$2" ]] || fail "$1 has mode $got, expected $2"
 }
+
+# schema_ok SCHEMA_NAME: $OUT matches schemas/SCHEMA_NAME.schema.json.
+schema_ok() {
+  printf '%s' "$OUT" | /usr/bin/python3 "$SOURCE_DIR/tests/scenario/validate_schema.py" "$SOURCE_DIR/schemas/$1.schema.json" ||
+    fail "output does not match schemas/$1.schema.json: $OUT"
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Injected faults on the RTM lab. Each run halts safely: exit 3 (the showcase's
+# halt_after_failures 1 is reached), no violation, the CMS online, every service back to
+# its t = 0 state and startup, the failure named; then, with the fault cleared in the lab's
+# state (as an operator would fix the host), a rerun converges (exit 0, CMS at SP1 online on
+# NODE1, no violation).
+#   - setup.com /m:upgrade fails on NODE2, the first mailbox node;
+#   - NODE2 does not come back from its first restart (the wait times out);
+#   - `sc.exe stop MOM` on NODE2 hangs past its timeout, on every retry.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+
+M=$SOURCE_DIR/manifests/exchange2007-ccr-sp1.yaml
+LAB=$SOURCE_DIR/manifests/labs/clus1-rtm.yaml
+
+# with_fault NAME FAULT-YAML: a lab file and a showcase manifest using it.
+with_fault() {
+  sed "s#^faults: \[\]#faults:\n  - $2#" "$LAB" >"$WORK/$1-lab.yaml"
+  sed -e "s#\.\./resources/#$SOURCE_DIR/resources/#g" -e "s#{lab: labs/clus1-rtm.yaml}#{lab: $WORK/$1-lab.yaml}#" "$M" \
+    >"$WORK/$1.yaml"
+}
+
+# judge STATE FINAL: the event log has no violation, the CMS is online, and every service
+# is as at t = 0; FINAL=1 also wants everything at SP1 with the CMS on NODE1.
+judge() {
+  python3 - "$1/lab/events.jsonl" "$2" <<'PY' || fail "$1: the lab is not where it should be"
+import json, sys
+initial, services, groups, software = {}, {}, {}, {}
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    assert e["kind"] != "violation", line
+    if e["kind"] == "service":
+        services[(e["node"], e["service"])] = (e["state"], e["startup"])
+        if e["t"] == 0:
+            initial[(e["node"], e["service"])] = (e["state"], e["startup"])
+    if e["kind"] == "group":
+        groups[e["group"]] = e
+    if e["kind"] == "software":
+        software[(e["node"], e["product"])] = e["version"]
+assert services == initial, {k: (initial[k], v) for k, v in services.items() if initial[k] != v}
+assert groups["E2K7CCR"]["online"], groups["E2K7CCR"]
+if sys.argv[2] == "1":
+    assert groups["E2K7CCR"]["owner"] == "NODE1" and groups["E2K7CCR"]["version"] == "SP1", groups["E2K7CCR"]
+    assert all(v == "SP1" for v in software.values()), software
+PY
+}
+
+# clear STATE [NODE]: drop the lab's faults; bring NODE back up as if powered on again.
+clear() {
+  python3 - "$1/lab/state.json" "${2:-}" <<'PY'
+import json, os, sys
+path, node = sys.argv[1], sys.argv[2]
+s = json.load(open(path))
+s["faults"] = []
+if node:
+    n = s["nodes"][node]
+    n["online"], n["back_at"], n["boot_count"] = True, None, n["boot_count"] + 1
+json.dump(s, open(path + ".new", "w"))
+os.replace(path + ".new", path)
+PY
+}
+
+# halts NAME RESOURCE WANT [NODE]: apply halts safely with RESOURCE failed, naming WANT;
+# cleared, a rerun converges.
+halts() {
+  local name=$1 res=$2 want=$3 node=${4:-}
+  expect 3 apply "$WORK/$name.yaml" --state-dir "$WORK/$name.state" --json --retry-backoff 10ms --reboot-timeout 1s
+  schema_ok report
+  py '
+assert doc["status"] == "halted", doc["status"]
+failed = [r["id"] for r in doc["resources"] if r["outcome"] == "failed"]
+assert args[0] in failed, (args[0], failed)
+' "$res"
+  grep -qF -- "$want" <<<"$OUT" || fail "$name: the report does not say '$want'"
+  grep -q "halted safely" <<<"$OUT" || fail "$name: no safe-halt note"
+  judge "$WORK/$name.state" 0
+  clear "$WORK/$name.state" "$node"
+  expect 0 apply "$WORK/$name.yaml" --state-dir "$WORK/$name.state" --json
+  py 'assert doc["status"] == "converged", doc["status"]'
+  judge "$WORK/$name.state" 1
+  expect 0 check "$WORK/$name.yaml" --state-dir "$WORK/$name.state"
+}
+
+with_fault setup-fails '{command: "setup.com /m:upgrade", node: NODE2, mode: fail_always}'
+halts setup-fails 'exchange_server[exchange]@NODE2' 'exchange_server[exchange] upgrade (version=SP1) on NODE2 failed'
+
+with_fault no-return '{node: NODE2, mode: no_return_from_reboot}'
+halts no-return 'reboot[host]@NODE2' 'NODE2 did not come back from its restart within 1s' NODE2
+
+with_fault hang '{command: "sc.exe stop MOM", node: NODE2, mode: hang}'
+halts hang 'service[MOM]@NODE2' '`sc.exe stop MOM` timed out'
+
+pass "three injected faults halt safely and converge once cleared"
