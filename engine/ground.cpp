@@ -96,9 +96,13 @@ class Grounder {
     collect_referenced();
     initial();
     goals();
-    for (int s = 0; s < static_cast<int>(in_.subjects.size()); ++s)
-      if (in_.observed[s].state == Observation::State::present)
+    // Actions act on what exists, and on what the manifest declares even while absent (a
+    // first deployment); a referenced resource the node lacks is left alone.
+    for (int s = 0; s < static_cast<int>(in_.subjects.size()); ++s) {
+      auto st = in_.observed[s].state;
+      if (st == Observation::State::present || (st == Observation::State::absent && in_.subjects[s].manifest_index >= 0))
         for (const auto& a : in_.subjects[s].type->actions) ground_action(s, a);
+    }
     CONVERGE_CHECK(constraints());
     finish();
     return std::move(g_);

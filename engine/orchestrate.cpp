@@ -108,6 +108,7 @@ class PlannedRun {
   std::map<std::string, int> step_count_;       // steps run per subject id
   std::map<std::string, std::string> failed_;   // subject id -> why its step failed
   std::int64_t run_id_ = 0;
+  int seq_ = 0;
   int changes_ = 0;
   int failures_ = 0;
 
@@ -576,6 +577,8 @@ class PlannedRun {
         const auto& ga = g.actions[a];
         const Subject& s = subjects_[ga.subject];
         std::vector<StepRow> rows(1);
+        rows[0].run_id = run_id_;
+        rows[0].seq = ++seq_;
         rows[0].resource = s.spec.id();
         rows[0].action = ga.action->name + (kind ? std::string(" (") + kind_word(kind) + ")" : "");
         rows[0].reason = whys[i];
