@@ -236,7 +236,8 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
           if (!planned[i]) results[i] = builtin[i];
       }
     }
-    PlannedOutcome po = run_planned(command, m, types, **transports, journal->get(), begin, results, report, opts);
+    PlannedOutcome po = run_planned(command, m, types, **transports, journal->get(), begin, results, report, opts,
+                                   !interrupted->empty());
     t = tally(results);
     report.status = po.status;
     report.exit_code = po.exit_code;

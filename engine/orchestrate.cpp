@@ -1,5 +1,6 @@
 #include "engine/orchestrate.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -59,14 +60,15 @@ class PlannedRun {
  public:
   PlannedRun(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,
              Journal* journal, const std::function<Result<std::int64_t>()>& begin_run, std::vector<ResourceResult>& results,
-             Report& report, const GlobalOptions& opts)
+             Report& report, const GlobalOptions& opts, bool resumed)
       : command_(command), m_(m), types_(types), transports_(transports), journal_(journal), begin_run_(begin_run),
-        results_(results), report_(report), opts_(opts) {}
+        results_(results), report_(report), opts_(opts), resumed_(resumed) {}
 
   PlannedOutcome run() {
     load_type_files();
     subjects_ = grounding::subjects(m_, types_);
     observe(true);
+    if (resumed_ && command_ == "apply") wait_for_nodes();
     if (auto s = resolve_priors(false); !s) return error(s.error().describe());
     refresh_results({});
     if (command_ == "check") return check_outcome();
@@ -76,7 +78,12 @@ class PlannedRun {
     if (auto refusal = preconditions(); !refusal.empty()) return refused(refusal);
     auto g = ground(true);
     if (!g) return error(g.error().describe());
-    if (goals_hold(*g)) return {"in_sync", kExitOk, 0, 0};
+    if (goals_hold(*g)) {
+      // Nothing left to do: a maintenance an interrupted run left open is over.
+      if (command_ == "apply" && journal_)
+        if (auto s = journal_->close_priors(); !s) return error(s.error().describe());
+      return {"in_sync", kExitOk, 0, 0};
+    }
     auto plan = make_plan(*g);
     if (!plan) return refused(plan.error().message + (plan.error().constraint.empty() ? "" : " [" + plan.error().constraint + "]"));
     describe_plan(*g, *plan);
@@ -95,6 +102,7 @@ class PlannedRun {
   std::vector<ResourceResult>& results_;
   Report& report_;
   const GlobalOptions& opts_;
+  const bool resumed_;
 
   std::vector<datatype::Fact> facts_;
   std::vector<datatype::Precondition> preconditions_;
@@ -109,6 +117,9 @@ class PlannedRun {
   std::map<std::string, std::string> failed_;   // subject id -> why its step failed
   std::int64_t run_id_ = 0;
   int seq_ = 0;
+  /// CONVERGE_TEST_KILL_AT_STEP=N: SIGKILL itself once step N's outcome is journaled
+  /// (the crash tests' step boundaries).
+  const int kill_at_step_ = std::getenv("CONVERGE_TEST_KILL_AT_STEP") ? std::atoi(std::getenv("CONVERGE_TEST_KILL_AT_STEP")) : 0;
   int changes_ = 0;
   int failures_ = 0;
 
@@ -142,6 +153,23 @@ class PlannedRun {
     Transport* t = transport(s.spec.node);
     if (!t) return Observation::unknown("node " + s.spec.node + " has no transport");
     return types_.find(s.spec.type)->provider->observe(s.spec, *t);
+  }
+
+  /// After an interrupted run a node may still be restarting from its last step: wait for
+  /// every node to answer (up to the reboot timeout), then observe again.
+  void wait_for_nodes() {
+    auto deadline = Clock::now() + std::chrono::milliseconds(opts_.reboot_timeout_ms);
+    bool waited = false;
+    for (;;) {
+      bool all = true;
+      for (const auto& n : m_.nodes) all = all && reachable_.count(n.name);
+      if (all || Clock::now() >= deadline) break;
+      if (!waited) progress("waiting for nodes restarted by the interrupted run to come back");
+      waited = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      observe_nodes();
+    }
+    if (waited) observe(false);
   }
 
   /// Observes every subject (declared ones from observe_all's results on the first pass)
@@ -604,6 +632,8 @@ class PlannedRun {
         if (!st) rows[0].error = st.error().message;
         if (journal_)
           if (auto js = journal_->steps_ended(rows); !js) return error(js.error().describe());
+        // Test hook: die here, between two steps, as a power cut would.
+        if (kill_at_step_ > 0 && seq_ == kill_at_step_) ::kill(::getpid(), SIGKILL);
         if (!st) {
           failed_[s.spec.id()] = st.error().message;
           return halt(g, pa, st.error(), put_back);
@@ -726,8 +756,8 @@ bool runs_planned(const Manifest& m, const TypeRegistry& types) {
 
 PlannedOutcome run_planned(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,
                            Journal* journal, const std::function<Result<std::int64_t>()>& begin_run,
-                           std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts) {
-  return PlannedRun(command, m, types, transports, journal, begin_run, results, report, opts).run();
+                           std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts, bool resumed) {
+  return PlannedRun(command, m, types, transports, journal, begin_run, results, report, opts, resumed).run();
 }
 
 std::optional<std::int64_t> parse_host_time(const std::string& text) {

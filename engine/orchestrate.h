@@ -47,11 +47,13 @@ struct PlannedOutcome {
 
 /// The planned run of `command` (apply, plan or check). `results` holds observe_all()'s
 /// results and is updated to the final observation. `begin_run` writes the run's row
-/// (apply, before the first change) and returns its id.
+/// (apply, before the first change) and returns its id. `resumed`: an earlier run was
+/// interrupted (its last step may have restarted a node: wait for the nodes first).
 [[nodiscard]] PlannedOutcome run_planned(const std::string& command, const Manifest& m, const TypeRegistry& types,
                                          TransportSet& transports, Journal* journal,
                                          const std::function<Result<std::int64_t>()>& begin_run,
-                                         std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts);
+                                         std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts,
+                                         bool resumed);
 
 /// Parses a host's time as the Windows tools print it ("2008-03-01 08:35:09Z", "3/1/2008
 /// 6:00:00 AM") into seconds since 1970 (UTC as written). Pure.

@@ -86,3 +86,30 @@ schema_ok() {
   printf '%s' "$OUT" | /usr/bin/python3 "$SOURCE_DIR/tests/scenario/validate_schema.py" "$SOURCE_DIR/schemas/$1.schema.json" ||
     fail "output does not match schemas/$1.schema.json: $OUT"
 }
+
+# lab_judge STATE_DIR FINAL: the lab's event log shows no violation, the CMS online and
+# every service with its state and startup type of t = 0; FINAL=1 also wants every server
+# and the CMS at SP1, the CMS on NODE1 and "Cluster Group" on NODE1.
+lab_judge() {
+  python3 - "$1/lab/events.jsonl" "$2" <<'PY' || fail "$1: the lab is not where it should be"
+import json, sys
+initial, services, groups, software = {}, {}, {}, {}
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    assert e["kind"] != "violation", line
+    if e["kind"] == "service":
+        services[(e["node"], e["service"])] = (e["state"], e["startup"])
+        if e["t"] == 0:
+            initial[(e["node"], e["service"])] = (e["state"], e["startup"])
+    if e["kind"] == "group":
+        groups[e["group"]] = e
+    if e["kind"] == "software":
+        software[(e["node"], e["product"])] = e["version"]
+assert services == initial, {k: (initial[k], v) for k, v in services.items() if initial[k] != v}
+assert groups["E2K7CCR"]["online"], groups["E2K7CCR"]
+if sys.argv[2] == "1":
+    assert groups["E2K7CCR"]["owner"] == "NODE1" and groups["E2K7CCR"]["version"] == "SP1", groups["E2K7CCR"]
+    assert groups["Cluster Group"]["owner"] == "NODE1", groups["Cluster Group"]
+    assert all(v == "SP1" for v in software.values()), software
+PY
+}
