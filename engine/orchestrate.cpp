@@ -463,7 +463,7 @@ class PlannedRun {
                               std::int64_t at, std::int64_t secs, int kind) {
     char buf[512];
     std::snprintf(buf, sizeof buf, "  %3zu  %-8s %s%s  (%s)  +%s, %s\n", n, node.c_str(), kind == 0 ? "" : kind == 1 ? "  > " : "  < ",
-                  name.c_str(), why.c_str(), format_duration_ms(at * 1000).c_str(), format_duration_ms(secs * 1000).c_str());
+                  name.c_str(), why.c_str(), at == 0 ? "0s" : format_duration_ms(at * 1000).c_str(), format_duration_ms(secs * 1000).c_str());
     return buf;
   }
 
