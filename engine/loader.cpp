@@ -225,6 +225,18 @@ ConstraintSpec parse_constraint(LoaderState& st, const Located& loc) {
     c.kind = ConstraintSpec::Kind::available;
     c.subject = a->scalar.to_string();
     c.seconds = duration("outage_budget");
+    // The group is a declared resource whose type has an owner and an online state.
+    bool found = false, shaped = false;
+    for (const auto& r : st.out.resources) {
+      if (r.name != c.subject) continue;
+      found = true;
+      const TypeEntry* t = st.types.find(r.type);
+      shaped = shaped || (t && t->schema.find("owner") && t->schema.find("online"));
+    }
+    if (!found)
+      st.error("available: no resource named '" + c.subject + "' is declared (name a clustered group)", loc.doc->at(*a));
+    else if (!shaped)
+      st.error("available: '" + c.subject + "' has no owner and online properties; it is not a group", loc.doc->at(*a));
   } else if (const YNode* p = n.get("precondition")) {
     c.kind = ConstraintSpec::Kind::precondition;
     c.subject = p->scalar.to_string();
