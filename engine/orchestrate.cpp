@@ -69,6 +69,8 @@ class PlannedRun {
     subjects_ = grounding::subjects(m_, types_);
     observe(true);
     if (resumed_ && command_ == "apply") wait_for_nodes();
+    if (command_ == "apply")
+      if (auto stop = check_awaited_reboot()) return *stop;
     if (auto s = resolve_priors(false); !s) return error(s.error().describe());
     refresh_results({});
     if (command_ == "check") return check_outcome();
@@ -115,6 +117,7 @@ class PlannedRun {
   std::set<std::string> touched_;               // subject ids changed by this run
   std::map<std::string, int> step_count_;       // steps run per subject id
   std::map<std::string, std::string> failed_;   // subject id -> why its step failed
+  std::pair<std::string, std::string> awaiting_;  // a local node restarting: (node, boot id before)
   std::int64_t run_id_ = 0;
   int seq_ = 0;
   /// CONVERGE_TEST_KILL_AT_STEP=N: SIGKILL itself once step N's outcome is journaled
@@ -550,7 +553,15 @@ class PlannedRun {
         break;
     }
     if (!st) return st;
-    if (ga.action->boots) return wait_for_boot(*t, s.spec.node, boot_before);
+    if (ga.action->boots) {
+      // The machine converge runs on is restarting: nothing to wait with. The run is left
+      // awaiting the reboot; the next invocation continues it once the boot id changed.
+      if (t->describe().starts_with("local")) {
+        awaiting_ = {s.spec.node, boot_before};
+        return {};
+      }
+      return wait_for_boot(*t, s.spec.node, boot_before);
+    }
     return {};
   }
 
@@ -625,6 +636,7 @@ class PlannedRun {
         auto start = Clock::now();
         Status st = run_step(g, a);
         Observation after;
+        if (st && !awaiting_.first.empty()) return await_reboot(rows);
         if (st) st = verify_step(g, a, after);
         rows[0].ended_at = "";
         rows[0].outcome = st ? "changed" : "failed";
@@ -662,6 +674,48 @@ class PlannedRun {
     }
     refresh_results(touched_);
     return error("the goals still do not hold after 4 rounds of planning");
+  }
+
+  static constexpr const char* kAwaitKey = "awaiting_reboot";
+
+  /// The step restarted the machine converge runs on: journal it, remember which boot to
+  /// wait for, and end the run.
+  PlannedOutcome await_reboot(std::vector<StepRow>& rows) {
+    rows[0].outcome = "awaiting reboot";
+    nlohmann::json j = {{"run", run_id_}, {"node", awaiting_.first}, {"boot_id", awaiting_.second}};
+    if (journal_) {
+      if (auto js = journal_->steps_ended(rows); !js) return error(js.error().describe());
+      if (auto ms = journal_->set_meta(kAwaitKey, j.dump()); !ms) return error(ms.error().describe());
+    }
+    ++changes_;
+    refresh_results(touched_);
+    report_.notes.push_back("awaiting reboot: " + awaiting_.first +
+                            " is restarting (it is the machine converge runs on); run converge again once it is back: "
+                            "the next run continues this one");
+    return {"awaiting_reboot", kExitPending, changes_, 0};
+  }
+
+  /// A run left awaiting a reboot: continue once the node's boot id changed; until then,
+  /// do nothing and say so. Returns an outcome when this run must stop.
+  std::optional<PlannedOutcome> check_awaited_reboot() {
+    if (!journal_) return std::nullopt;
+    auto m = journal_->meta(kAwaitKey);
+    if (!m || !*m || (*m)->empty()) return std::nullopt;
+    auto j = nlohmann::json::parse(**m, nullptr, false);
+    if (j.is_discarded() || !j.contains("node")) return std::nullopt;
+    const std::string node = j["node"].get<std::string>();
+    Transport* t = transport(node);
+    auto now = t ? t->boot_id() : Result<std::string>(std::unexpected(make_error(ErrorCode::unreachable, "no transport")));
+    if (now && *now == j.value("boot_id", std::string())) {
+      report_.notes.push_back("still awaiting the restart of " + node + " requested by run #" +
+                              std::to_string(j.value("run", 0)) + ": nothing done");
+      return PlannedOutcome{"awaiting_reboot", kExitPending, 0, 0};
+    }
+    if (!now) return std::nullopt;  // not back yet: the observation below reports it
+    if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
+    report_.notes.push_back("note: " + node + " restarted (new boot id); continuing the work of run #" +
+                            std::to_string(j.value("run", 0)));
+    return std::nullopt;
   }
 
   PlannedOutcome finish() {

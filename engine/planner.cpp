@@ -207,8 +207,9 @@ std::expected<Plan, Refusal> plan_separable(const Problem& p) {
     }
     t = std::max(phase_end, batch_start);
   }
-  std::stable_sort(out.steps.begin(), out.steps.end(),
-                   [](const Step& a, const Step& b) { return std::tie(a.start_s, a.action) < std::tie(b.start_s, b.action); });
+  // By start; steps that start together keep their node's order (an instant step and the
+  // step after it start at the same second).
+  std::stable_sort(out.steps.begin(), out.steps.end(), [](const Step& a, const Step& b) { return a.start_s < b.start_s; });
   out.makespan_s = t;
   return out;
 }

@@ -89,7 +89,7 @@ struct Step {
 };
 
 struct Plan {
-  std::vector<Step> steps;                    ///< ordered by start, then action index
+  std::vector<Step> steps;                    ///< ordered by start; a node's steps in their order
   std::int64_t makespan_s = 0;
   std::map<std::string, std::int64_t> outage_s;  ///< planned outage per available group
 };

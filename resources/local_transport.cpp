@@ -59,7 +59,10 @@ Result<ExecResult> LocalTransport::run(const ExecRequest& req) {
 }
 
 Result<std::string> LocalTransport::boot_id() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  // A node root stands for "/": a root that holds its own boot id (a test standing for a
+  // host, or a container) is read; otherwise the machine's.
+  std::ifstream in(real("/proc/sys/kernel/random/boot_id"));
+  if (!in && !root_.empty()) in.open("/proc/sys/kernel/random/boot_id");
   std::string id;
   if (!std::getline(in, id)) return std::unexpected(make_error(ErrorCode::io, "cannot read boot_id"));
   return id;

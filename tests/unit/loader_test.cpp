@@ -262,10 +262,17 @@ TEST_CASE_METHOD(LoaderFixture, "include errors", "[loader]") {
 }
 
 TEST_CASE_METHOD(LoaderFixture, "constraints are parsed with groups expanded and durations in seconds", "[loader]") {
+  // `available` names a declared group: a resource whose type has owner and online.
+  write("t.yaml", "apiVersion: converge/v1\nkind: Types\ntypes:\n  grp:\n    doc: a group\n    scope: cluster\n"
+                  "    properties: {owner: {kinds: [string]}, online: {kinds: [boolean]}}\n"
+                  "    observe: [{argv: [q, '{name}']}]\n");
   Manifest m = load_ok(H +
+                       "include: [t.yaml]\n"
                        "inventory:\n"
-                       "  nodes: {n1: {}, n2: {}, n3: {}}\n"
+                       "  nodes: {n1: {cluster: c}, n2: {cluster: c}, n3: {}}\n"
                        "  groups: {web: [n2, n1], all: [web, n3]}\n"
+                       "resources:\n"
+                       "  - {type: grp, name: web, on: c}\n"
                        "constraints:\n"
                        "  - order: [n3, web]\n"
                        "  - max_disrupted: 1\n    of: all\n"
@@ -279,7 +286,7 @@ TEST_CASE_METHOD(LoaderFixture, "constraints are parsed with groups expanded and
   REQUIRE(order.order.size() == 2);
   CHECK(names(order.order[0]) == "n3");
   CHECK(names(order.order[1]) == "n1,n2");
-  CHECK(order.where.line == 7);
+  CHECK(order.where.line == 10);
   const auto& md = m.constraints[1];
   CHECK(md.kind == CK::max_disrupted);
   CHECK(md.limit == 1);
