@@ -74,10 +74,10 @@ class PlannedRun {
     if (auto s = resolve_priors(false); !s) return error(s.error().describe());
     refresh_results({});
     if (command_ == "check") return check_outcome();
+    if (auto refusal = preconditions(); !refusal.empty()) return refused(refusal);
     for (std::size_t i = 0; i < subjects_.size(); ++i)
       if (observed_[i].state == Observation::State::unknown)
         return error("cannot plan: " + subjects_[i].spec.id() + " could not be observed: " + observed_[i].error);
-    if (auto refusal = preconditions(); !refusal.empty()) return refused(refusal);
     auto g = ground(true);
     if (!g) return error(g.error().describe());
     if (goals_hold(*g)) {

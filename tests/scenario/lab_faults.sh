@@ -64,5 +64,9 @@ halts no-return 'reboot[host]@NODE2' 'NODE2 did not come back from its restart w
 
 with_fault hang '{command: "sc.exe stop MOM", node: NODE2, mode: hang}'
 halts hang 'service[MOM]@NODE2' '`sc.exe stop MOM` timed out'
+# the hung command was tried three times (two retries with backoff) before the halt; the
+# rerun that converged sent it once more
+tries=$(grep '"node":"NODE2"' "$WORK/hang.state/lab/events.jsonl" | grep -c '"command":"sc.exe stop MOM"' || true)
+((tries == 4)) || fail "sc.exe stop MOM sent $tries times, expected 3 tries and 1 after the fault was cleared"
 
 pass "three injected faults halt safely and converge once cleared"

@@ -4,7 +4,8 @@
 #   - an outage budget too small for any plan (5 minutes: /upgradecms alone takes 10);
 #   - a stale backup (the lab's last full backup 30 hours old, max_age 24h);
 #   - two mailbox nodes allowed down at once while the CMS must stay online throughout
-#     (max_disrupted 2, outage budget 0): still no plan, and the availability is named.
+#     (max_disrupted 2, outage budget 0): still no plan, and the availability is named;
+#   - `precondition: reachable` with NODE2 down.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -58,4 +59,14 @@ refused stale-backup "precondition full_backup" "last_full_backup of E2K7CCR is 
 variant both-down 's/{max_disrupted: 1, of: mailbox}/{max_disrupted: 2, of: mailbox}/' 's/outage_budget: 30m/outage_budget: 0s/'
 refused both-down "available: E2K7CCR outage_budget 0ms" "clustered_mailbox_server[E2K7CCR].version = SP1"
 
-pass "too small a budget, a stale backup and both nodes down with the CMS kept online are refused, the lab untouched"
+variant reachable 's/{halt_after_failures: 1}/{halt_after_failures: 1}\n  - {precondition: reachable}/'
+expect 2 check "$WORK/reachable.yaml" --state-dir "$WORK/reachable.state"
+python3 - "$WORK/reachable.state/lab/state.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["nodes"]["NODE2"]["online"] = False   # down, and not coming back by itself
+json.dump(s, open(sys.argv[1], "w"))
+PY
+refused reachable "precondition reachable: node NODE2 does not answer"
+
+pass "too small a budget, a stale backup and both nodes down with the CMS kept online, an unreachable node: refused, the lab untouched"
