@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <mutex>
 
@@ -183,21 +184,33 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   auto lock = RunLock::acquire(state_dir, command);
   if (!lock) return fail(lock.error(), lock.error().code == ErrorCode::locked ? "locked" : "failed",
                          lock.error().code == ErrorCode::locked ? kExitLocked : kExitError);
-  auto journal = Journal::open(state_dir);
-  if (!journal) return fail(journal.error(), "failed", kExitError);
-  auto interrupted = (*journal)->close_interrupted();
-  if (!interrupted) return fail(interrupted.error(), "failed", kExitError);
-  for (const auto& r : *interrupted)
-    report.notes.push_back("note: run #" + std::to_string(r.id) + " (" + r.command + ", started " + r.started_at +
-                           ") was interrupted; this run observes afresh and finishes the job");
-
-  timer.mark("journal");
+  // The journal opens (and closes out interrupted runs) on its own thread while the nodes
+  // are observed: observation changes nothing, and no change is made before both are done.
+  struct Opened {
+    std::unique_ptr<Journal> journal;
+    std::vector<RunRow> interrupted;
+  };
+  auto opening = std::async(std::launch::async, [&state_dir]() -> Result<Opened> {
+    CONVERGE_TRY(auto j, Journal::open(state_dir));
+    CONVERGE_TRY(auto interrupted, j->close_interrupted());
+    return Opened{std::move(j), std::move(interrupted)};
+  });
   auto transports = TransportSet::open(m, TransportOptions{state_dir, opts.lab_speed});
-  if (!transports) return fail(transports.error(), "failed", kExitError);
+  if (!transports) {
+    if (auto j = opening.get(); !j) return fail(j.error(), "failed", kExitError);
+    return fail(transports.error(), "failed", kExitError);
+  }
   TransportLookup lookup = [&](const std::string& node) { return (*transports)->find(node); };
 
   ExecOptions eo{opts.parallel, progress_printer(m, opts), nullptr, nullptr};
   std::vector<ResourceResult> results = observe_all(m, types, lookup, eo);
+  auto opened = opening.get();
+  if (!opened) return fail(opened.error(), "failed", kExitError);
+  Result<std::unique_ptr<Journal>> journal = std::move(opened->journal);
+  auto interrupted = std::optional<std::vector<RunRow>>(std::move(opened->interrupted));
+  for (const auto& r : *interrupted)
+    report.notes.push_back("note: run #" + std::to_string(r.id) + " (" + r.command + ", started " + r.started_at +
+                           ") was interrupted; this run observes afresh and finishes the job");
   report.results = &results;
   timer.mark("observe");
   // plan records nothing, so it neither reads git nor touches the journal's git cache.
