@@ -1,5 +1,7 @@
 #include "engine/duration.h"
 
+#include <cstdio>
+
 namespace converge {
 
 std::optional<std::int64_t> parse_duration_ms(const Value& v) {
@@ -44,6 +46,31 @@ std::string format_duration_ms(std::int64_t ms) {
   if (s % 3600 >= 60) out += std::to_string((s % 3600) / 60) + "m";
   if (s % 60 || out.empty()) out += std::to_string(s % 60) + "s";
   return out;
+}
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  // H. Hinnant's algorithm.
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+std::optional<std::int64_t> parse_host_time(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  char ampm[3] = {0};
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2dZ", &y, &mo, &d, &h, &mi, &s) == 6) {
+  } else if (std::sscanf(text.c_str(), "%d/%d/%d %d:%d:%d %2s", &mo, &d, &y, &h, &mi, &s, ampm) == 7) {
+    std::string ap(ampm);
+    if (h < 1 || h > 12 || (ap != "AM" && ap != "PM")) return std::nullopt;
+    h = h % 12 + (ap == "PM" ? 12 : 0);
+  } else {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  return days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + s;
 }
 
 }  // namespace converge

@@ -21,15 +21,6 @@ using Clock = std::chrono::steady_clock;
 using grounding::Grounded;
 using grounding::Subject;
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 std::string set_text(const std::vector<std::string>& s) {
   std::string out;
   for (const auto& n : s) out += (out.empty() ? "" : ", ") + n;
@@ -812,21 +803,6 @@ PlannedOutcome run_planned(const std::string& command, const Manifest& m, const 
                            Journal* journal, const std::function<Result<std::int64_t>()>& begin_run,
                            std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts, bool resumed) {
   return PlannedRun(command, m, types, transports, journal, begin_run, results, report, opts, resumed).run();
-}
-
-std::optional<std::int64_t> parse_host_time(const std::string& text) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char ampm[3] = {0};
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2dZ", &y, &mo, &d, &h, &mi, &s) == 6) {
-  } else if (std::sscanf(text.c_str(), "%d/%d/%d %d:%d:%d %2s", &mo, &d, &y, &h, &mi, &s, ampm) == 7) {
-    std::string ap(ampm);
-    if (h < 1 || h > 12 || (ap != "AM" && ap != "PM")) return std::nullopt;
-    h = h % 12 + (ap == "PM" ? 12 : 0);
-  } else {
-    return std::nullopt;
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  return days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + s;
 }
 
 }  // namespace converge

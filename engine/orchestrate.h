@@ -55,8 +55,4 @@ struct PlannedOutcome {
                                          std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts,
                                          bool resumed);
 
-/// Parses a host's time as the Windows tools print it ("2008-03-01 08:35:09Z", "3/1/2008
-/// 6:00:00 AM") into seconds since 1970 (UTC as written). Pure.
-[[nodiscard]] std::optional<std::int64_t> parse_host_time(const std::string& text);
-
 }  // namespace converge

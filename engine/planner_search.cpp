@@ -289,68 +289,64 @@ class Compact {
     return k;
   }
 
-  /// h_add over atoms, in actions; kDead when a goal is out of reach even relaxed.
-  int relaxed_cost(const State& s) const {
-    std::vector<int> cost(static_cast<std::size_t>(atoms), kDead);
+  /// The relaxation both estimates share: from the atoms true in `s` (cost 0), an action
+  /// reaches its effects at `action_cost(action, costs)` until nothing improves.
+  template <typename T, typename ActionCost>
+  std::vector<T> relax(const State& s, T inf, ActionCost action_cost) const {
+    std::vector<T> cost(static_cast<std::size_t>(atoms), inf);
     for (std::size_t f = 0; f < facts.size(); ++f) cost[atom_base[f] + at(s, static_cast<int>(f))] = 0;
-    auto best_of = [&](const std::vector<int>& alts) {
-      int best = kDead;
-      for (int a : alts) best = std::min(best, cost[a]);
-      return best;
-    };
     for (bool changed = true; changed;) {
       changed = false;
       for (std::size_t i = 0; i < acts.size(); ++i) {
-        const Act& a = acts[i];
         if (!p.actions[i].search) continue;
-        int k = 1;
-        for (const auto& pre : a.pre_atoms) k = std::min(kDead, k + best_of(pre));
-        for (const auto& [offline, others] : a.drain) k = std::min(kDead, k + std::min(cost[offline], best_of(others)));
-        if (k >= kDead) continue;
-        for (int e : a.eff_atoms)
+        const T k = action_cost(acts[i], cost);
+        if (k >= inf) continue;
+        for (int e : acts[i].eff_atoms)
           if (k < cost[e]) cost[e] = k, changed = true;
       }
     }
-    int h = 0;
+    return cost;
+  }
+
+  template <typename T>
+  static T cheapest(const std::vector<int>& alternatives, const std::vector<T>& cost, T inf) {
+    T best = inf;
+    for (int a : alternatives) best = std::min(best, cost[a]);
+    return best;
+  }
+
+  /// The cheapest atom satisfying each goal, folded over the goals.
+  template <typename T, typename Fold>
+  T goal_cost(const std::vector<T>& cost, T inf, Fold fold) const {
+    T h = 0;
     for (const auto& g : goal) {
-      int best = kDead;
+      T best = inf;
       for (std::size_t v = 0; v < values[g.fact].size() && v < 64; ++v)
         if (g.mask >> v & 1) best = std::min(best, cost[atom_base[g.fact] + static_cast<int>(v)]);
-      h = std::min(kDead, h + best);
+      h = fold(h, best);
     }
     return h;
   }
 
+  /// h_add over atoms, in actions; kDead when a goal is out of reach even relaxed.
+  int relaxed_cost(const State& s) const {
+    auto cost = relax<int>(s, kDead, [](const Act& a, const std::vector<int>& c) {
+      int k = 1;
+      for (const auto& pre : a.pre_atoms) k = std::min(kDead, k + cheapest(pre, c, kDead));
+      for (const auto& [offline, others] : a.drain) k = std::min(kDead, k + std::min(c[offline], cheapest(others, c, kDead)));
+      return k;
+    });
+    return goal_cost<int>(cost, kDead, [](int h, int x) { return std::min(kDead, h + x); });
+  }
+
   /// h_max lower bound on group g's remaining outage.
   std::int64_t outage_bound(const State& s, std::size_t g) const {
-    std::vector<std::int64_t> cost(static_cast<std::size_t>(atoms), kInf);
-    for (std::size_t f = 0; f < facts.size(); ++f) cost[atom_base[f] + at(s, static_cast<int>(f))] = 0;
-    auto best_of = [&](const std::vector<int>& alts) {
-      std::int64_t best = kInf;
-      for (int a : alts) best = std::min(best, cost[a]);
-      return best;
-    };
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (std::size_t i = 0; i < acts.size(); ++i) {
-        const Act& a = acts[i];
-        if (!p.actions[i].search) continue;
-        std::int64_t k = 0;
-        for (const auto& pre : a.pre_atoms) k = std::max(k, best_of(pre));
-        if (k >= kInf) continue;
-        k += a.down_seconds[g];
-        for (int e : a.eff_atoms)
-          if (k < cost[e]) cost[e] = k, changed = true;
-      }
-    }
-    std::int64_t h = 0;
-    for (const auto& gl : goal) {
-      std::int64_t best = kInf;
-      for (std::size_t v = 0; v < values[gl.fact].size() && v < 64; ++v)
-        if (gl.mask >> v & 1) best = std::min(best, cost[atom_base[gl.fact] + static_cast<int>(v)]);
-      h = std::max(h, best);
-    }
-    return h;
+    auto cost = relax<std::int64_t>(s, kInf, [g](const Act& a, const std::vector<std::int64_t>& c) {
+      std::int64_t k = 0;
+      for (const auto& pre : a.pre_atoms) k = std::max(k, cheapest(pre, c, kInf));
+      return k >= kInf ? kInf : k + a.down_seconds[g];
+    });
+    return goal_cost<std::int64_t>(cost, kInf, [](std::int64_t h, std::int64_t x) { return std::max(h, x); });
   }
 
   /// Empty when every budget can still hold from `s`; else why not.

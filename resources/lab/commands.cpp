@@ -1,3 +1,4 @@
+#include "engine/duration.h"
 #include "resources/lab/commands.h"
 
 #include <algorithm>
@@ -44,15 +45,7 @@ std::string command_line(const std::vector<std::string>& argv) {
 
 namespace {
 
-// Days since 1970-01-01 of a civil date, and back (H. Hinnant's algorithms).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+// A civil date from days since 1970-01-01 (H. Hinnant's algorithm; days_from_civil is in engine/duration.h).
 
 void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;

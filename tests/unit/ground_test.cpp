@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "engine/duration.h"
 #include "engine/ground.h"
 #include "engine/loader.h"
 #include "engine/orchestrate.h"
