@@ -405,10 +405,15 @@ class Grounder {
       std::string k = fact_key(s, p);
       pa.effects.push_back({k, v});
       see(k, v);
-      target_text += (target_text.empty() ? "" : ", ") + p + "=" + v.to_string();
+      // Values the manifest marks sensitive never reach a name or a reason.
+      const bool secret = s.spec.sensitive.count(p) > 0;
+      target_text += (target_text.empty() ? "" : ", ") + p + "=" + (secret ? std::string("(sensitive)") : v.to_string());
       auto now = in_.observed[si].props.find(p);
       reason += (reason.empty() ? "" : "; ") + p + " " +
-                (now == in_.observed[si].props.end() ? std::string("(none)") : now->second.to_string()) + " -> " + v.to_string();
+                (secret                                  ? std::string("(sensitive)")
+                 : now == in_.observed[si].props.end() ? std::string("(none)")
+                                                         : now->second.to_string()) +
+                " -> " + (secret ? std::string("(sensitive)") : v.to_string());
     }
     // Node facts an action affects live on the node it runs on.
     std::string fact_node = cluster_scoped && a.run_on.empty() ? std::string() : x.node;

@@ -45,6 +45,13 @@ std::string constraint_text(const ConstraintSpec& c) {
   return "?";
 }
 
+/// A resource's properties with the values the manifest marks sensitive masked.
+Map masked(const ResourceSpec& spec, Map props) {
+  for (auto& [k, v] : props)
+    if (spec.sensitive.count(k)) v = Value("(sensitive)");
+  return props;
+}
+
 const char* kind_word(int k) { return k == 1 ? "establish" : k == 2 ? "restore" : "planned"; }
 
 class PlannedRun {
@@ -233,7 +240,12 @@ class PlannedRun {
             } else if (observed_[i].state == Observation::State::present) {
               auto o = observed_[i].props.find(prop);
               v = o == observed_[i].props.end() ? Value() : o->second;
-              if (record && journal_) CONVERGE_CHECK(journal_->record_prior(s.spec.id(), prop, v.to_json(), run_id_));
+              if (record && journal_) {
+                if (s.spec.sensitive.count(prop))
+                  return std::unexpected(make_error(ErrorCode::invalid_input, s.spec.id() + ": `prior` of the sensitive property " +
+                                                                                  prop + " would put its value in the journal"));
+                CONVERGE_CHECK(journal_->record_prior(s.spec.id(), prop, v.to_json(), run_id_));
+              }
             }
             s.spec.properties[prop] = v;
           }
@@ -390,8 +402,13 @@ class PlannedRun {
       const auto& ga = g.actions[p.steps[i].action];
       const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
       std::string change;
+      const ResourceSpec& spec = subjects_[ga.subject].spec;
       for (const auto& [prop, v] : ga.targets) {
         auto it = predicted.find(grounding::fact_key(subjects_[ga.subject], prop));
+        if (spec.sensitive.count(prop)) {
+          change += (change.empty() ? "" : "; ") + prop + " (sensitive)";
+          continue;
+        }
         change += (change.empty() ? "" : "; ") + prop + " " + (it == predicted.end() ? std::string("(none)") : it->second.to_string()) +
                   " -> " + v.to_string();
       }
@@ -433,7 +450,7 @@ class PlannedRun {
                        {"node", a.node},
                        {"resource", step_resource(g, st.action)},
                        {"action", ga.action->name},
-                       {"targets", nlohmann::json::parse(Value(ga.targets).to_json())},
+                       {"targets", nlohmann::json::parse(Value(masked(subjects_[ga.subject].spec, ga.targets)).to_json())},
                        {"kind", kind_word(kind)},
                        {"reason", why},
                        {"disruption", a.disruption == planning::Disruption::node       ? "node"
@@ -612,7 +629,7 @@ class PlannedRun {
         rows[0].resource = s.spec.id();
         rows[0].action = ga.action->name + (kind ? std::string(" (") + kind_word(kind) + ")" : "");
         rows[0].reason = whys[i];
-        rows[0].before_json = Value(observed_[ga.subject].props).to_json();
+        rows[0].before_json = Value(masked(s.spec, observed_[ga.subject].props)).to_json();
         if (journal_)
           if (auto st = journal_->steps_started(rows); !st) return error(st.error().describe());
         // Write-ahead: what a transient step changes is recorded before it changes.
@@ -620,6 +637,9 @@ class PlannedRun {
           for (const auto& [k, _] : ga.targets) {
             auto o = observed_[ga.subject].props.find(k);
             Value before = o == observed_[ga.subject].props.end() ? Value() : o->second;
+            if (s.spec.sensitive.count(k))
+              return error("a transient change of " + s.spec.id() + "'s sensitive property " + k +
+                           " would put its value in the journal; refused");
             if (auto st = journal_->record_prior(s.spec.id(), k, before.to_json(), run_id_); !st) return error(st.error().describe());
             put_back.emplace(grounding::fact_key(s, k), before);
           }
@@ -631,7 +651,7 @@ class PlannedRun {
         if (st) st = verify_step(g, a, after);
         rows[0].ended_at = "";
         rows[0].outcome = st ? "changed" : "failed";
-        rows[0].after_json = after.state == Observation::State::present ? Value(after.props).to_json() : "";
+        rows[0].after_json = after.state == Observation::State::present ? Value(masked(s.spec, after.props)).to_json() : "";
         if (!st) rows[0].error = st.error().message;
         if (journal_)
           if (auto js = journal_->steps_ended(rows); !js) return error(js.error().describe());

@@ -5,7 +5,8 @@
 # may start only once no restart is pending. The first apply runs up to the restart and
 # stops "awaiting reboot" (exit 2); a rerun before the restart does nothing and says so;
 # after the restart (a new boot id) the next run continues and converges (exit 0); then a
-# rerun is a no-op. The journal shows the awaiting run.
+# rerun is a no-op. The journal shows the awaiting run. A sensitive property of a data type
+# (an API key written by a planned step) reaches neither output nor the state directory.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -50,6 +51,16 @@ types:
         duration: 2m
         disruption: node
         boots: true
+  credential:
+    doc: an API key in a file
+    properties: {key: {kinds: [string]}}
+    observe:
+      - argv: [sh, -c, 'cat "$CONVERGE_ROOT/etc/api-key" 2>/dev/null || true']
+        properties: {key: {regex: '^(.*)$', default: ""}}
+    actions:
+      - name: write
+        sets: {key: desired}
+        argv: [sh, -c, 'printf "%s\n" "$1" > "$CONVERGE_ROOT/etc/api-key"', sh, "{prop.key}"]
   app:
     doc: an application that runs on the new kernel only
     properties: {running: {kinds: [boolean]}}
@@ -74,6 +85,7 @@ resources:
   - {type: kernel, name: linux, properties: {version: 6.6.0}}
   - {type: reboot, name: host, properties: {pending: false}}
   - {type: app, name: shop, properties: {running: true}}
+  - {type: credential, name: api, properties: {key: s3cr3t-k3y-4242}, sensitive: [key]}
 YAML
 S=$WORK/state
 
@@ -102,4 +114,20 @@ py '
 by = {r["id"]: r["status"] for r in doc["runs"]}
 assert by[1] == "awaiting_reboot" and by[3] == "converged", by
 '
+[[ $(cat "$R/etc/api-key") == s3cr3t-k3y-4242 ]] || fail "the key was not written"
+echo wrong >"$R/etc/api-key"
+expect 2 plan "$WORK/m.yaml" --state-dir "$S" --json
+all=$OUT
+expect 0 apply "$WORK/m.yaml" --state-dir "$S" --json
+all+=$OUT$ERR
+expect 0 history --state-dir "$S" --json
+all+=$OUT
+for run in 1 2 3 4 5 6; do
+  run history "$run" --state-dir "$S" --json
+  all+=$OUT
+done
+grep -q "s3cr3t" <<<"$all" && fail "the sensitive key reached the output"
+grep -rq "s3cr3t" "$S" && fail "the sensitive key reached the state directory"
+grep -q "(sensitive)" <<<"$all" || fail "the masked key is not shown as (sensitive)"
+
 pass "a local restart leaves the run awaiting reboot; the next run after the new boot continues it"
