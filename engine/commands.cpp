@@ -258,6 +258,14 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
       report.status = "failed";
       report.exit_code = kExitError;
     }
+    // Built-in resources count too: a plan with only their changes pending is pending, an
+    // apply that changed only them converged.
+    if (po.exit_code == kExitOk && t.pending) {
+      report.status = command == "check" ? "drift" : command == "plan" ? "changes_pending" : "failed";
+      report.exit_code = command == "apply" ? kExitError : kExitPending;
+    } else if (po.status == "in_sync" && command == "apply" && t.changed) {
+      report.status = "converged";
+    }
     t.changed = std::max(t.changed, po.changes);
     t.failed = std::max(t.failed, po.failed);
     timer.mark("planned");

@@ -114,7 +114,6 @@ class Grounder {
   Grounded g_;
   std::set<std::pair<std::string, std::string>> referenced_;  // (type, property) read by a condition
   std::map<std::string, int> subject_at_;                     // "loc/type[name]" -> subject
-  std::vector<std::vector<Conj>> pre_alts_;                   // per action: its precondition (one conj)
   std::vector<Conj> pre_;                                     // per action
   std::vector<Conj> transient_;                               // per action
   std::vector<char> boots_;                                   // per action
@@ -495,7 +494,7 @@ class Grounder {
         for (const auto& f : in_.facts) {
           bool match = f.name == name;
           if (auto brace = f.name.find("{name}"); !match && brace != std::string::npos)
-            match = name.starts_with(f.name.substr(0, brace));
+            match = name.starts_with(f.name.substr(0, brace)) && name.size() > brace;
           if (!match || !f.after_boot) continue;
           auto& eff = g_.problem.actions[i].effects;
           auto it = std::find_if(eff.begin(), eff.end(), [&](const auto& e) { return e.first == k; });
@@ -567,7 +566,7 @@ bool holds(const planning::Condition& c, const Facts& f) {
 /// The shortest sequence of actions on one resource (pre on its own facts, or holding in
 /// `facts`) that reaches `want` (fact -> acceptable values). Empty optional: none.
 std::optional<std::vector<int>> reach(const Grounded& g, const Facts& facts, const std::string& prefix,
-                                      const std::vector<planning::Condition>& want) {
+                                      const std::vector<planning::Condition>& want, bool node_disruption) {
   struct Node {
     Facts f;
     std::vector<int> path;
@@ -575,7 +574,7 @@ std::optional<std::vector<int>> reach(const Grounded& g, const Facts& facts, con
   std::vector<int> helpers;
   for (int i = 0; i < static_cast<int>(g.problem.actions.size()); ++i) {
     const auto& a = g.problem.actions[i];
-    bool own = !a.effects.empty();
+    bool own = !a.effects.empty() && (node_disruption || a.disruption != planning::Disruption::node);
     for (const auto& [k, _] : a.effects) own = own && k.starts_with(prefix);
     if (own) helpers.push_back(i);
   }
@@ -649,7 +648,8 @@ std::vector<Subject> subjects(const Manifest& m, const TypeRegistry& types) {
 
 Result<Grounded> ground(const Inputs& in) { return Grounder(in).run(); }
 
-std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, const planning::Plan& plan) {
+std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, const planning::Plan& plan,
+                                                                  bool node_disruption) {
   planning::Plan out;
   g.step_kind.clear();
   Facts facts = g.problem.initial;
@@ -672,7 +672,7 @@ std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, 
       auto& keep = saved[prefix];
       for (const auto& [k, v] : facts)
         if (k.starts_with(prefix)) keep.push_back({k, {v}});
-      auto path = reach(g, facts, prefix, want);
+      auto path = reach(g, facts, prefix, want, node_disruption);
       if (!path)
         return std::unexpected(planning::Refusal{"transient", want.front().fact,
                                                  "no action establishes " + want.front().fact + " for " +
@@ -681,7 +681,7 @@ std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, 
     }
     push(step.action, 0);
     for (const auto& [prefix, want] : saved) {
-      auto path = reach(g, facts, prefix, want);
+      auto path = reach(g, facts, prefix, want, node_disruption);
       if (!path)
         return std::unexpected(planning::Refusal{"transient", prefix,
                                                  "no action puts back " + prefix + " after " + g.problem.actions[step.action].name});
@@ -690,7 +690,7 @@ std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, 
   }
   out.makespan_s = t;
   if (auto v = planning::verify(g.problem, out); !v) return std::unexpected(v.error());
-  out.outage_s = plan.outage_s;
+  out.outage_s = planning::planned_outage(g.problem, out);
   return out;
 }
 

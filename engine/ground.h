@@ -91,7 +91,9 @@ struct Grounded {
 
 /// Inserts, around every step with transient requirements, the steps that establish them
 /// and then restore the values they had, and verifies the result. `g.step_kind` is filled
-/// parallel to the returned plan's steps.
-[[nodiscard]] std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, const planning::Plan& plan);
+/// parallel to the returned plan's steps. `node_disruption` false: no inserted step may
+/// disrupt its node (the safe halt's plan).
+[[nodiscard]] std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, const planning::Plan& plan,
+                                                                                bool node_disruption = true);
 
 }  // namespace converge::grounding

@@ -125,11 +125,25 @@ class PlannedRun {
   int failures_ = 0;
 
   PlannedOutcome error(const std::string& msg) {
-    report_.diagnostics.push_back(make_error(ErrorCode::action_failed, msg));
+    report_.diagnostics.push_back(make_error(ErrorCode::action_failed, scrub(msg)));
     return {"failed", kExitError, changes_, failures_ + 1};
   }
 
-  PlannedOutcome refused(const std::string& msg) {
+  /// `text` with every value the manifest marks sensitive replaced by "(sensitive)" (a
+  /// refusal or a verify message names goal values).
+  std::string scrub(std::string text) const {
+    for (const auto& r : m_.resources)
+      for (const auto& k : r.sensitive)
+        if (const Value* v = r.prop(k); v && !v->is_null()) {
+          const std::string secret = v->to_string();
+          if (secret.size() < 3) continue;
+          for (std::size_t at; (at = text.find(secret)) != std::string::npos;) text.replace(at, secret.size(), "(sensitive)");
+        }
+    return text;
+  }
+
+  PlannedOutcome refused(const std::string& raw) {
+    const std::string msg = scrub(raw);
     report_.diagnostics.push_back(make_error(ErrorCode::refused, "refused: " + msg));
     report_.extra["refusal"] = msg;
     return {"refused", kExitRefused, changes_, failures_};
@@ -367,11 +381,11 @@ class PlannedRun {
     return true;
   }
 
-  std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g) {
+  std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g, bool node_disruption = true) {
     if (std::getenv("CONVERGE_DUMP_PROBLEM")) dump(g.problem);
     auto p = planning::plan(g.problem);
     if (!p) return p;
-    return grounding::expand_transients(g, *p);
+    return grounding::expand_transients(g, *p, node_disruption);
   }
 
   /// The ground problem on stderr (CONVERGE_DUMP_PROBLEM=1), for type authors.
@@ -544,9 +558,16 @@ class PlannedRun {
     Transport* t = transport(ga.run_node.empty() ? s.spec.node : ga.run_node);
     if (!t) return std::unexpected(make_error(ErrorCode::unreachable, "no transport for " + s.spec.node));
     auto timeout = std::max(scaled(ga.action->duration_seconds * 3 + 300), std::chrono::milliseconds(1000));
+    // A restart is waited for by its new boot id: without the current one, a restart
+    // cannot be told from a node that has not gone down yet.
     std::string boot_before;
-    if (ga.action->boots)
-      if (auto b = t->boot_id()) boot_before = *b;
+    if (ga.action->boots) {
+      auto b = t->boot_id();
+      if (!b) return std::unexpected(make_error(ErrorCode::unreachable, "cannot read the boot id of " +
+                                                                            (ga.run_node.empty() ? s.spec.node : ga.run_node) +
+                                                                            " before restarting it: " + b.error().message));
+      boot_before = *b;
+    }
     Status st;
     for (int attempt = 0; attempt < opts_.retries + 1; ++attempt) {
       if (attempt > 0) {
@@ -564,11 +585,12 @@ class PlannedRun {
     if (ga.action->boots) {
       // The machine converge runs on is restarting: nothing to wait with. The run is left
       // awaiting the reboot; the next invocation continues it once the boot id changed.
+      const std::string& node = ga.run_node.empty() ? s.spec.node : ga.run_node;
       if (t->describe().starts_with("local")) {
-        awaiting_ = {s.spec.node, boot_before};
+        awaiting_ = {node, boot_before};
         return {};
       }
-      return wait_for_boot(*t, s.spec.node, boot_before);
+      return wait_for_boot(*t, node, boot_before);
     }
     return {};
   }
@@ -607,7 +629,93 @@ class PlannedRun {
     return {};
   }
 
+  /// What one journaled step came to.
+  enum class StepEnd { ok, failed, awaiting, journal_error };
+
+  /// Runs step `i` of `plan`: its row journaled before it acts (and what a transient step
+  /// changes recorded as a prior first), the commands with retries, the wait for a new
+  /// boot, the re-observation, then its outcome journaled. The apply loop and the safe halt
+  /// both go through here, so nothing is ever changed without a record.
+  StepEnd run_journaled(const Grounded& g, const planning::Plan& plan, std::size_t i, const std::string& why,
+                        const std::string& label, std::map<std::string, Value>& put_back, Error& err) {
+    const int a = plan.steps[i].action;
+    const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+    const auto& pa = g.problem.actions[a];
+    const auto& ga = g.actions[a];
+    const Subject& s = subjects_[ga.subject];
+    std::vector<StepRow> rows(1);
+    rows[0].run_id = run_id_;
+    rows[0].seq = ++seq_;
+    rows[0].resource = s.spec.id();
+    rows[0].action = ga.action->name + (kind ? std::string(" (") + kind_word(kind) + ")" : "");
+    rows[0].reason = why;
+    rows[0].before_json = Value(masked(s.spec, observed_[ga.subject].props)).to_json();
+    auto journal_failed = [&](const Error& e) {
+      err = e;
+      return StepEnd::journal_error;
+    };
+    if (journal_)
+      if (auto st = journal_->steps_started(rows); !st) return journal_failed(st.error());
+    if (kind == 1 && journal_)
+      for (const auto& [k, _] : ga.targets) {
+        auto o = observed_[ga.subject].props.find(k);
+        Value before = o == observed_[ga.subject].props.end() ? Value() : o->second;
+        if (auto st = journal_->record_prior(s.spec.id(), k, before.to_json(), run_id_); !st) return journal_failed(st.error());
+        put_back.emplace(grounding::fact_key(s, k), before);
+      }
+    progress("  [" + label + "] " + pa.node + "  " + pa.name);
+    auto start = Clock::now();
+    Status st = run_step(g, a);
+    Observation after;
+    if (st && !awaiting_.first.empty()) {
+      rows[0].outcome = "awaiting reboot";
+      if (journal_)
+        if (auto js = journal_->steps_ended(rows); !js) return journal_failed(js.error());
+      ++changes_;
+      return StepEnd::awaiting;
+    }
+    if (st) st = verify_step(g, a, after);
+    rows[0].outcome = st ? "changed" : "failed";
+    rows[0].after_json = after.state == Observation::State::present ? Value(masked(s.spec, after.props)).to_json() : "";
+    if (!st) rows[0].error = st.error().message;
+    if (journal_)
+      if (auto js = journal_->steps_ended(rows); !js) return journal_failed(js.error());
+    // Test hook: die here, between two steps, as a power cut would.
+    if (kill_at_step_ > 0 && seq_ == kill_at_step_) ::kill(::getpid(), SIGKILL);
+    if (!st) {
+      failed_[s.spec.id()] = st.error().message;
+      err = st.error();
+      return StepEnd::failed;
+    }
+    progress("        ok (" +
+             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) + " ms)");
+    observed_[ga.subject] = after;
+    touched_.insert(s.spec.id());
+    ++step_count_[s.spec.id()];
+    ++changes_;
+    if (kind == 2)
+      for (const auto& [k, _] : ga.targets) put_back.erase(grounding::fact_key(s, k));
+    for (const auto& [k, v] : pa.effects)
+      if (k.find("/@") != std::string::npos) derived_facts_[k] = v;
+    return StepEnd::ok;
+  }
+
+  /// A transient change or a `prior` of a sensitive property would put its value in the
+  /// journal: refused before anything runs. Empty when none.
+  std::string sensitive_transient(const Grounded& g, const planning::Plan& plan) const {
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      if (g.step_kind.empty() || g.step_kind[i] != 1) continue;
+      const auto& ga = g.actions[plan.steps[i].action];
+      for (const auto& [k, _] : ga.targets)
+        if (subjects_[ga.subject].spec.sensitive.count(k))
+          return "a transient change of " + subjects_[ga.subject].spec.id() + "'s sensitive property " + k +
+                 " would put its value in the journal";
+    }
+    return {};
+  }
+
   PlannedOutcome apply(Grounded g, planning::Plan plan) {
+    if (std::string why = sensitive_transient(g, plan); !why.empty()) return refused(why);
     auto id = begin_run_();
     if (!id) return error(id.error().describe());
     run_id_ = *id;
@@ -618,59 +726,17 @@ class PlannedRun {
       if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
       const auto whys = explain(g, plan);
       for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-        const int a = plan.steps[i].action;
-        const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
-        const auto& pa = g.problem.actions[a];
-        const auto& ga = g.actions[a];
-        const Subject& s = subjects_[ga.subject];
-        std::vector<StepRow> rows(1);
-        rows[0].run_id = run_id_;
-        rows[0].seq = ++seq_;
-        rows[0].resource = s.spec.id();
-        rows[0].action = ga.action->name + (kind ? std::string(" (") + kind_word(kind) + ")" : "");
-        rows[0].reason = whys[i];
-        rows[0].before_json = Value(masked(s.spec, observed_[ga.subject].props)).to_json();
-        if (journal_)
-          if (auto st = journal_->steps_started(rows); !st) return error(st.error().describe());
-        // Write-ahead: what a transient step changes is recorded before it changes.
-        if (kind == 1 && journal_)
-          for (const auto& [k, _] : ga.targets) {
-            auto o = observed_[ga.subject].props.find(k);
-            Value before = o == observed_[ga.subject].props.end() ? Value() : o->second;
-            if (s.spec.sensitive.count(k))
-              return error("a transient change of " + s.spec.id() + "'s sensitive property " + k +
-                           " would put its value in the journal; refused");
-            if (auto st = journal_->record_prior(s.spec.id(), k, before.to_json(), run_id_); !st) return error(st.error().describe());
-            put_back.emplace(grounding::fact_key(s, k), before);
-          }
-        progress("  [" + std::to_string(i + 1) + "/" + std::to_string(plan.steps.size()) + "] " + pa.node + "  " + pa.name);
-        auto start = Clock::now();
-        Status st = run_step(g, a);
-        Observation after;
-        if (st && !awaiting_.first.empty()) return await_reboot(rows);
-        if (st) st = verify_step(g, a, after);
-        rows[0].ended_at = "";
-        rows[0].outcome = st ? "changed" : "failed";
-        rows[0].after_json = after.state == Observation::State::present ? Value(masked(s.spec, after.props)).to_json() : "";
-        if (!st) rows[0].error = st.error().message;
-        if (journal_)
-          if (auto js = journal_->steps_ended(rows); !js) return error(js.error().describe());
-        // Test hook: die here, between two steps, as a power cut would.
-        if (kill_at_step_ > 0 && seq_ == kill_at_step_) ::kill(::getpid(), SIGKILL);
-        if (!st) {
-          failed_[s.spec.id()] = st.error().message;
-          return halt(g, pa, st.error(), put_back);
+        Error err;
+        const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
+        switch (run_journaled(g, plan, i, whys[i], label, put_back, err)) {
+          case StepEnd::ok: break;
+          case StepEnd::awaiting: return await_reboot();
+          case StepEnd::failed:
+          case StepEnd::journal_error:
+            // A journal that cannot record is a failure like any other: halt. The halt's own
+            // steps are journaled too, so with the journal still failing nothing more runs.
+            return halt(g, g.problem.actions[plan.steps[i].action], err, put_back);
         }
-        progress("        ok (" +
-                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) + " ms)");
-        observed_[ga.subject] = after;
-        touched_.insert(s.spec.id());
-        ++step_count_[s.spec.id()];
-        ++changes_;
-        if (kind == 2)
-          for (const auto& [k, _] : ga.targets) put_back.erase(grounding::fact_key(s, k));
-        for (const auto& [k, v] : pa.effects)
-          if (k.find("/@") != std::string::npos) derived_facts_[k] = v;
       }
       // A fresh look: everything the plan aimed for must hold now; else plan again.
       observe(false);
@@ -679,7 +745,10 @@ class PlannedRun {
       if (!next) return error(next.error().describe());
       if (goals_hold(*next)) return finish();
       auto p = make_plan(*next);
-      if (!p) return refused(p.error().message);
+      if (!p) {
+        refresh_results(touched_);
+        return refused(p.error().message);
+      }
       g = std::move(*next);
       plan = std::move(*p);
     }
@@ -691,14 +760,14 @@ class PlannedRun {
 
   /// The step restarted the machine converge runs on: journal it, remember which boot to
   /// wait for, and end the run.
-  PlannedOutcome await_reboot(std::vector<StepRow>& rows) {
-    rows[0].outcome = "awaiting reboot";
-    nlohmann::json j = {{"run", run_id_}, {"node", awaiting_.first}, {"boot_id", awaiting_.second}};
-    if (journal_) {
-      if (auto js = journal_->steps_ended(rows); !js) return error(js.error().describe());
+  PlannedOutcome await_reboot() {
+    nlohmann::json j = {{"run", run_id_},
+                        {"node", awaiting_.first},
+                        {"boot_id", awaiting_.second},
+                        {"since", std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch()).count()}};
+    if (journal_)
       if (auto ms = journal_->set_meta(kAwaitKey, j.dump()); !ms) return error(ms.error().describe());
-    }
-    ++changes_;
     refresh_results(touched_);
     report_.notes.push_back("awaiting reboot: " + awaiting_.first +
                             " is restarting (it is the machine converge runs on); run converge again once it is back: "
@@ -717,10 +786,21 @@ class PlannedRun {
     const std::string node = j["node"].get<std::string>();
     Transport* t = transport(node);
     auto now = t ? t->boot_id() : Result<std::string>(std::unexpected(make_error(ErrorCode::unreachable, "no transport")));
-    if (now && *now == j.value("boot_id", std::string())) {
+    const std::int64_t since = j.value("since", std::int64_t{0});
+    const std::int64_t now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const bool given_up = (now_s - since) * 1000 > opts_.reboot_timeout_ms;
+    if (now && *now == j.value("boot_id", std::string()) && !given_up) {
       report_.notes.push_back("still awaiting the restart of " + node + " requested by run #" +
-                              std::to_string(j.value("run", 0)) + ": nothing done");
+                              std::to_string(j.value("run", 0)) + ": nothing done (after --reboot-timeout, " +
+                              format_duration_ms(opts_.reboot_timeout_ms) + ", the next run stops waiting and plans afresh)");
       return PlannedOutcome{"awaiting_reboot", kExitPending, 0, 0};
+    }
+    if (now && *now == j.value("boot_id", std::string())) {
+      if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
+      report_.notes.push_back("note: " + node + " did not restart within " + format_duration_ms(opts_.reboot_timeout_ms) +
+                              " of run #" + std::to_string(j.value("run", 0)) + "'s request; planning afresh");
+      return std::nullopt;
     }
     if (!now) return std::nullopt;  // not back yet: the observation below reports it
     if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
@@ -770,17 +850,15 @@ class PlannedRun {
       safe->problem.max_expansions = 200'000;
       if (goals_hold(*safe)) {
         safe_note = "nothing to put back";
-      } else if (auto p = make_plan(*safe)) {
+      } else if (auto p = make_plan(*safe, false)) {
         int done = 0;
+        const auto whys = explain(*safe, *p);
         for (std::size_t i = 0; i < p->steps.size(); ++i) {
-          const int a = p->steps[i].action;
-          progress("  [safe " + std::to_string(i + 1) + "/" + std::to_string(p->steps.size()) + "] " +
-                   safe->problem.actions[a].node + "  " + safe->problem.actions[a].name);
-          Observation after;
-          Status st = run_step(*safe, a);
-          if (st) st = verify_step(*safe, a, after);
-          if (!st) {
-            safe_note = "putting back failed at " + safe->problem.actions[a].name + ": " + st.error().message;
+          Error err;
+          const std::string label = "safe " + std::to_string(i + 1) + "/" + std::to_string(p->steps.size());
+          StepEnd end = run_journaled(*safe, *p, i, "safe halt; " + whys[i], label, put_back, err);
+          if (end != StepEnd::ok) {
+            safe_note = "putting back failed at " + safe->problem.actions[p->steps[i].action].name + ": " + err.message;
             break;
           }
           ++done;
@@ -793,20 +871,35 @@ class PlannedRun {
       safe_note = "cannot plan the safe halt: " + safe.error().message;
     }
     observe(false);
-    (void)resolve_priors(false);
+    if (auto r = resolve_priors(false); !r) report_.diagnostics.push_back(r.error());
     refresh_results(touched_);
     int threshold = -1;
     for (const auto& c : m_.constraints)
       if (c.kind == ConstraintSpec::Kind::halt_after_failures) threshold = c.limit;
+    // The threshold counts failed runs of this maintenance: this one and those halted or
+    // failed since the last run that ended in sync.
+    int failed_runs = 1;
+    if (journal_)
+      if (auto runs = journal_->runs(200))
+        for (const auto& r : *runs) {
+          if (r.id == run_id_ || r.command != "apply") continue;
+          if (r.status == "converged" || r.status == "in_sync") break;
+          if (r.status == "halted" || r.status == "failed") ++failed_runs;
+        }
     std::string halt_text = "halted safely after " + what + ": " + safe_note +
                             ". No further planned step ran. A rerun observes afresh, plans from there and finishes the job "
                             "(prior values stay in the journal).";
     report_.notes.push_back(halt_text);
     report_.extra["halt"] = halt_text;
-    if (threshold >= 0 && failures_ >= threshold) {
-      report_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ")");
+    if (threshold >= 0 && failed_runs >= threshold) {
+      report_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ": " +
+                              std::to_string(failed_runs) + " failed run" + (failed_runs == 1 ? "" : "s") +
+                              " in this maintenance)");
       return {"halted", kExitRefused, changes_, failures_};
     }
+    if (threshold >= 0)
+      report_.notes.push_back("failed run " + std::to_string(failed_runs) + " of the " + std::to_string(threshold) +
+                              " this maintenance allows (halt_after_failures)");
     return {"failed", kExitError, changes_, failures_};
   }
 };

@@ -1,15 +1,9 @@
 #include "engine/planner.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <climits>
 #include <cstdint>
-#include <deque>
-#include <memory>
-#include <queue>
 #include <set>
-#include <unordered_map>
 
 #include "engine/duration.h"
 #include "engine/planner_search.h"
@@ -42,40 +36,6 @@ class Checker {
     return false;
   }
 
-  /// Empty when `a` may run now; else the constraint it would break.
-  std::string violation(const SearchState& s, const Action& a) const {
-    for (const auto& o : p_.order) {
-      std::size_t mine = o.sets.size();
-      for (std::size_t i = 0; i < o.sets.size() && mine == o.sets.size(); ++i)
-        if (std::find(o.sets[i].begin(), o.sets[i].end(), a.node) != o.sets[i].end()) mine = i;
-      for (std::size_t j = 0; j < mine && mine < o.sets.size(); ++j)
-        for (const auto& n : o.sets[j])
-          if (goal_unmet_on(n, s.facts)) return "order: " + set_text(o.sets[j]) + " before " + set_text(o.sets[mine]);
-    }
-    if (a.disruption != Disruption::none && !s.open.count(a.node)) {
-      for (const auto& m : p_.max_disrupted) {
-        if (std::find(m.nodes.begin(), m.nodes.end(), a.node) == m.nodes.end()) continue;
-        int open = 0;
-        for (const auto& n : m.nodes) open += s.open.count(n) ? 1 : 0;
-        if (open >= m.k) return "max_disrupted: " + std::to_string(m.k) + " of " + set_text(m.nodes);
-      }
-    }
-    for (const auto& g : p_.available) {
-      auto on = s.facts.find(g.online_fact);
-      auto owner = s.facts.find(g.owner_fact);
-      bool online = on != s.facts.end() && on->second == Value(true);
-      if (a.disruption == Disruption::node && online && owner != s.facts.end() && owner->second == Value(a.node))
-        return "available: " + g.group + " (" + a.name + " on " + a.node + " would take it down unplanned)";
-      if (g.budget_s >= 0) {
-        std::int64_t next = outage_after(s, a, g);
-        if (next > g.budget_s)
-          return "available: " + g.group + " outage_budget " + format_duration_ms(g.budget_s * 1000) + " (would reach " +
-                 format_duration_ms(next * 1000) + ")";
-      }
-    }
-    return {};
-  }
-
   std::int64_t outage_after(const SearchState& s, const Action& a, const Available& g) const {
     auto on = s.facts.find(g.online_fact);
     bool online = on != s.facts.end() && on->second == Value(true);
@@ -93,20 +53,6 @@ class Checker {
     if (a.disruption != Disruption::none) n.open.insert(a.node);
     for (auto it = n.open.begin(); it != n.open.end();) it = goal_unmet_on(*it, n.facts) ? std::next(it) : n.open.erase(it);
     return n;
-  }
-
-  int unmet(const Facts& f) const {
-    int n = 0;
-    for (const auto& g : p_.goal) n += holds(g, f) ? 0 : 1;
-    return n;
-  }
-
-  bool changes(const SearchState& s, const Action& a) const {
-    for (const auto& [k, v] : a.effects) {
-      auto it = s.facts.find(k);
-      if (it == s.facts.end() ? !v.is_null() : !(it->second == v)) return true;
-    }
-    return false;
   }
 
  private:
@@ -321,6 +267,14 @@ Problem for_search(const Problem& full) {
 
 }  // namespace
 
+std::map<std::string, std::int64_t> planned_outage(const Problem& p, const Plan& plan) {
+  if (p.available.empty()) return {};
+  Checker ck(p);
+  SearchState st{p.initial, {}, {}, 0};
+  for (const auto& s : plan.steps) st = ck.apply(st, p.actions[s.action]);
+  return st.outage;
+}
+
 std::expected<Plan, Refusal> plan(const Problem& full) {
   const Problem p = for_search(full);
   std::expected<Plan, Refusal> result;
@@ -328,6 +282,8 @@ std::expected<Plan, Refusal> plan(const Problem& full) {
     result = plan_separable(p);
   } else {
     Found f = search(p);
+    if (!f.ok && f.too_big)
+      return std::unexpected(Refusal{"(search limit)", "", f.blocked.empty() ? "the problem is too large" : f.blocked.front()});
     if (!f.ok && !f.refused_by.empty()) {
       std::string c = f.refused_by.substr(0, f.refused_by.find(" ("));
       return std::unexpected(Refusal{c, f.blocked.empty() ? "" : f.blocked.front(),
@@ -380,14 +336,8 @@ std::expected<Plan, Refusal> plan(const Problem& full) {
   }
   if (!result) return result;
   if (auto v = verify(full, *result); !v) return std::unexpected(v.error());
-  // Outage per group as planned (a sequential replay; only groups that must stay available
-  // are counted, so a tier without them skips this).
-  if (!p.available.empty()) {
-    Checker ck(p);
-    SearchState st{p.initial, {}, {}, 0};
-    for (const auto& s : result->steps) st = ck.apply(st, p.actions[s.action]);
-    result->outage_s = st.outage;
-  }
+  // Outage per group as planned (only groups that must stay available are counted).
+  result->outage_s = planned_outage(full, *result);
   return result;
 }
 

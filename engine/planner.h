@@ -16,8 +16,9 @@
 // "Drain before disrupt" is not special-cased: a plan that reboots the owner of an
 // online group breaks `available`, so the search finds the move first.
 //
-// plan() searches (weighted A* on the elapsed time, goal distance as heuristic) when nodes
-// are coupled through shared facts; a tier of independent nodes is planned one node at a
+// plan() searches (weighted A*: steps, plus minutes of planned outage, plus ten times a
+// relaxed distance to the goal; engine/planner_search.h) when nodes are coupled through
+// shared facts; a tier of independent nodes is planned one node at a
 // time and scheduled in batches, which scales to thousands of nodes. Every plan is
 // replayed by verify() before it is returned. When no plan exists the refusal names the
 // constraint that blocks and the goal it blocks.
@@ -106,6 +107,9 @@ struct Refusal {
 
 /// Finds a plan or says why none exists.
 [[nodiscard]] std::expected<Plan, Refusal> plan(const Problem& p);
+
+/// The outage of each available group along a plan (replayed sequentially).
+[[nodiscard]] std::map<std::string, std::int64_t> planned_outage(const Problem& p, const Plan& plan);
 
 /// Replays a plan from the initial facts: every precondition and constraint must hold in
 /// every state, and the goal at the end.

@@ -283,7 +283,7 @@ class Compact {
     std::string k = s.facts;
     k.append(reinterpret_cast<const char*>(&s.open), sizeof s.open);
     for (std::int64_t o : s.outage) {
-      std::int64_t minutes = o / 60;
+      std::int64_t minutes = o / 60;  // states seconds of outage apart are one state...
       k.append(reinterpret_cast<const char*>(&minutes), sizeof minutes);
     }
     return k;
@@ -354,9 +354,10 @@ class Compact {
     for (std::size_t g = 0; g < groups.size(); ++g) {
       if (groups[g].budget < 0) continue;
       std::int64_t bound = outage_bound(s, g);
+      if (bound >= kInf) continue;  // some goal is out of reach: relaxed_cost says so
       if (s.outage[g] + bound > groups[g].budget)
         return "available: " + groups[g].name + " outage_budget " + format_duration_ms(groups[g].budget * 1000) + " (at least " +
-               format_duration_ms((s.outage[g] + std::min<std::int64_t>(bound, 1LL << 40)) * 1000) + " of outage needed)";
+               format_duration_ms((s.outage[g] + bound) * 1000) + " of outage needed)";
     }
     return {};
   }
@@ -376,10 +377,15 @@ std::vector<std::vector<char>> independence(const Problem& p) {
     quiet[i] = a.disruption == Disruption::none && a.outages.empty();
     for (const auto& g : p.available) quiet[i] = quiet[i] && !touched[i].count(g.online_fact) && !touched[i].count(g.owner_fact);
   }
+  // Nodes in an order constraint: their steps' order matters to it.
+  std::set<std::string> ordered;
+  for (const auto& o : p.order)
+    for (const auto& set : o.sets) ordered.insert(set.begin(), set.end());
   std::vector<std::vector<char>> ind(n, std::vector<char>(n, 0));
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < n; ++j) {
       if (i == j || !quiet[i] || !quiet[j] || p.actions[i].node == p.actions[j].node) continue;
+      if (ordered.count(p.actions[i].node) || ordered.count(p.actions[j].node)) continue;
       bool shared = false;
       for (const auto& f : touched[i]) shared = shared || touched[j].count(f);
       ind[i][j] = !shared;
@@ -393,7 +399,8 @@ Found search(const Problem& p) {
   Found out;
   Compact c(p);
   if (!c.ok) {
-    out.blocked.push_back("(the problem has more than 64 nodes or values of one fact in one search)");
+    out.too_big = true;
+    out.blocked.push_back("more than 64 nodes, or more than 63 values of one fact, take part in one coupled search");
     return out;
   }
   const auto independent = independence(p);
@@ -406,7 +413,11 @@ Found search(const Problem& p) {
   std::deque<Node> nodes;
   using Entry = std::tuple<std::int64_t, std::int64_t, std::size_t>;  // f, tie-break, node index
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> open;
-  std::unordered_map<std::string, std::int64_t> best;
+  // ...and a state is dropped when one with the same key was reached no later. (Keeping
+  // states apart by their exact outage as well multiplies the search twentyfold; the cost
+  // of the rounding is that a plan within a minute of a budget may be missed: a refusal,
+  // never a plan that breaks the budget, which every step still checks to the second.)
+  std::unordered_map<std::string, std::int64_t> best;  // key -> elapsed
   Compact::State start = c.start();
   auto unmet_goals = [&](const Compact::State& s) {
     std::vector<std::string> out;
@@ -414,6 +425,10 @@ Found search(const Problem& p) {
       if (!Compact::holds(c.goal[i], s)) out.push_back(describe(p.goal[i]));
     return out;
   };
+  if (c.relaxed_cost(start) >= kDead) {  // out of reach whatever the constraints
+    out.blocked = unmet_goals(start);
+    return out;
+  }
   if (std::string why = c.over_budget(start); !why.empty()) {
     out.refused_by = why;
     // The blocked change: an unmet goal on the group's own resource, else the first unmet.

@@ -59,6 +59,26 @@ assert args[0] in failed, (args[0], failed)
 with_fault setup-fails '{command: "setup.com /m:upgrade", node: NODE2, mode: fail_always}'
 halts setup-fails 'exchange_server[exchange]@NODE2' 'exchange_server[exchange] upgrade (version=SP1) on NODE2 failed'
 
+# The safe halt's own steps are journaled like any other.
+expect 0 history --state-dir "$WORK/setup-fails.state" --json
+run=$(py 'print([r["id"] for r in doc["runs"] if r["status"] == "halted"][0])')
+expect 0 history "$run" --state-dir "$WORK/setup-fails.state" --json
+py '
+safe = [s for s in doc["steps"] if s["reason"].startswith("safe halt")]
+assert len(safe) >= 4 and all(s["outcome"] == "changed" for s in safe), doc["steps"][-6:]
+failed = [s for s in doc["steps"] if s["outcome"] == "failed"]
+assert len(failed) == 1 and failed[0]["action"] == "upgrade", failed
+'
+
+# halt_after_failures 2: the first failed run exits 1 and says so, the second halts (3).
+with_fault twice '{command: "setup.com /m:upgrade", node: NODE2, mode: fail_always}'
+sed -i 's/{halt_after_failures: 1}/{halt_after_failures: 2}/' "$WORK/twice.yaml"
+expect 1 apply "$WORK/twice.yaml" --state-dir "$WORK/twice.state" --retry-backoff 10ms
+grep -q "failed run 1 of the 2 this maintenance allows" <<<"$OUT" || fail "no threshold note: $OUT"
+expect 3 apply "$WORK/twice.yaml" --state-dir "$WORK/twice.state" --retry-backoff 10ms
+grep -q "failure threshold reached (halt_after_failures 2: 2 failed runs" <<<"$OUT" || fail "no threshold reached: $OUT"
+lab_judge "$WORK/twice.state" 0
+
 with_fault no-return '{node: NODE2, mode: no_return_from_reboot}'
 halts no-return 'reboot[host]@NODE2' 'NODE2 did not come back from its restart within 1s' NODE2
 

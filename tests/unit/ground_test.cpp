@@ -225,3 +225,14 @@ TEST_CASE("host times as the Windows tools print them", "[ground]") {
   CHECK_FALSE(parse_host_time("13/1/2008 1:00:00 AM"));
   CHECK_FALSE(parse_host_time("3/1/2008 13:00:00 PM"));
 }
+
+TEST_CASE("a goal out of reach is refused as such, not blamed on the outage budget", "[ground]") {
+  Showcase sc;
+  auto g = ground(sc.in);
+  REQUIRE(g);
+  g->problem.goal.push_back({"NODE1/dotnet[2.0].servicepack", {Value(5)}});  // no action installs SP5
+  auto p = planning::plan(g->problem);
+  REQUIRE_FALSE(p);
+  CHECK(p.error().constraint.find("available") == std::string::npos);
+  CHECK(p.error().message.find("outage") == std::string::npos);
+}
