@@ -339,6 +339,24 @@ class Compact {
     return goal_cost<int>(cost, kDead, [](int h, int x) { return std::min(kDead, h + x); });
   }
 
+  /// The goals out of reach even in the relaxation.
+  std::vector<int> dead_goals(const State& s) const {
+    auto cost = relax<int>(s, kDead, [](const Act& a, const std::vector<int>& c) {
+      int k = 1;
+      for (const auto& pre : a.pre_atoms) k = std::min(kDead, k + cheapest(pre, c, kDead));
+      for (const auto& [offline, others] : a.drain) k = std::min(kDead, k + std::min(c[offline], cheapest(others, c, kDead)));
+      return k;
+    });
+    std::vector<int> out;
+    for (std::size_t i = 0; i < goal.size(); ++i) {
+      int best = kDead;
+      for (std::size_t v = 0; v < values[goal[i].fact].size() && v < 64; ++v)
+        if (goal[i].mask >> v & 1) best = std::min(best, cost[atom_base[goal[i].fact] + static_cast<int>(v)]);
+      if (best >= kDead) out.push_back(static_cast<int>(i));
+    }
+    return out;
+  }
+
   /// h_max lower bound on group g's remaining outage.
   std::int64_t outage_bound(const State& s, std::size_t g) const {
     auto cost = relax<std::int64_t>(s, kInf, [g](const Act& a, const std::vector<std::int64_t>& c) {
@@ -425,8 +443,8 @@ Found search(const Problem& p) {
       if (!Compact::holds(c.goal[i], s)) out.push_back(describe(p.goal[i]));
     return out;
   };
-  if (c.relaxed_cost(start) >= kDead) {  // out of reach whatever the constraints
-    out.blocked = unmet_goals(start);
+  if (c.relaxed_cost(start) >= kDead) {  // out of reach whatever the search does
+    for (int g : c.dead_goals(start)) out.blocked.push_back(describe(p.goal[g]));
     return out;
   }
   if (std::string why = c.over_budget(start); !why.empty()) {
