@@ -328,25 +328,25 @@ class Compact {
     return h;
   }
 
-  /// h_add over atoms, in actions; kDead when a goal is out of reach even relaxed.
-  int relaxed_cost(const State& s) const {
-    auto cost = relax<int>(s, kDead, [](const Act& a, const std::vector<int>& c) {
+  /// h_add's cost of every atom from `s`, in actions (a node-disruptive action on the owner
+  /// of an available group also pays for draining it).
+  std::vector<int> hadd(const State& s) const {
+    return relax<int>(s, kDead, [](const Act& a, const std::vector<int>& c) {
       int k = 1;
       for (const auto& pre : a.pre_atoms) k = std::min(kDead, k + cheapest(pre, c, kDead));
       for (const auto& [offline, others] : a.drain) k = std::min(kDead, k + std::min(c[offline], cheapest(others, c, kDead)));
       return k;
     });
-    return goal_cost<int>(cost, kDead, [](int h, int x) { return std::min(kDead, h + x); });
+  }
+
+  /// h_add over atoms, in actions; kDead when a goal is out of reach even relaxed.
+  int relaxed_cost(const State& s) const {
+    return goal_cost<int>(hadd(s), kDead, [](int h, int x) { return std::min(kDead, h + x); });
   }
 
   /// The goals out of reach even in the relaxation.
   std::vector<int> dead_goals(const State& s) const {
-    auto cost = relax<int>(s, kDead, [](const Act& a, const std::vector<int>& c) {
-      int k = 1;
-      for (const auto& pre : a.pre_atoms) k = std::min(kDead, k + cheapest(pre, c, kDead));
-      for (const auto& [offline, others] : a.drain) k = std::min(kDead, k + std::min(c[offline], cheapest(others, c, kDead)));
-      return k;
-    });
+    const auto cost = hadd(s);
     std::vector<int> out;
     for (std::size_t i = 0; i < goal.size(); ++i) {
       int best = kDead;
