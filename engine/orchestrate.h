@@ -15,8 +15,11 @@
 //   re-plan   after the steps, from a fresh observation, until every goal holds (bounded);
 //   halt      on a failure: no further planned step; the transient changes made and not yet
 //             put back, and every available group's online state, are restored by a plan of
-//             non-node-disruptive actions; exit 3 when the manifest's failure threshold
-//             (halt_after_failures) is reached, else 1.
+//             non-node-disruptive actions, journaled like the others; exit 3 when the
+//             manifest's failure threshold (halt_after_failures, failed runs of the
+//             maintenance) is reached, else 1;
+//   await     a step restarting the machine converge runs on (a `local` node) ends the run
+//             "awaiting reboot" (exit 2); the next run continues once the boot id changed.
 #pragma once
 
 #include <chrono>
