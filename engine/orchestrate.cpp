@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <fstream>
 #include <thread>
 
@@ -118,6 +120,7 @@ class PlannedRun {
   std::pair<std::string, std::string> awaiting_;  // a local node restarting: (node, boot id before)
   std::int64_t run_id_ = 0;
   int seq_ = 0;
+  std::mutex mu_;  ///< the journal and the state below, while node chains run side by side
   /// CONVERGE_TEST_KILL_AT_STEP=N: SIGKILL itself once step N's outcome is journaled
   /// (the crash tests' step boundaries).
   const int kill_at_step_ = std::getenv("CONVERGE_TEST_KILL_AT_STEP") ? std::atoi(std::getenv("CONVERGE_TEST_KILL_AT_STEP")) : 0;
@@ -643,6 +646,9 @@ class PlannedRun {
     const auto& pa = g.problem.actions[a];
     const auto& ga = g.actions[a];
     const Subject& s = subjects_[ga.subject];
+    // Node chains may run concurrently (run_chains): the journal and the shared state are
+    // touched under mu_, the commands and the re-observation outside it.
+    std::unique_lock lock(mu_);
     std::vector<StepRow> rows(1);
     rows[0].run_id = run_id_;
     rows[0].seq = ++seq_;
@@ -663,10 +669,13 @@ class PlannedRun {
         if (auto st = journal_->record_prior(s.spec.id(), k, before.to_json(), run_id_); !st) return journal_failed(st.error());
         put_back.emplace(grounding::fact_key(s, k), before);
       }
+    lock.unlock();
     progress("  [" + label + "] " + pa.node + "  " + pa.name);
     auto start = Clock::now();
     Status st = run_step(g, a);
     Observation after;
+    if (st && awaiting_.first.empty()) st = verify_step(g, a, after);
+    lock.lock();
     if (st && !awaiting_.first.empty()) {
       rows[0].outcome = "awaiting reboot";
       if (journal_)
@@ -674,7 +683,6 @@ class PlannedRun {
       ++changes_;
       return StepEnd::awaiting;
     }
-    if (st) st = verify_step(g, a, after);
     rows[0].outcome = st ? "changed" : "failed";
     rows[0].after_json = after.state == Observation::State::present ? Value(masked(s.spec, after.props)).to_json() : "";
     if (!st) rows[0].error = st.error().message;
@@ -687,7 +695,7 @@ class PlannedRun {
       err = st.error();
       return StepEnd::failed;
     }
-    progress("        ok (" +
+    progress("        ok: " + pa.node + " (" +
              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) + " ms)");
     observed_[ga.subject] = after;
     touched_.insert(s.spec.id());
@@ -698,6 +706,63 @@ class PlannedRun {
     for (const auto& [k, v] : pa.effects)
       if (k.find("/@") != std::string::npos) derived_facts_[k] = v;
     return StepEnd::ok;
+  }
+
+  /// The plan as independent per-node chains, when it is one: every step reads and changes
+  /// only facts of the node it runs on, no group must stay available, no order constraint
+  /// relates nodes and no step restarts the machine converge runs on. Then the chains may
+  /// run side by side, as many at once as the tightest max_disrupted allows (each node is
+  /// disrupted only within its own chain), so a tier rolls in batches.
+  std::optional<std::vector<std::vector<std::size_t>>> node_chains(const Grounded& g, const planning::Plan& plan) const {
+    if (!g.problem.available.empty() || !g.problem.order.empty()) return std::nullopt;
+    std::map<std::string, std::vector<std::size_t>> by_node;
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      const auto& a = g.problem.actions[plan.steps[i].action];
+      for (const auto& c : a.pre)
+        if (planning::fact_node(c.fact) != a.node) return std::nullopt;
+      for (const auto& [k, _] : a.effects)
+        if (planning::fact_node(k) != a.node) return std::nullopt;
+      if (g.actions[plan.steps[i].action].action->boots) return std::nullopt;
+      by_node[a.node].push_back(i);
+    }
+    if (by_node.size() < 2) return std::nullopt;
+    // In the plan's order of first appearance.
+    std::vector<std::pair<std::size_t, std::string>> first;
+    for (const auto& [node, steps] : by_node) first.push_back({steps.front(), node});
+    std::sort(first.begin(), first.end());
+    std::vector<std::vector<std::size_t>> out;
+    for (const auto& [_, node] : first) out.push_back(by_node[node]);
+    return out;
+  }
+
+  /// Runs node chains side by side; on the first failure no chain starts another step.
+  /// Returns the failed step and its error, if any.
+  std::optional<std::pair<std::size_t, Error>> run_chains(const Grounded& g, const planning::Plan& plan,
+                                                          const std::vector<std::vector<std::size_t>>& chains,
+                                                          const std::vector<std::string>& whys, std::map<std::string, Value>& put_back) {
+    int width = opts_.parallel > 0 ? opts_.parallel : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (const auto& m : g.problem.max_disrupted) width = std::min(width, std::max(1, m.k));
+    width = std::min<int>(width, static_cast<int>(chains.size()));
+    report_.notes.push_back("ran " + std::to_string(chains.size()) + " independent node chains, " + std::to_string(width) +
+                            " at a time");
+    report_.extra["chains"] = {{"count", chains.size()}, {"at_once", width}};
+    std::atomic<bool> stop{false};
+    std::mutex failure_mu;
+    std::optional<std::pair<std::size_t, Error>> failure;
+    parallel_for(static_cast<int>(chains.size()), width, [&](int c) {
+      for (std::size_t i : chains[c]) {
+        if (stop) return;
+        Error err;
+        const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
+        if (run_journaled(g, plan, i, whys[i], label, put_back, err) != StepEnd::ok) {
+          std::lock_guard l(failure_mu);
+          if (!failure) failure = std::make_pair(i, err);
+          stop = true;
+          return;
+        }
+      }
+    });
+    return failure;
   }
 
   /// A transient change or a `prior` of a sensitive property would put its value in the
@@ -725,17 +790,22 @@ class PlannedRun {
     for (int round = 0; round < 4; ++round) {
       if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
       const auto whys = explain(g, plan);
-      for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-        Error err;
-        const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
-        switch (run_journaled(g, plan, i, whys[i], label, put_back, err)) {
-          case StepEnd::ok: break;
-          case StepEnd::awaiting: return await_reboot();
-          case StepEnd::failed:
-          case StepEnd::journal_error:
-            // A journal that cannot record is a failure like any other: halt. The halt's own
-            // steps are journaled too, so with the journal still failing nothing more runs.
-            return halt(g, g.problem.actions[plan.steps[i].action], err, put_back);
+      if (auto chains = node_chains(g, plan)) {
+        if (auto failed = run_chains(g, plan, *chains, whys, put_back))
+          return halt(g, g.problem.actions[plan.steps[failed->first].action], failed->second, put_back);
+      } else {
+        for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+          Error err;
+          const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
+          switch (run_journaled(g, plan, i, whys[i], label, put_back, err)) {
+            case StepEnd::ok: break;
+            case StepEnd::awaiting: return await_reboot();
+            case StepEnd::failed:
+            case StepEnd::journal_error:
+              // A journal that cannot record is a failure like any other: halt. The halt's
+              // own steps are journaled too, so with the journal still failing nothing more runs.
+              return halt(g, g.problem.actions[plan.steps[i].action], err, put_back);
+          }
         }
       }
       // A fresh look: everything the plan aimed for must hold now; else plan again.

@@ -2,9 +2,10 @@
 # Generality: the six-node web tier of manifests/rolling-web-tier.yaml (data types only,
 # resources/linux.yaml; local nodes under root directories). A first apply deploys and
 # enables every node. Rolling to a new release: every node is drained from the load
-# balancer before its deploy (a transient requirement) and enabled again after; never more
-# than two nodes out at once (max_disrupted 2), and with max_disrupted 1 never more than
-# one. The journal's steps show it; a rerun is a no-op.
+# balancer before its deploy (a transient requirement) and enabled again after; the nodes'
+# chains run side by side, two at a time (max_disrupted 2), and never more than two nodes
+# are out at once; with max_disrupted 1, one at a time. The journal's steps show it; a
+# rerun is a no-op.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -49,6 +50,8 @@ assert [s["kind"] for s in steps[:3]] == ["establish", "planned", "restore"], st
 assert "max_disrupted 2 of [web1, web2, web3, web4, web5, web6]" in doc["plan"]["constraints"], doc["plan"]
 '
 expect 0 apply "$WORK/web.yaml" --state-dir "$S" --json
+schema_ok report
+py 'assert doc["chains"] == {"count": 6, "at_once": 2}, doc.get("chains")'
 run=$(py 'print(doc["run_id"])')
 most=$(out_at_once "$run")
 ((most >= 1 && most <= 2)) || fail "$most nodes out at once with max_disrupted 2"
@@ -61,8 +64,9 @@ py 'assert doc["status"] == "in_sync", doc["status"]'
 
 sed -i -e 's/release: "2024.07.1"/release: "2024.08.1"/' -e 's/{max_disrupted: 2, of: web}/{max_disrupted: 1, of: web}/' "$WORK/web.yaml"
 expect 0 apply "$WORK/web.yaml" --state-dir "$S" --json
+py 'assert doc["chains"] == {"count": 6, "at_once": 1}, doc.get("chains")'
 run=$(py 'print(doc["run_id"])')
 most=$(out_at_once "$run")
 ((most == 1)) || fail "$most nodes out at once with max_disrupted 1"
 
-pass "six nodes rolled, each drained for its deploy, within max_disrupted; rerun is a no-op"
+pass "six nodes rolled side by side within max_disrupted, each drained for its deploy; rerun is a no-op"
