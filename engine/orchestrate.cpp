@@ -156,13 +156,11 @@ class PlannedRun {
     if (opts_.progress && !opts_.quiet && !opts_.json) std::fprintf(stderr, "%s\n", line.c_str());
   }
 
+  /// The node facts and run preconditions of the included type files, from the registry.
   void load_type_files() {
-    for (const auto& path : m_.type_files) {
-      Diagnostics d;
-      datatype::TypeFile f = datatype::load_type_file(path, d);
-      facts_.insert(facts_.end(), f.facts.begin(), f.facts.end());
-      preconditions_.insert(preconditions_.end(), f.preconditions.begin(), f.preconditions.end());
-    }
+    datatype::FileDeclarations d = datatype::declarations(types_);
+    facts_ = std::move(d.facts);
+    preconditions_ = std::move(d.preconditions);
   }
 
   Transport* transport(const std::string& node) const { return transports_.find(node); }

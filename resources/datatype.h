@@ -156,6 +156,8 @@ struct PropertyExtra {
   std::string fact;
 };
 
+struct FileDeclarations;
+
 /// A data-defined type.
 struct DataType {
   std::string name;
@@ -166,6 +168,9 @@ struct DataType {
   std::vector<Probe> observe;
   std::vector<Action> actions;  ///< in declaration order (apply's order)
   std::string file;             ///< the type file it came from
+  /// The node facts and run preconditions declared in the same file (shared by its types):
+  /// the engine reads them through the registry rather than parsing the file again.
+  std::shared_ptr<const FileDeclarations> declared;
   SourceRange where;
 
   [[nodiscard]] const Action* find_action(const std::string& name) const;
@@ -182,6 +187,15 @@ struct Precondition {
   std::string clock;      ///< property holding the host's time now
   SourceRange where;
 };
+
+/// What a type file declares besides its types.
+struct FileDeclarations {
+  std::vector<Fact> facts;
+  std::vector<Precondition> preconditions;
+};
+
+/// The declarations of every type file behind the data types of `reg`, each file once.
+[[nodiscard]] FileDeclarations declarations(const TypeRegistry& reg);
 
 /// What a type file declares.
 struct TypeFile {

@@ -2,6 +2,7 @@
 // problem becomes a diagnostic at the offending node; nothing throws.
 #include <algorithm>
 #include <regex>
+#include <set>
 
 #include "engine/duration.h"
 #include "engine/schemas.h"
@@ -301,6 +302,8 @@ TypeFile parse_type_file(const YDoc& doc, Diagnostics& diags) {
       if (!find_prop(*t, p.clock)) c.error("type " + t->name + " has no property '" + p.clock + "'", *n.get("clock"));
       f.preconditions.push_back(std::move(p));
     }
+  auto declared = std::make_shared<const FileDeclarations>(FileDeclarations{f.facts, f.preconditions});
+  for (auto& t : f.types) t.declared = declared;
   return f;
 }
 
@@ -327,6 +330,18 @@ void register_types(const TypeFile& f, TypeRegistry& reg, Diagnostics& diags) {
     TypeEntry e = make_type_entry(t);
     (void)reg.add(std::move(e.schema), std::move(e.provider));
   }
+}
+
+FileDeclarations declarations(const TypeRegistry& reg) {
+  FileDeclarations out;
+  std::set<const FileDeclarations*> seen;
+  for (const auto& name : reg.names()) {
+    const DataType* t = data_type(*reg.find(name));
+    if (!t || !t->declared || !seen.insert(t->declared.get()).second) continue;
+    out.facts.insert(out.facts.end(), t->declared->facts.begin(), t->declared->facts.end());
+    out.preconditions.insert(out.preconditions.end(), t->declared->preconditions.begin(), t->declared->preconditions.end());
+  }
+  return out;
 }
 
 Diagnostics register_type_files(const std::vector<std::string>& paths, TypeRegistry& reg) {

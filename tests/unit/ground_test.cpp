@@ -26,12 +26,8 @@ struct Showcase {
     REQUIRE(lo.manifest);
     in.manifest = &*lo.manifest;
     in.subjects = subjects(*lo.manifest, lo.types);
-    for (const auto& path : lo.manifest->type_files) {
-      Diagnostics d;
-      auto f = datatype::load_type_file(path, d);
-      REQUIRE(d.empty());
-      in.facts.insert(in.facts.end(), f.facts.begin(), f.facts.end());
-    }
+    in.facts = datatype::declarations(lo.types).facts;
+    REQUIRE(in.facts.size() == 3);  // reboot_pending, service_cycled:{name}, restarted_since_setup
     for (auto& s : in.subjects) {
       const std::string& n = s.spec.node;
       const std::string& t = s.spec.type;
