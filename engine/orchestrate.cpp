@@ -6,11 +6,11 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
-#include <fstream>
 #include <thread>
 
 #include "engine/duration.h"
 #include "engine/ground.h"
+#include "engine/plan_report.h"
 #include "engine/planner.h"
 #include "resources/datatype.h"
 #include "resources/transports.h"
@@ -22,39 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using grounding::Grounded;
 using grounding::Subject;
-
-std::string set_text(const std::vector<std::string>& s) {
-  std::string out;
-  for (const auto& n : s) out += (out.empty() ? "" : ", ") + n;
-  return "[" + out + "]";
-}
-
-std::string constraint_text(const ConstraintSpec& c) {
-  using K = ConstraintSpec::Kind;
-  switch (c.kind) {
-    case K::order: {
-      std::string out = "order ";
-      for (std::size_t i = 0; i < c.order.size(); ++i) out += (i ? " before " : "") + set_text(c.order[i]);
-      return out;
-    }
-    case K::max_disrupted: return "max_disrupted " + std::to_string(c.limit) + " of " + set_text(c.nodes);
-    case K::available:
-      return "available " + c.subject + (c.seconds >= 0 ? " (outage budget " + format_duration_ms(c.seconds * 1000) + ")" : "");
-    case K::precondition:
-      return "precondition " + c.subject + (c.seconds >= 0 ? " (max age " + format_duration_ms(c.seconds * 1000) + ")" : "");
-    case K::halt_after_failures: return "halt_after_failures " + std::to_string(c.limit);
-  }
-  return "?";
-}
-
-/// A resource's properties with the values the manifest marks sensitive masked.
-Map masked(const ResourceSpec& spec, Map props) {
-  for (auto& [k, v] : props)
-    if (spec.sensitive.count(k)) v = Value("(sensitive)");
-  return props;
-}
-
-const char* kind_word(int k) { return k == 1 ? "establish" : k == 2 ? "restore" : "planned"; }
 
 class PlannedRun {
  public:
@@ -383,162 +350,28 @@ class PlannedRun {
   }
 
   std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g, bool node_disruption = true) {
-    if (std::getenv("CONVERGE_DUMP_PROBLEM")) dump(g.problem);
+    if (std::getenv("CONVERGE_DUMP_PROBLEM")) dump_problem(g.problem, stderr);
     auto p = planning::plan(g.problem);
     if (!p) return p;
     return grounding::expand_transients(g, *p, node_disruption);
   }
 
-  /// The ground problem on stderr (CONVERGE_DUMP_PROBLEM=1), for type authors.
-  static void dump(const planning::Problem& p) {
-    auto cond = [](const planning::Condition& c) {
-      std::string s = c.fact + " in {";
-      for (const auto& v : c.any_of) s += v.to_string() + ",";
-      return s + "}";
-    };
-    for (const auto& [k, v] : p.initial) std::fprintf(stderr, "init %s = %s\n", k.c_str(), v.to_string().c_str());
-    for (const auto& g : p.goal) std::fprintf(stderr, "goal %s\n", cond(g).c_str());
-    for (const auto& a : p.actions) {
-      std::fprintf(stderr, "action%s %s @%s %llds\n", a.search ? "" : " (helper)", a.name.c_str(), a.node.c_str(),
-                   static_cast<long long>(a.seconds));
-      for (const auto& c : a.pre) std::fprintf(stderr, "    pre %s\n", cond(c).c_str());
-      for (const auto& [k, v] : a.effects) std::fprintf(stderr, "    eff %s = %s\n", k.c_str(), v.to_string().c_str());
-    }
-  }
-
-  std::string step_resource(const Grounded& g, int a) const { return subjects_[g.actions[a].subject].spec.id(); }
-
-  /// Why each step: the change it makes in the state the plan predicts before it.
-  std::vector<std::string> explain(const Grounded& g, const planning::Plan& p) const {
-    std::vector<std::string> out;
-    planning::Facts predicted = g.problem.initial;
-    for (std::size_t i = 0; i < p.steps.size(); ++i) {
-      const auto& a = g.problem.actions[p.steps[i].action];
-      const auto& ga = g.actions[p.steps[i].action];
-      const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
-      std::string change;
-      const ResourceSpec& spec = subjects_[ga.subject].spec;
-      for (const auto& [prop, v] : ga.targets) {
-        auto it = predicted.find(grounding::fact_key(subjects_[ga.subject], prop));
-        if (spec.sensitive.count(prop)) {
-          change += (change.empty() ? "" : "; ") + prop + " (sensitive)";
-          continue;
-        }
-        change += (change.empty() ? "" : "; ") + prop + " " + (it == predicted.end() ? std::string("(none)") : it->second.to_string()) +
-                  " -> " + v.to_string();
-      }
-      for (const auto& [k, v] : a.effects) predicted[k] = v;
-      if (change.empty()) change = ga.action->doc.empty() ? ga.action->name : ga.action->doc;
-      out.push_back(kind == 1 ? "for the next step; " + change : kind == 2 ? "put back; " + change : change);
-    }
-    return out;
-  }
-
+  /// The plan in the report: its text first among the notes (on a terminal, apply prints
+  /// it before the progress and keeps only its first line), its JSON under "plan".
   void describe_plan(const Grounded& g, const planning::Plan& p) {
-    nlohmann::json steps = nlohmann::json::array();
-    std::string text = "Plan: " + std::to_string(p.steps.size()) + " steps, " + format_duration_ms(p.makespan_s * 1000) +
-                       " estimated";
-    for (const auto& [group, s] : p.outage_s) {
-      std::int64_t budget = -1;
-      for (const auto& c : m_.constraints)
-        if (c.kind == ConstraintSpec::Kind::available && c.subject == group) budget = c.seconds;
-      text += "; " + group + " planned outage " + format_duration_ms(s * 1000) +
-              (budget >= 0 ? " of " + format_duration_ms(budget * 1000) : "");
-    }
-    text += "\n";
-    nlohmann::json constraints = nlohmann::json::array();
-    std::string checked;
-    for (const auto& c : m_.constraints) {
-      constraints.push_back(constraint_text(c));
-      checked += (checked.empty() ? "" : "; ") + constraint_text(c);
-    }
-    if (!checked.empty()) text += "Constraints checked in every state: " + checked + "\n";
-    const auto whys = explain(g, p);
-    for (std::size_t i = 0; i < p.steps.size(); ++i) {
-      const auto& st = p.steps[i];
-      const auto& a = g.problem.actions[st.action];
-      const auto& ga = g.actions[st.action];
-      const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
-      const std::string& why = whys[i];
-      text += fmt_step(i + 1, a.node, a.name, why, st.start_s, a.seconds, kind);
-      steps.push_back({{"seq", i + 1},
-                       {"node", a.node},
-                       {"resource", step_resource(g, st.action)},
-                       {"action", ga.action->name},
-                       {"targets", nlohmann::json::parse(Value(masked(subjects_[ga.subject].spec, ga.targets)).to_json())},
-                       {"kind", kind_word(kind)},
-                       {"reason", why},
-                       {"disruption", a.disruption == planning::Disruption::node       ? "node"
-                                      : a.disruption == planning::Disruption::resource ? "resource"
-                                                                                       : "none"},
-                       {"start_s", st.start_s},
-                       {"seconds", a.seconds}});
-    }
-    nlohmann::json outage = nlohmann::json::object();
-    for (const auto& [group, s] : p.outage_s) outage[group] = s;
-    report_.extra["plan"] = {{"steps", steps}, {"makespan_s", p.makespan_s}, {"outage_s", outage}, {"constraints", constraints}};
+    PlanText d = describe(g, subjects_, p, m_);
+    report_.extra["plan"] = std::move(d.json);
     if (command_ == "apply" && opts_.progress && !opts_.quiet && !opts_.json) {
-      std::fprintf(stderr, "%s\n", text.c_str());
-      report_.notes.insert(report_.notes.begin(), text.substr(0, text.find('\n')));
+      std::fprintf(stderr, "%s\n", d.text.c_str());
+      report_.notes.insert(report_.notes.begin(), d.text.substr(0, d.text.find('\n')));
     } else {
-      report_.notes.insert(report_.notes.begin(), text);
+      report_.notes.insert(report_.notes.begin(), d.text);
     }
   }
 
-  static std::string fmt_step(std::size_t n, const std::string& node, const std::string& name, const std::string& why,
-                              std::int64_t at, std::int64_t secs, int kind) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf, "  %3zu  %-8s %s%s  (%s)  +%s, %s\n", n, node.c_str(), kind == 0 ? "" : kind == 1 ? "  > " : "  < ",
-                  name.c_str(), why.c_str(), at == 0 ? "0s" : format_duration_ms(at * 1000).c_str(), format_duration_ms(secs * 1000).c_str());
-    return buf;
-  }
-
-  /// The plan as a partial order in DOT: an edge where two steps share a node or a fact,
-  /// transitively reduced.
   void write_graph(const Grounded& g, const planning::Plan& p) {
-    const std::size_t n = p.steps.size();
-    std::vector<std::set<std::string>> touch(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& a = g.problem.actions[p.steps[i].action];
-      touch[i].insert("node:" + a.node);
-      for (const auto& c : a.pre) touch[i].insert(c.fact);
-      for (const auto& [k, _] : a.effects) touch[i].insert(k);
-      if (a.disruption != planning::Disruption::none) touch[i].insert("disruption");
-    }
-    std::vector<std::vector<char>> dep(n, std::vector<char>(n, 0)), reach(n, std::vector<char>(n, 0));
-    for (std::size_t j = 0; j < n; ++j)
-      for (std::size_t i = 0; i < j; ++i)
-        for (const auto& f : touch[i])
-          if (touch[j].count(f)) {
-            dep[i][j] = 1;
-            break;
-          }
-    for (std::size_t j = 0; j < n; ++j)
-      for (std::size_t i = j; i-- > 0;)
-        if (dep[i][j]) {
-          reach[i][j] = 1;
-          for (std::size_t k = 0; k < n; ++k)
-            if (reach[j][k]) reach[i][k] = 1;
-        }
-    std::ofstream out(opts_.graph_file);
-    out << "digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"sans-serif\"];\n";
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& a = g.problem.actions[p.steps[i].action];
-      std::string label = std::to_string(i + 1) + ". " + a.node + "\\n" + a.name;
-      std::string esc;
-      for (char ch : label) esc += ch == '"' ? std::string("\\\"") : std::string(1, ch);
-      out << "  s" << i + 1 << " [label=\"" << esc << "\""
-          << (a.disruption == planning::Disruption::node ? ", style=filled, fillcolor=\"#f4cccc\"" : "") << "];\n";
-    }
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = i + 1; j < n; ++j) {
-        if (!dep[i][j]) continue;
-        bool implied = false;
-        for (std::size_t k = i + 1; k < j && !implied; ++k) implied = dep[i][k] && reach[k][j];
-        if (!implied) out << "  s" << i + 1 << " -> s" << j + 1 << ";\n";
-      }
-    out << "}\n";
-    report_.notes.push_back("plan graph written to " + opts_.graph_file);
+    if (auto s = write_plan_graph(g, p, opts_.graph_file); !s) report_.diagnostics.push_back(s.error());
+    else report_.notes.push_back("plan graph written to " + opts_.graph_file);
   }
 
   // ---- execution ----
@@ -651,7 +484,7 @@ class PlannedRun {
     rows[0].run_id = run_id_;
     rows[0].seq = ++seq_;
     rows[0].resource = s.spec.id();
-    rows[0].action = ga.action->name + (kind ? std::string(" (") + kind_word(kind) + ")" : "");
+    rows[0].action = ga.action->name + (kind ? std::string(" (") + step_kind_word(kind) + ")" : "");
     rows[0].reason = why;
     rows[0].before_json = Value(masked(s.spec, observed_[ga.subject].props)).to_json();
     auto journal_failed = [&](const Error& e) {
@@ -787,7 +620,7 @@ class PlannedRun {
     std::map<std::string, Value> put_back;  // transient facts changed and not yet restored
     for (int round = 0; round < 4; ++round) {
       if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
-      const auto whys = explain(g, plan);
+      const auto whys = explain_steps(g, subjects_, plan);
       if (auto chains = node_chains(g, plan)) {
         if (auto failed = run_chains(g, plan, *chains, whys, put_back))
           return halt(g, g.problem.actions[plan.steps[failed->first].action], failed->second, put_back);
@@ -920,7 +753,7 @@ class PlannedRun {
         safe_note = "nothing to put back";
       } else if (auto p = make_plan(*safe, false)) {
         int done = 0;
-        const auto whys = explain(*safe, *p);
+        const auto whys = explain_steps(*safe, subjects_, *p);
         for (std::size_t i = 0; i < p->steps.size(); ++i) {
           Error err;
           const std::string label = "safe " + std::to_string(i + 1) + "/" + std::to_string(p->steps.size());

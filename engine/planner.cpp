@@ -16,7 +16,6 @@ using detail::describe;
 using detail::Found;
 using detail::holds;
 using detail::search;
-using detail::set_text;
 
 struct SearchState {
   Facts facts;

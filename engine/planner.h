@@ -102,6 +102,9 @@ struct Refusal {
   std::string message;
 };
 
+/// A set of nodes as messages write it: "[NODE1, NODE2]".
+[[nodiscard]] std::string set_text(const std::vector<std::string>& nodes);
+
 /// The node a fact lives on: the part before the first '/'.
 [[nodiscard]] std::string fact_node(const std::string& fact);
 

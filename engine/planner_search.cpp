@@ -29,12 +29,6 @@ std::string describe(const Condition& c) {
   return out;
 }
 
-std::string set_text(const std::vector<std::string>& s) {
-  std::string out;
-  for (const auto& n : s) out += (out.empty() ? "" : ", ") + n;
-  return "[" + out + "]";
-}
-
 namespace {
 
 constexpr int kDead = 1 << 20;
@@ -509,3 +503,13 @@ Found search(const Problem& p) {
 }
 
 }  // namespace converge::planning::detail
+
+namespace converge::planning {
+
+std::string set_text(const std::vector<std::string>& s) {
+  std::string out;
+  for (const auto& n : s) out += (out.empty() ? "" : ", ") + n;
+  return "[" + out + "]";
+}
+
+}  // namespace converge::planning

@@ -29,7 +29,6 @@ struct Found {
 
 [[nodiscard]] bool holds(const Condition& c, const Facts& f);
 [[nodiscard]] std::string describe(const Condition& c);
-[[nodiscard]] std::string set_text(const std::vector<std::string>& s);
 
 /// Searches for a sequential plan of the searchable actions.
 [[nodiscard]] Found search(const Problem& p);
