@@ -1,8 +1,6 @@
 #include "engine/ground.h"
 
 #include <algorithm>
-#include <deque>
-#include <functional>
 
 namespace converge::grounding {
 
@@ -10,7 +8,6 @@ namespace {
 
 using datatype::Condition;
 using datatype::DataType;
-using planning::Facts;
 
 /// A ground condition before `not_equals` is turned into the fact's other values.
 struct Lit {
@@ -81,11 +78,6 @@ std::vector<std::string> all_locations(const Condition& c, const Subject& s, con
   }
   // observed:P / desired:P name a node: any member of the cluster.
   return cluster_scoped ? members(m, loc) : std::vector<std::string>{loc};
-}
-
-std::string subject_prefix(const std::string& fact) {
-  auto close = fact.find("].");
-  return close == std::string::npos ? fact : fact.substr(0, close + 2);
 }
 
 class Grounder {
@@ -526,11 +518,7 @@ class Grounder {
       }
       std::map<std::string, std::set<std::string>> needed;
       auto want = [&](const planning::Condition& c) {
-        if (!mutable_facts.count(c.fact)) {
-          auto it = g_.problem.initial.find(c.fact);
-          Value now = it == g_.problem.initial.end() ? Value() : it->second;
-          if (std::find(c.any_of.begin(), c.any_of.end(), now) != c.any_of.end()) return;
-        }
+        if (!mutable_facts.count(c.fact) && planning::holds(c, g_.problem.initial)) return;
         for (const auto& v : c.any_of) needed[c.fact].insert(v.to_json());
       };
       for (const auto& gl : g_.problem.goal) want(gl);
@@ -556,53 +544,6 @@ class Grounder {
     for (std::size_t i = 0; i < keep.size(); ++i) g_.problem.actions[i].search = keep[i] != 0;
   }
 };
-
-bool holds(const planning::Condition& c, const Facts& f) {
-  auto it = f.find(c.fact);
-  Value v = it == f.end() ? Value() : it->second;
-  return std::find(c.any_of.begin(), c.any_of.end(), v) != c.any_of.end();
-}
-
-/// The shortest sequence of actions on one resource (pre on its own facts, or holding in
-/// `facts`) that reaches `want` (fact -> acceptable values). Empty optional: none.
-std::optional<std::vector<int>> reach(const Grounded& g, const Facts& facts, const std::string& prefix,
-                                      const std::vector<planning::Condition>& want, bool node_disruption) {
-  struct Node {
-    Facts f;
-    std::vector<int> path;
-  };
-  std::vector<int> helpers;
-  for (int i = 0; i < static_cast<int>(g.problem.actions.size()); ++i) {
-    const auto& a = g.problem.actions[i];
-    bool own = !a.effects.empty() && (node_disruption || a.disruption != planning::Disruption::node);
-    for (const auto& [k, _] : a.effects) own = own && k.starts_with(prefix);
-    if (own) helpers.push_back(i);
-  }
-  auto done = [&](const Facts& f) {
-    return std::all_of(want.begin(), want.end(), [&](const auto& c) { return holds(c, f); });
-  };
-  std::deque<Node> q{{facts, {}}};
-  std::set<std::string> seen;
-  while (!q.empty()) {
-    Node n = std::move(q.front());
-    q.pop_front();
-    if (done(n.f)) return n.path;
-    if (n.path.size() >= 4) continue;
-    for (int i : helpers) {
-      const auto& a = g.problem.actions[i];
-      if (!std::all_of(a.pre.begin(), a.pre.end(), [&](const auto& c) { return holds(c, n.f); })) continue;
-      Node next{n.f, n.path};
-      for (const auto& [k, v] : a.effects) next.f[k] = v;
-      std::string key;
-      for (const auto& [k, v] : next.f)
-        if (k.starts_with(prefix)) key += k + "=" + v.to_json() + ";";
-      if (!seen.insert(key).second) continue;
-      next.path.push_back(i);
-      q.push_back(std::move(next));
-    }
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -647,51 +588,5 @@ std::vector<Subject> subjects(const Manifest& m, const TypeRegistry& types) {
 }
 
 Result<Grounded> ground(const Inputs& in) { return Grounder(in).run(); }
-
-std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, const planning::Plan& plan,
-                                                                  bool node_disruption) {
-  planning::Plan out;
-  g.step_kind.clear();
-  Facts facts = g.problem.initial;
-  std::int64_t t = 0;
-  auto push = [&](int a, int kind) {
-    const auto& act = g.problem.actions[a];
-    out.steps.push_back({a, t, t + act.seconds});
-    t += act.seconds;
-    for (const auto& [k, v] : act.effects) facts[k] = v;
-    g.step_kind.push_back(kind);
-  };
-  for (const auto& step : plan.steps) {
-    const auto& transient = g.actions[step.action].transient;
-    // Group the unmet requirements by resource; remember what each resource was.
-    std::map<std::string, std::vector<planning::Condition>> by_subject;
-    for (const auto& c : transient)
-      if (!holds(c, facts)) by_subject[subject_prefix(c.fact)].push_back(c);
-    std::map<std::string, std::vector<planning::Condition>> saved;
-    for (const auto& [prefix, want] : by_subject) {
-      auto& keep = saved[prefix];
-      for (const auto& [k, v] : facts)
-        if (k.starts_with(prefix)) keep.push_back({k, {v}});
-      auto path = reach(g, facts, prefix, want, node_disruption);
-      if (!path)
-        return std::unexpected(planning::Refusal{"transient", want.front().fact,
-                                                 "no action establishes " + want.front().fact + " for " +
-                                                     g.problem.actions[step.action].name});
-      for (int a : *path) push(a, 1);
-    }
-    push(step.action, 0);
-    for (const auto& [prefix, want] : saved) {
-      auto path = reach(g, facts, prefix, want, node_disruption);
-      if (!path)
-        return std::unexpected(planning::Refusal{"transient", prefix,
-                                                 "no action puts back " + prefix + " after " + g.problem.actions[step.action].name});
-      for (int a : *path) push(a, 2);
-    }
-  }
-  out.makespan_s = t;
-  if (auto v = planning::verify(g.problem, out); !v) return std::unexpected(v.error());
-  out.outage_s = planning::planned_outage(g.problem, out);
-  return out;
-}
 
 }  // namespace converge::grounding

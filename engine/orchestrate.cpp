@@ -341,12 +341,8 @@ class PlannedRun {
   }
 
   static bool goals_hold(const Grounded& g) {
-    for (const auto& c : g.problem.goal) {
-      auto it = g.problem.initial.find(c.fact);
-      Value v = it == g.problem.initial.end() ? Value() : it->second;
-      if (std::find(c.any_of.begin(), c.any_of.end(), v) == c.any_of.end()) return false;
-    }
-    return true;
+    return std::all_of(g.problem.goal.begin(), g.problem.goal.end(),
+                       [&](const planning::Condition& c) { return planning::holds(c, g.problem.initial); });
   }
 
   std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g, bool node_disruption = true) {

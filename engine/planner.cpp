@@ -14,7 +14,6 @@ namespace {
 
 using detail::describe;
 using detail::Found;
-using detail::holds;
 using detail::search;
 
 struct SearchState {

@@ -102,6 +102,9 @@ struct Refusal {
   std::string message;
 };
 
+/// True when the fact's value in `f` (null when missing) is one of the condition's.
+[[nodiscard]] bool holds(const Condition& c, const Facts& f);
+
 /// A set of nodes as messages write it: "[NODE1, NODE2]".
 [[nodiscard]] std::string set_text(const std::vector<std::string>& nodes);
 

@@ -17,12 +17,6 @@
 
 namespace converge::planning::detail {
 
-bool holds(const Condition& c, const Facts& f) {
-  auto it = f.find(c.fact);
-  const Value v = it == f.end() ? Value() : it->second;
-  return std::find(c.any_of.begin(), c.any_of.end(), v) != c.any_of.end();
-}
-
 std::string describe(const Condition& c) {
   std::string out = c.fact + " = ";
   for (std::size_t i = 0; i < c.any_of.size(); ++i) out += (i ? " or " : "") + c.any_of[i].to_string();
@@ -505,6 +499,12 @@ Found search(const Problem& p) {
 }  // namespace converge::planning::detail
 
 namespace converge::planning {
+
+bool holds(const Condition& c, const Facts& f) {
+  auto it = f.find(c.fact);
+  const Value v = it == f.end() ? Value() : it->second;
+  return std::find(c.any_of.begin(), c.any_of.end(), v) != c.any_of.end();
+}
 
 std::string set_text(const std::vector<std::string>& s) {
   std::string out;

@@ -27,7 +27,6 @@ struct Found {
   std::size_t expansions = 0;
 };
 
-[[nodiscard]] bool holds(const Condition& c, const Facts& f);
 [[nodiscard]] std::string describe(const Condition& c);
 
 /// Searches for a sequential plan of the searchable actions.
