@@ -146,18 +146,24 @@ class Grounder {
   std::string node_fact(const std::string& node, const std::string& name) { return node + "/@" + name; }
 
   /// The default of a node fact nobody observed: its after_boot value (as after a boot).
-  void touch_node_fact(const std::string& key) {
-    if (g_.problem.initial.count(key)) return;
-    std::string name = key.substr(key.find("/@") + 2);
+  /// The value a boot gives node fact `key` ("NODE/@name"): the first declared fact that
+  /// names it (a `{name}` template covers its instances) and has one.
+  std::optional<Value> after_boot(const std::string& key) const {
+    const std::string name = key.substr(key.find("/@") + 2);
     for (const auto& f : in_.facts) {
       bool match = f.name == name;
       if (auto brace = f.name.find("{name}"); !match && brace != std::string::npos)
         match = name.starts_with(f.name.substr(0, brace)) && name.size() > brace;
-      if (match && f.after_boot) {
-        g_.problem.initial[key] = *f.after_boot;
-        see(key, *f.after_boot);
-        return;
-      }
+      if (match && f.after_boot) return f.after_boot;
+    }
+    return std::nullopt;
+  }
+
+  void touch_node_fact(const std::string& key) {
+    if (g_.problem.initial.count(key)) return;
+    if (auto v = after_boot(key)) {
+      g_.problem.initial[key] = *v;
+      see(key, *v);
     }
   }
 
@@ -482,17 +488,10 @@ class Grounder {
       if (!boots_[i]) continue;
       for (const auto& k : node_facts) {
         if (!k.starts_with(boots_node_[i] + "/@")) continue;
-        std::string name = k.substr(k.find("/@") + 2);
-        for (const auto& f : in_.facts) {
-          bool match = f.name == name;
-          if (auto brace = f.name.find("{name}"); !match && brace != std::string::npos)
-            match = name.starts_with(f.name.substr(0, brace)) && name.size() > brace;
-          if (!match || !f.after_boot) continue;
-          auto& eff = g_.problem.actions[i].effects;
-          auto it = std::find_if(eff.begin(), eff.end(), [&](const auto& e) { return e.first == k; });
-          if (it == eff.end()) eff.push_back({k, *f.after_boot});
-          break;
-        }
+        auto v = after_boot(k);
+        if (!v) continue;
+        auto& eff = g_.problem.actions[i].effects;
+        if (std::none_of(eff.begin(), eff.end(), [&](const auto& e) { return e.first == k; })) eff.push_back({k, *v});
       }
     }
     prune();
