@@ -176,15 +176,7 @@ class PlannedRun {
       reachable_.insert(n.name);
       for (const auto& f : facts_) {
         if (!f.probe) continue;
-        auto argv = datatype::render_argv(f.probe->argv, {{"node", n.name}, {"name", n.name}});
-        if (!argv) continue;
-        ExecRequest req;
-        req.argv = *argv;
-        req.timeout = std::chrono::minutes(2);
-        auto res = t->run(req);
-        if (!res || res->timed_out) continue;
-        datatype::DataType none;
-        auto rd = datatype::read_probe(*f.probe, none, res->exit_code, res->out, res->err);
+        auto rd = datatype::run_probe(*f.probe, datatype::DataType{}, {{"node", n.name}, {"name", n.name}}, *t);
         if (rd.verdict == datatype::ProbeReading::Verdict::present && rd.props.count("value"))
           node_facts_[n.name + "/@" + f.name] = rd.props["value"];
       }

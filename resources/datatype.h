@@ -256,4 +256,9 @@ struct ProbeReading {
 [[nodiscard]] ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const std::string& out,
                                       const std::string& err);
 
+/// Renders a probe with `vars`, runs it on `target` (two minutes at most) and reads it;
+/// an error (render, transport, timeout, unreadable output) is an unknown reading.
+[[nodiscard]] ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars,
+                                     Transport& target);
+
 }  // namespace converge::datatype

@@ -160,6 +160,30 @@ ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const 
   return r;
 }
 
+ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars, Transport& target) {
+  ProbeReading unknown;
+  auto argv = render_argv(p.argv, vars);
+  if (!argv) {
+    unknown.error = argv.error().message;
+    return unknown;
+  }
+  ExecRequest req;
+  req.argv = std::move(*argv);
+  req.timeout = std::chrono::minutes(2);
+  auto res = target.run(req);
+  if (!res) {
+    unknown.error = res.error().describe();
+    return unknown;
+  }
+  if (res->timed_out) {
+    unknown.error = "`" + command_line(req.argv) + "` timed out";
+    return unknown;
+  }
+  ProbeReading rd = read_probe(p, t, res->exit_code, res->out, res->err);
+  if (rd.verdict == ProbeReading::Verdict::unknown) rd.error = "`" + command_line(req.argv) + "`: " + rd.error;
+  return rd;
+}
+
 std::map<std::string, std::string> action_vars(const DataType& type, const ResourceSpec& r, const Action* a) {
   std::map<std::string, std::string> v{{"name", r.name}, {"node", r.node}};
   if (type.scope == Scope::cluster) v["cluster"] = r.node;
@@ -226,18 +250,9 @@ class DataProvider final : public Provider {
   Observation observe(const ResourceSpec& r, Transport& t) const override {
     Map props;
     for (const auto& p : t_.observe) {
-      auto argv = render_argv(p.argv, action_vars(t_, r, nullptr));
-      if (!argv) return Observation::unknown(argv.error().message);
-      ExecRequest req;
-      req.argv = std::move(*argv);
-      req.timeout = std::chrono::minutes(2);
-      auto res = t.run(req);
-      if (!res) return Observation::unknown(res.error().describe());
-      if (res->timed_out) return Observation::unknown("`" + command_line(req.argv) + "` timed out");
-      ProbeReading rd = read_probe(p, t_, res->exit_code, res->out, res->err);
+      ProbeReading rd = run_probe(p, t_, action_vars(t_, r, nullptr), t);
       if (rd.verdict == ProbeReading::Verdict::absent) return Observation::absent();
-      if (rd.verdict == ProbeReading::Verdict::unknown)
-        return Observation::unknown("`" + command_line(req.argv) + "`: " + rd.error);
+      if (rd.verdict == ProbeReading::Verdict::unknown) return Observation::unknown(rd.error);
       for (auto& [k, v] : rd.props) props[k] = std::move(v);
     }
     return Observation::present(std::move(props));
