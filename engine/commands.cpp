@@ -203,7 +203,12 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   TransportLookup lookup = [&](const std::string& node) { return (*transports)->find(node); };
 
   ExecOptions eo{opts.parallel, progress_printer(m, opts), nullptr, nullptr};
-  std::vector<ResourceResult> results = observe_all(m, types, lookup, eo);
+  std::vector<ResourceResult> results;
+  {
+    // Nothing changes on any node while everything is observed: directories may stay open.
+    auto held = (*transports)->hold_directories();
+    results = observe_all(m, types, lookup, eo);
+  }
   auto opened = opening.get();
   if (!opened) return fail(opened.error(), "failed", kExitError);
   Result<std::unique_ptr<Journal>> journal = std::move(opened->journal);

@@ -11,6 +11,9 @@ namespace converge {
 
 namespace {
 
+/// How long a run waits for another process' use of the journal (`converge history`).
+constexpr int kBusyTimeoutMs = 2000;
+
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS runs(
   id INTEGER PRIMARY KEY, command TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER,
@@ -117,6 +120,23 @@ Status write_rows(sqlite3* db, const char* sql, std::size_t n, const std::functi
   return run("COMMIT");
 }
 
+/// Every run's first open of the journal rebuilds SQLite's WAL index by reading the whole
+/// WAL, and SQLite's own automatic checkpoint never shortens the file when each process
+/// commits only a few times (the index that would let the next writer start the WAL over is
+/// rebuilt from scratch by the next process). So once the WAL holds kWalFrames pages (a few
+/// dozen no-op runs) the commit that got it there checkpoints and truncates it: one fsync of
+/// the database, and the next opens read nothing. A reader in the way (`converge history`)
+/// makes it give up after 100 ms and try again at the next commit.
+constexpr int kWalFrames = 64;
+
+int truncate_long_wal(void*, sqlite3* db, const char* schema, int frames) {
+  if (frames < kWalFrames) return SQLITE_OK;
+  sqlite3_busy_timeout(db, 100);
+  (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  return SQLITE_OK;
+}
+
 const char* kRunColumns =
     "id, command, status, exit_code, started_at, ended_at, user, host, pid, manifest_path, manifest_sha256, "
     "git_commit, git_dirty, changes, failed, note";
@@ -131,7 +151,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& state_dir) {
   if (rc != SQLITE_OK)
     return std::unexpected(make_error(ErrorCode::io, "cannot open journal " + path + ": " + sqlite3_errstr(rc)));
   ::chmod(path.c_str(), 0600);
-  sqlite3_busy_timeout(db, 2000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // Leave the WAL to the next run's automatic checkpoints instead of checkpointing (two
   // fsyncs) on every close: a no-op run should cost one commit, not three syncs.
   sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
@@ -148,6 +168,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& state_dir) {
                                                          std::to_string(kFormat) + "); upgrade converge"));
   CONVERGE_CHECK(j->exec("PRAGMA journal_mode=WAL"));
   CONVERGE_CHECK(j->exec("PRAGMA synchronous=FULL"));
+  sqlite3_wal_hook(db, truncate_long_wal, nullptr);
   if (version < kFormat) {
     CONVERGE_CHECK(j->exec("BEGIN IMMEDIATE"));
     CONVERGE_CHECK(j->exec(kSchema));

@@ -101,17 +101,13 @@ class FileProvider final : public Provider {
     FileSystem* fs = files_of(t, r, &why);
     if (!fs) return Observation::unknown(why);
     const std::string& path = r.prop("path")->as_string();
-    auto info = fs->stat(path);
-    if (!info) return Observation::unknown(info.error().describe());
-    if (!info->exists) return Observation::absent();
-    if (!info->is_regular) return Observation::unknown(path + " exists and is not a regular file");
+    auto in = fs->inspect(path, r.prop("content") != nullptr);
+    if (!in) return Observation::unknown(in.error().describe());
+    if (!in->info.exists) return Observation::absent();
+    if (!in->info.is_regular) return Observation::unknown(path + " exists and is not a regular file");
     Map props{{"ensure", Value("present")}};
-    if (r.prop("content")) {
-      auto content = fs->read(path, info->size);
-      if (!content) return Observation::unknown(content.error().describe());
-      props["content"] = Value(std::move(*content));
-    }
-    observe_meta(r, *info, *fs, props);
+    if (in->content) props["content"] = Value(std::move(*in->content));
+    observe_meta(r, in->info, *fs, props);
     return Observation::present(std::move(props));
   }
 

@@ -68,13 +68,10 @@ Result<std::string> LocalTransport::boot_id() {
   return id;
 }
 
-Result<FileInfo> LocalTransport::stat(const std::string& path) {
-  struct stat st {};
+namespace {
+
+FileInfo info_of(const struct stat& st) {
   FileInfo info;
-  if (::lstat(real(path).c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return info;
-    return std::unexpected(sys_error("stat", path));
-  }
   info.exists = true;
   info.is_dir = S_ISDIR(st.st_mode);
   info.is_regular = S_ISREG(st.st_mode);
@@ -85,9 +82,9 @@ Result<FileInfo> LocalTransport::stat(const std::string& path) {
   return info;
 }
 
-Result<std::string> LocalTransport::read(const std::string& path, std::uint64_t size_hint) {
-  int fd = ::open(real(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return std::unexpected(sys_error("open", path));
+/// Reads an open file to its end; `size_hint` (from a stat) lets a file that did not
+/// change since be read in one call.
+Result<std::string> read_fd(int fd, std::uint64_t size_hint, const std::string& path) {
   std::string out;
   if (size_hint > 0 && size_hint < (64u << 20)) {
     // One read of size+1 bytes: a short read of exactly `size` is the whole file.
@@ -95,7 +92,6 @@ Result<std::string> LocalTransport::read(const std::string& path, std::uint64_t 
     ssize_t r = ::read(fd, out.data(), out.size());
     if (r >= 0 && static_cast<std::uint64_t>(r) == size_hint) {
       out.resize(size_hint);
-      ::close(fd);
       return out;
     }
     if (r < 0) r = 0;
@@ -105,16 +101,78 @@ Result<std::string> LocalTransport::read(const std::string& path, std::uint64_t 
   while (true) {
     ssize_t r = ::read(fd, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int e = errno;
-      ::close(fd);
-      return std::unexpected(sys_error("read", path, e));
-    }
+    if (r < 0) return std::unexpected(sys_error("read", path));
     if (r == 0) break;
     out.append(buf, static_cast<std::size_t>(r));
   }
-  ::close(fd);
   return out;
+}
+
+}  // namespace
+
+LocalTransport::~LocalTransport() { hold_directories(false); }
+
+void LocalTransport::hold_directories(bool hold) {
+  std::lock_guard lock(dirs_mu_);
+  hold_ = hold;
+  if (hold) return;
+  for (const auto& [dir, fd] : dirs_)
+    if (fd >= 0) ::close(fd);
+  dirs_.clear();
+}
+
+int LocalTransport::held_dir(const std::string& dir) {
+  std::lock_guard lock(dirs_mu_);
+  if (!hold_) return -1;
+  if (auto it = dirs_.find(dir); it != dirs_.end()) return it->second;
+  if (dirs_.size() >= kMaxHeldDirs) return -1;
+  // A directory that cannot be opened is remembered as -1: its paths are looked up whole,
+  // which reports absence or the error as usual.
+  int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  dirs_.emplace(dir, fd);
+  return fd;
+}
+
+Result<FileInfo> LocalTransport::stat(const std::string& path) {
+  CONVERGE_TRY(Inspection in, inspect(path, false));
+  return in.info;
+}
+
+Result<Inspection> LocalTransport::inspect(const std::string& path, bool content) {
+  std::string full = real(path);
+  const char* name = full.c_str();
+  int at = AT_FDCWD;
+  if (auto slash = full.find_last_of('/'); slash != std::string::npos && slash + 1 < full.size()) {
+    if (int dfd = held_dir(slash == 0 ? std::string("/") : full.substr(0, slash)); dfd >= 0) {
+      at = dfd;
+      name = full.c_str() + slash + 1;
+    }
+  }
+  Inspection in;
+  struct stat st {};
+  if (::fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return in;
+    return std::unexpected(sys_error("stat", path));
+  }
+  in.info = info_of(st);
+  if (!content || !in.info.is_regular) return in;
+  // O_NONBLOCK|O_NOFOLLOW: a file swapped for a FIFO or a symlink since the stat neither
+  // blocks nor is followed.
+  int fd = ::openat(at, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return std::unexpected(sys_error("open", path));
+  auto data = read_fd(fd, in.info.size, path);
+  ::close(fd);
+  if (!data) return std::unexpected(data.error());
+  in.content = std::move(*data);
+  return in;
+}
+
+Result<std::string> LocalTransport::read(const std::string& path, std::uint64_t size_hint) {
+  int fd = ::open(real(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::unexpected(sys_error("open", path));
+  auto data = read_fd(fd, size_hint, path);
+  ::close(fd);
+  return data;
 }
 
 Result<std::string> LocalTransport::write_temp(const std::string& path, const std::string& content, std::uint32_t mode) {

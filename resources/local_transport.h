@@ -3,7 +3,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "resources/transport.h"
 
@@ -15,6 +17,9 @@ class LocalTransport final : public Transport, public FileSystem {
  public:
   /// `root` empty means "/". REQUIRES: root, when given, is absolute.
   explicit LocalTransport(std::string root = "");
+  ~LocalTransport() override;
+  LocalTransport(const LocalTransport&) = delete;
+  LocalTransport& operator=(const LocalTransport&) = delete;
 
   Result<ExecResult> run(const ExecRequest& req) override;
   FileSystem* files() override { return this; }
@@ -23,6 +28,11 @@ class LocalTransport final : public Transport, public FileSystem {
 
   Result<FileInfo> stat(const std::string& path) override;
   Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) override;
+  /// One lookup of the leaf relative to its (held) directory for the stat, one for the
+  /// open: the stat comes first, so that only a regular file is ever opened.
+  Result<Inspection> inspect(const std::string& path, bool content) override;
+  /// REQUIRES: no inspect() or stat() in flight when released.
+  void hold_directories(bool hold) override;
   Status write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) override;
   Result<std::string> write_temp(const std::string& path, const std::string& content, std::uint32_t mode) override;
   Status sync() override;
@@ -38,7 +48,15 @@ class LocalTransport final : public Transport, public FileSystem {
   [[nodiscard]] std::string real(const std::string& path) const;
 
  private:
+  /// The held directory `dir` (a real path), opened O_PATH on first use; -1 when
+  /// directories are not held, `dir` cannot be opened, or kMaxHeldDirs are held already.
+  int held_dir(const std::string& dir);
+
+  static constexpr std::size_t kMaxHeldDirs = 256;
   std::string root_;
+  std::mutex dirs_mu_;
+  bool hold_ = false;
+  std::unordered_map<std::string, int> dirs_;
 };
 
 }  // namespace converge

@@ -46,6 +46,12 @@ struct FileInfo {
   std::uint64_t size = 0;
 };
 
+/// What FileSystem::inspect() found: the stat, and a regular file's content when asked for.
+struct Inspection {
+  FileInfo info;
+  std::optional<std::string> content;  ///< set for a regular file when content was asked for
+};
+
 /// Runs commands on a node. Thread-safe: the executor calls it from several workers.
 class CommandRunner {
  public:
@@ -61,6 +67,20 @@ class FileSystem {
  public:
   virtual ~FileSystem() = default;
   [[nodiscard]] virtual Result<FileInfo> stat(const std::string& path) = 0;
+  /// stat() and, when `content` is true and the path is a regular file, read(): what one
+  /// resource's observation needs, which an implementation may do in fewer system calls.
+  [[nodiscard]] virtual Result<Inspection> inspect(const std::string& path, bool content) {
+    Inspection in;
+    CONVERGE_TRY(in.info, stat(path));
+    if (content && in.info.exists && in.info.is_regular) {
+      CONVERGE_TRY(in.content, read(path, in.info.size));
+    }
+    return in;
+  }
+  /// While held (a bulk observation, during which this process changes nothing on the
+  /// node), an implementation may keep directories open and look paths up relative to
+  /// them. Released, every lookup starts from the path again.
+  virtual void hold_directories(bool hold) {}
   /// Reads a whole regular file. `size_hint` (from stat) lets an implementation read it
   /// in one call. REQUIRES: the file exists.
   [[nodiscard]] virtual Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) = 0;

@@ -103,6 +103,16 @@ Transport* TransportSet::find(const std::string& node) const {
   return it == by_node_.end() ? nullptr : it->second.get();
 }
 
+TransportSet::DirectoryHold TransportSet::hold_directories() const {
+  std::vector<FileSystem*> held;
+  for (const auto& [name, t] : by_node_)
+    if (FileSystem* fs = t ? t->files() : nullptr) {
+      fs->hold_directories(true);
+      held.push_back(fs);
+    }
+  return DirectoryHold(std::move(held));
+}
+
 std::string TransportSet::summary() const {
   std::string out;
   for (const auto& s : summaries_) out += s();

@@ -49,6 +49,21 @@ class TransportSet {
   [[nodiscard]] static Result<std::unique_ptr<TransportSet>> open(const Manifest& m, const TransportOptions& opts);
   /// The transport of a node or a cluster, or nullptr for an unknown name.
   [[nodiscard]] Transport* find(const std::string& node) const;
+  /// Lets every node's filesystem keep directories open for a bulk observation (see
+  /// FileSystem::hold_directories) for as long as the returned hold lives.
+  class DirectoryHold {
+   public:
+    explicit DirectoryHold(std::vector<FileSystem*> held) : held_(std::move(held)) {}
+    ~DirectoryHold() {
+      for (FileSystem* fs : held_) fs->hold_directories(false);
+    }
+    DirectoryHold(const DirectoryHold&) = delete;
+    DirectoryHold& operator=(const DirectoryHold&) = delete;
+
+   private:
+    std::vector<FileSystem*> held_;
+  };
+  [[nodiscard]] DirectoryHold hold_directories() const;
   /// Text the lab wants shown at the end of a run (availability summary); empty otherwise.
   [[nodiscard]] std::string summary() const;
 

@@ -192,3 +192,70 @@ TEST_CASE_METHOD(RootFixture, "commands see CONVERGE_ROOT; names resolve to ids"
   REQUIRE_FALSE(nobody.has_value());
   CHECK(nobody.error().describe() == "no such user 'converge-no-such-user'");
 }
+
+TEST_CASE_METHOD(RootFixture, "inspect: the stat, and content only of a regular file; held or not, the same",
+                 "[local_transport]") {
+  fs::create_directories(root + "/d/sub");
+  std::ofstream(root + "/d/file") << "payload\n";
+  ::chmod((root + "/d/file").c_str(), 0604);
+  fs::create_symlink("file", root + "/d/link");
+  REQUIRE(::mkfifo((root + "/d/fifo").c_str(), 0600) == 0);
+  std::ofstream(root + "/top") << "at the root";
+  for (bool hold : {false, true}) {
+    INFO("held: " << hold);
+    t->hold_directories(hold);
+    auto file = t->inspect("/d/file", true);
+    REQUIRE(file);
+    CHECK(file->info.is_regular);
+    CHECK(file->info.mode == 0604);
+    CHECK(file->content == std::optional<std::string>("payload\n"));
+    auto no_content = t->inspect("/d/file", false);
+    REQUIRE(no_content);
+    CHECK(no_content->info.size == 8);
+    CHECK_FALSE(no_content->content);
+    // A symlink is not followed and a FIFO is never opened (which would block): neither is
+    // a regular file, and neither has content.
+    for (const char* p : {"/d/link", "/d/fifo", "/d/sub"}) {
+      INFO(p);
+      auto other = t->inspect(p, true);
+      REQUIRE(other);
+      CHECK(other->info.exists);
+      CHECK_FALSE(other->info.is_regular);
+      CHECK_FALSE(other->content);
+    }
+    CHECK(t->inspect("/d/sub", true)->info.is_dir);
+    for (const char* p : {"/d/nope", "/nope/deeper", "/d/file/below"}) {
+      INFO(p);
+      auto absent = t->inspect(p, true);
+      REQUIRE(absent);
+      CHECK_FALSE(absent->info.exists);
+    }
+    CHECK(t->inspect("/top", true)->content == std::optional<std::string>("at the root"));
+    CHECK(t->inspect("/", true)->info.is_dir);
+    // A file that grew since it was last seen is read whole.
+    std::ofstream(root + "/d/file", std::ios::app) << std::string(100000, 'x');
+    CHECK(t->inspect("/d/file", true)->content->size() == 8 + 100000);
+    std::ofstream(root + "/d/file", std::ios::trunc) << "payload\n";
+  }
+  t->hold_directories(false);
+}
+
+TEST_CASE_METHOD(RootFixture, "held directories: more directories than are held are still looked up",
+                 "[local_transport]") {
+  t->hold_directories(true);
+  for (int i = 0; i < 300; ++i) {
+    fs::create_directories(root + "/many/" + std::to_string(i));
+    std::ofstream(root + "/many/" + std::to_string(i) + "/f") << i;
+  }
+  for (int i = 0; i < 300; ++i) {
+    auto in = t->inspect("/many/" + std::to_string(i) + "/f", true);
+    REQUIRE(in);
+    CHECK(in->content == std::optional<std::string>(std::to_string(i)));
+  }
+  // Released, a directory replaced since it was held is seen as it is now.
+  t->hold_directories(false);
+  fs::remove_all(root + "/many/7");
+  fs::create_directories(root + "/many/7");
+  std::ofstream(root + "/many/7/f") << "new";
+  CHECK(t->inspect("/many/7/f", true)->content == std::optional<std::string>("new"));
+}
