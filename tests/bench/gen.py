@@ -471,6 +471,8 @@ PHASES = {
     ("W1", "a"): "W1(a): first apply of N files into an empty directory",
     ("W1", "b"): "W1(b): no-op re-run, N files already correct",
     ("W1", "c"): "W1(c): drift repair, 10 contents + 10 modes (0600) wrong out of N",
+    ("W1M", "a"): "W1M(a): first apply of N files on tmpfs (the tools' own cost, without the disk)",
+    ("W1M", "b"): "W1M(b): no-op re-run, N files on tmpfs",
     ("W2", "b"): "W2: exec resources, check `/usr/bin/test -e marker_i` passes (no-op)",
 }
 # forms that make up the W3 scale series: converge both forms, floor, and each
@@ -686,9 +688,23 @@ def report(argv):
                 target(None, "W1 no-op >= 100x faster than Puppet %s: Puppet not measured" % tag)
         else:
             target(None, "W1 no-op targets %s: converge not measured" % tag)
+        # The first apply is judged on the disk when the floor's plain writes leave room for
+        # the target there; when they alone take 100 ms or more, the disk's file creation is
+        # what is measured, and the target is judged on tmpfs (W1M), where only the tools'
+        # own work is.
+        am = get("W1M", "a", "converge", form, w1n)
+        fam = get("W1M", "a", "floor", "files", w1n)
         if a:
-            target(a["median"] < 100, "W1 first apply < 100 ms %s: %s%s" % (
-                tag, fmt_ms(a["median"]), " (floor %s: file creation on this disk)" % fmt_ms(fa["median"]) if fa else ""))
+            floor_text = " (floor %s)" % fmt_ms(fa["median"]) if fa else ""
+            if fa and fa["median"] >= 100:
+                target(None, "W1 first apply < 100 ms %s on disk: %s, but the floor's plain writes took %s: "
+                             "file creation on this disk, judged on tmpfs below"
+                       % (tag, fmt_ms(a["median"]), fmt_ms(fa["median"])))
+            else:
+                target(a["median"] < 100, "W1 first apply < 100 ms %s on disk: %s%s" % (tag, fmt_ms(a["median"]), floor_text))
+        if am:
+            target(am["median"] < 100, "W1 first apply < 100 ms %s on tmpfs: %s%s" % (
+                tag, fmt_ms(am["median"]), " (floor %s)" % fmt_ms(fam["median"]) if fam else ""))
     w2c = get("W2", "b", "converge", "flat")
     w2f = get("W2", "b", "floor", "spawn")
     if w2c and w2f:

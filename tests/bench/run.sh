@@ -29,13 +29,14 @@ usage: bash tests/bench/run.sh [options] CONVERGE_BINARY
   --runs-slow N       timed runs for Puppet and Ansible (default 3)
   --install-peers     apt-get install the missing peers, hyperfine and time first
   --keep              keep the work directory
+  --no-memory         skip W1M (W1 first apply and no-op again on tmpfs, /dev/shm)
   --no-hyperfine      time with the python loop even if hyperfine is installed
   --no-gnu-time       take peak RSS from wait4 even if /usr/bin/time is installed
   -h, --help          this text
 EOF
 }
 
-SMOKE=0 KEEP=0 INSTALL=0 NO_HF=0 NO_GT=0
+SMOKE=0 KEEP=0 INSTALL=0 NO_HF=0 NO_GT=0 NO_MEM=0
 PEERS= SIZES= W1N= EXECS= ANS_N=100 RUNS_FAST= RUNS_MID=5 RUNS_SLOW=3 CONVERGE=
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -44,6 +45,7 @@ while [[ $# -gt 0 ]]; do
         --install-peers) INSTALL=1 ;;
         --no-hyperfine) NO_HF=1 ;;
         --no-gnu-time) NO_GT=1 ;;
+        --no-memory) NO_MEM=1 ;;
         --peers) PEERS=$2; shift ;;
         --sizes) SIZES=$2; shift ;;
         --w1-n) W1N=$2; shift ;;
@@ -118,7 +120,10 @@ have g++ || { echo "run.sh: needs g++ to build the floor" >&2; exit 2; }
 # ------------------------------------------------------------ work dir
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/converge-bench.XXXXXX") || exit 2
 [[ $ROOT =~ ^[A-Za-z0-9_./+-]+$ ]] || { echo "run.sh: work dir path has odd characters: $ROOT" >&2; rm -rf "$ROOT"; exit 2; }
-cleanup() { if [[ $KEEP == 1 ]]; then say "work dir kept: $ROOT"; else rm -rf "$ROOT"; fi; }
+MEM_ROOT=  # W1M's work dir on tmpfs, when there is one
+cleanup() {
+    if [[ $KEEP == 1 ]]; then say "work dir kept: $ROOT ${MEM_ROOT}"; else rm -rf "$ROOT" ${MEM_ROOT:+"$MEM_ROOT"}; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 RES=$ROOT/results
@@ -393,6 +398,30 @@ if uses ansible; then
             files_phases "$ROOT/files-$ANS_N" "$ANS_N" floor files floor abc
         fi
     fi
+fi
+
+# ------------------------------------------------------------ W1M: W1 in memory
+# A first apply creates N files. On this VM's ext4 the kernel's inode allocation dominates
+# that for every tool and the floor alike (it scans recently freed inodes after each
+# reset's rm -rf), and it varies by the minute. The same phases on tmpfs show each tool's
+# own cost without the disk's.
+if [[ $NO_MEM == 0 && -d /dev/shm && -w /dev/shm && $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]] &&
+        [[ $(stat -f -c %T "$ROOT") != tmpfs ]]; then
+    MEM_ROOT=$(mktemp -d /dev/shm/converge-bench.XXXXXX) || exit 2
+    say ""
+    say "W1M: W1 (a) and (b) again on tmpfs ($MEM_ROOT): the tools' own cost without the disk"
+    mforms=(converge-flat converge-each floor)
+    uses cfengine && mforms+=(cfengine-flat)
+    "$PY" "$GEN" files "$MEM_ROOT/files-$W1N" "$W1N" "${mforms[@]}"
+    WL=W1M
+    for f in "${mforms[@]}"; do
+        t=${f%%-*} fm=${f#*-}; [[ $t == floor ]] && fm=files
+        files_phases "$MEM_ROOT/files-$W1N" "$W1N" "$t" "$fm" "$f" ab
+    done
+    rm -rf "$MEM_ROOT/files-$W1N"
+else
+    say ""
+    say "W1M: skipped ($([[ $NO_MEM == 1 ]] && echo "--no-memory" || echo "no tmpfs at /dev/shm, or the work dir is on tmpfs already"))"
 fi
 
 # ------------------------------------------------------------ W2
