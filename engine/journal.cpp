@@ -152,8 +152,8 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& state_dir) {
     return std::unexpected(make_error(ErrorCode::io, "cannot open journal " + path + ": " + sqlite3_errstr(rc)));
   ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  // Leave the WAL to the next run's automatic checkpoints instead of checkpointing (two
-  // fsyncs) on every close: a no-op run should cost one commit, not three syncs.
+  // Leave the WAL to truncate_long_wal's occasional checkpoint instead of checkpointing
+  // (two fsyncs) on every close: a no-op run should cost one commit, not three syncs.
   sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   // Reading user_version is the first access: a corrupt file fails here, before any write.
   int version = 0;

@@ -26,6 +26,13 @@ for round in $(seq 20); do
   delay_ms=$(( RANDOM % 300 ))
   "$CONVERGE" apply m.yaml --quiet >/dev/null 2>&1 &
   pid=$!
+  # Odd rounds count from the start (a kill may land while the manifest loads or the
+  # files are observed); even rounds from the first change (t/ appears once the first
+  # wave is journaled), so that some kills land mid-apply however slow the build is
+  # (a sanitizer build loads for longer than 300 ms).
+  if (( round % 2 == 0 )); then
+    for _ in $(seq 2000); do [[ -d t ]] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+  fi
   sleep "$(printf '0.%03d' "$delay_ms")"
   if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
   wait "$pid" 2>/dev/null || true
