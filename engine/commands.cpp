@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -211,31 +212,39 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   }
   auto opened = opening.get();
   if (!opened) return fail(opened.error(), "failed", kExitError);
-  Result<std::unique_ptr<Journal>> journal = std::move(opened->journal);
-  auto interrupted = std::optional<std::vector<RunRow>>(std::move(opened->interrupted));
-  for (const auto& r : *interrupted)
+  std::unique_ptr<Journal> journal = std::move(opened->journal);
+  const std::vector<RunRow>& interrupted = opened->interrupted;
+  for (const auto& r : interrupted)
     report.notes.push_back("note: run #" + std::to_string(r.id) + " (" + r.command + ", started " + r.started_at +
                            ") was interrupted; this run observes afresh and finishes the job");
   report.results = &results;
   timer.mark("observe");
   // plan records nothing, so it neither reads git nor touches the journal's git cache.
-  RunRow run = command == "plan" ? RunRow{} : describe_run(command, m, **journal);
+  RunRow run = command == "plan" ? RunRow{} : describe_run(command, m, *journal);
   timer.mark("git");
+  // The run's row, written once, before the first change (write-ahead).
+  std::function<Result<std::int64_t>()> begin = [&]() -> Result<std::int64_t> {
+    if (report.run_id) return report.run_id;
+    auto id = journal->begin_run(run);
+    if (id) report.run_id = *id;
+    return id;
+  };
+  // Converges the pending resources of `rs` through the executor, each wave's steps
+  // journaled before it acts; an error when the run's row could not be written.
+  auto converge_journaled = [&](std::vector<ResourceResult>& rs) -> Status {
+    CONVERGE_TRY(std::int64_t id, begin());
+    StepRecorder recorder(*journal, id, m, rs);
+    eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
+    eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
+    converge::converge(m, build_graph(m.resources), types, lookup, rs, eo);
+    eo.before_wave = eo.after_wave = nullptr;  // the recorder ends here
+    return {};
+  };
   Tally t;
-  if (runs_planned(m, types)) {
+  const std::vector<char> planned = planned_resources(m, types);
+  if (std::find(planned.begin(), planned.end(), 1) != planned.end()) {
     // Resources of built-in types go first, through the executor (they carry no action
     // metadata); then the planned run takes the data-typed ones.
-    std::vector<char> planned(results.size(), 0);
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const TypeEntry* e = types.find(m.resources[i].type);
-      planned[i] = e && datatype::data_type(*e) ? 1 : 0;
-    }
-    std::function<Result<std::int64_t>()> begin = [&]() -> Result<std::int64_t> {
-      if (report.run_id) return report.run_id;
-      auto id = (*journal)->begin_run(run);
-      if (id) report.run_id = *id;
-      return id;
-    };
     if (command == "apply") {
       std::vector<ResourceResult> builtin = results;
       bool any = false;
@@ -244,18 +253,13 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
         any = any || (!planned[i] && builtin[i].outcome == Outcome::pending);
       }
       if (any) {
-        auto id = begin();
-        if (!id) return fail(id.error(), "failed", kExitError);
-        StepRecorder recorder(**journal, *id, m, builtin);
-        eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
-        eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
-        converge::converge(m, build_graph(m.resources), types, lookup, builtin, eo);
+        if (auto s = converge_journaled(builtin); !s) return fail(s.error(), "failed", kExitError);
         for (std::size_t i = 0; i < builtin.size(); ++i)
           if (!planned[i]) results[i] = builtin[i];
       }
     }
-    PlannedOutcome po = run_planned(command, m, types, **transports, journal->get(), begin, results, report, opts,
-                                   !interrupted->empty());
+    PlannedOutcome po =
+        run_planned(command, m, types, **transports, journal.get(), begin, results, report, opts, !interrupted.empty());
     t = tally(results);
     report.status = po.status;
     report.exit_code = po.exit_code;
@@ -275,18 +279,8 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
     t.failed = std::max(t.failed, po.failed);
     timer.mark("planned");
   } else {
-    Tally before = tally(results);
-    if (command == "apply" && before.pending > 0) {
-      // Write-ahead: the run row, then each wave's steps before they act.
-      auto id = (*journal)->begin_run(run);
-      if (!id) return fail(id.error(), "failed", kExitError);
-      report.run_id = *id;
-      StepRecorder recorder(**journal, *id, m, results);
-      eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
-      eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
-      Graph g = build_graph(m.resources);
-      converge::converge(m, g, types, lookup, results, eo);
-    }
+    if (command == "apply" && tally(results).pending > 0)
+      if (auto s = converge_journaled(results); !s) return fail(s.error(), "failed", kExitError);
     t = tally(results);
     if (t.failed || t.skipped) {
       report.status = "failed";
@@ -303,15 +297,15 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   if (command != "plan") {
     Status recorded;
     if (report.run_id) {
-      recorded = (*journal)->end_run(report.run_id, report.status, report.exit_code, t.changed, t.failed);
+      recorded = journal->end_run(report.run_id, report.status, report.exit_code, t.changed, t.failed);
     } else {
       run.status = report.status;
       run.exit_code = report.exit_code;
       run.failed = t.failed;
-      auto id = (*journal)->record_run(run);
+      auto id = journal->record_run(run);
       if (id) {
         report.run_id = *id;
-        if (command == "check") recorded = (*journal)->record_drift(*id, drift_rows(m, results));
+        if (command == "check") recorded = journal->record_drift(*id, drift_rows(m, results));
       } else {
         recorded = std::unexpected(id.error());
       }

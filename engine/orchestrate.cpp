@@ -5,10 +5,14 @@
 
 namespace converge {
 
-bool runs_planned(const Manifest& m, const TypeRegistry& types) {
-  for (const auto& r : m.resources)
-    if (const TypeEntry* e = types.find(r.type); e && datatype::data_type(*e)) return true;
-  return false;
+std::vector<char> planned_resources(const Manifest& m, const TypeRegistry& types) {
+  std::vector<char> planned;
+  planned.reserve(m.resources.size());
+  for (const auto& r : m.resources) {
+    const TypeEntry* e = types.find(r.type);
+    planned.push_back(e && datatype::data_type(*e) ? 1 : 0);
+  }
+  return planned;
 }
 
 PlannedOutcome run_planned(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,

@@ -38,8 +38,9 @@ namespace converge {
 
 class TransportSet;
 
-/// True when the manifest has resources of data-defined types: it then runs planned.
-[[nodiscard]] bool runs_planned(const Manifest& m, const TypeRegistry& types);
+/// For each of the manifest's resources, 1 when its type is data-defined: the planned run
+/// takes it. A manifest with any such resource runs planned.
+[[nodiscard]] std::vector<char> planned_resources(const Manifest& m, const TypeRegistry& types);
 
 struct PlannedOutcome {
   std::string status;

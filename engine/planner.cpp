@@ -57,6 +57,16 @@ class Checker {
   const Problem& p_;
 };
 
+/// `actions` one after another from time 0.
+Plan sequential(const Problem& p, const std::vector<int>& actions) {
+  Plan out;
+  for (int a : actions) {
+    out.steps.push_back({a, out.makespan_s, out.makespan_s + p.actions[a].seconds});
+    out.makespan_s += p.actions[a].seconds;
+  }
+  return out;
+}
+
 /// True when no action touches another node's facts and no group must stay available:
 /// the nodes can then be planned one by one and scheduled in batches.
 bool separable(const Problem& p) {
@@ -308,29 +318,16 @@ std::expected<Plan, Refusal> plan(const Problem& full) {
       r.message = "no plan satisfies " + r.constraint + "; blocked: " + r.blocked;
       return std::unexpected(r);
     }
-    Plan out;
-    std::int64_t t = 0;
-    for (int a : f.actions) {
-      out.steps.push_back({a, t, t + p.actions[a].seconds});
-      t += p.actions[a].seconds;
-    }
-    out.makespan_s = t;
     // Drop steps the plan does not need (a Remote Registry cycle before a reboot that
     // undoes it): earliest first, a step goes when the plan without it still verifies.
-    for (std::size_t i = 0; i < out.steps.size();) {
-      Plan q;
-      std::int64_t at = 0;
-      for (std::size_t j = 0; j < out.steps.size(); ++j) {
-        if (j == i) continue;
-        const auto& a = full.actions[out.steps[j].action];
-        q.steps.push_back({out.steps[j].action, at, at + a.seconds});
-        at += a.seconds;
-      }
-      q.makespan_s = at;
-      if (verify(full, q)) out = std::move(q);
+    std::vector<int> actions = f.actions;
+    for (std::size_t i = 0; i < actions.size();) {
+      std::vector<int> without = actions;
+      without.erase(without.begin() + static_cast<long>(i));
+      if (verify(full, sequential(full, without))) actions = std::move(without);
       else ++i;
     }
-    result = out;
+    result = sequential(full, actions);
   }
   if (!result) return result;
   if (auto v = verify(full, *result); !v) return std::unexpected(v.error());

@@ -1,9 +1,10 @@
-#include "engine/duration.h"
 #include "resources/lab/commands.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+
+#include "engine/duration.h"
 
 namespace converge::lab {
 
