@@ -557,8 +557,7 @@ std::vector<Subject> subjects(const Manifest& m, const TypeRegistry& types) {
   std::set<std::string> known;
   for (int i = 0; i < static_cast<int>(m.resources.size()); ++i) {
     const ResourceSpec& r = m.resources[i];
-    const TypeEntry* e = types.find(r.type);
-    const DataType* t = e ? datatype::data_type(*e) : nullptr;
+    const DataType* t = datatype::data_type(types, r.type);
     if (!t) continue;
     out.push_back({r, t, i});
     known.insert(r.node + "/" + r.type + "[" + r.name + "]");
@@ -569,8 +568,7 @@ std::vector<Subject> subjects(const Manifest& m, const TypeRegistry& types) {
     for (const auto* c : conditions_of(*s.type)) {
       if (c->subject != Condition::Subject::resource || c->name == "*") continue;
       if (!c->when_role.empty() && s.type->scope == datatype::Scope::node && !has_role(m, s.spec.node, c->when_role)) continue;
-      const TypeEntry* e = types.find(c->type);
-      const DataType* t = e ? datatype::data_type(*e) : nullptr;
+      const DataType* t = datatype::data_type(types, c->type);
       if (!t) continue;
       for (const auto& loc : all_locations(*c, s, m)) {
         if (!known.insert(loc + "/" + c->type + "[" + c->name + "]").second) continue;

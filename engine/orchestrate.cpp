@@ -8,10 +8,7 @@ namespace converge {
 std::vector<char> planned_resources(const Manifest& m, const TypeRegistry& types) {
   std::vector<char> planned;
   planned.reserve(m.resources.size());
-  for (const auto& r : m.resources) {
-    const TypeEntry* e = types.find(r.type);
-    planned.push_back(e && datatype::data_type(*e) ? 1 : 0);
-  }
+  for (const auto& r : m.resources) planned.push_back(datatype::data_type(types, r.type) ? 1 : 0);
   return planned;
 }
 

@@ -227,6 +227,8 @@ void register_types(const TypeFile& f, TypeRegistry& reg, Diagnostics& diags);
 
 /// The data definition behind a registry entry, or nullptr for a built-in type.
 [[nodiscard]] const DataType* data_type(const TypeEntry& e);
+/// The data definition of the registered type `type`, or nullptr when it is unknown or built in.
+[[nodiscard]] const DataType* data_type(const TypeRegistry& reg, const std::string& type);
 
 /// Expands placeholders in one argv element. `vars` holds "name", "node", "cluster" and
 /// "prop.X" entries. Errors name the unknown placeholder. Pure.

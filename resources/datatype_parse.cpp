@@ -336,7 +336,7 @@ FileDeclarations declarations(const TypeRegistry& reg) {
   FileDeclarations out;
   std::set<const FileDeclarations*> seen;
   for (const auto& name : reg.names()) {
-    const DataType* t = data_type(*reg.find(name));
+    const DataType* t = data_type(reg, name);
     if (!t || !t->declared || !seen.insert(t->declared.get()).second) continue;
     out.facts.insert(out.facts.end(), t->declared->facts.begin(), t->declared->facts.end());
     out.preconditions.insert(out.preconditions.end(), t->declared->preconditions.begin(), t->declared->preconditions.end());

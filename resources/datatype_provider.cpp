@@ -316,4 +316,9 @@ const DataType* data_type(const TypeEntry& e) {
   return p ? &p->definition() : nullptr;
 }
 
+const DataType* data_type(const TypeRegistry& reg, const std::string& type) {
+  const TypeEntry* e = reg.find(type);
+  return e ? data_type(*e) : nullptr;
+}
+
 }  // namespace converge::datatype
