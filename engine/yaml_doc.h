@@ -23,7 +23,7 @@ namespace converge {
 struct YamlLimits {
   std::size_t max_bytes = 8u << 20;         ///< whole file
   std::size_t max_scalar_bytes = 2u << 20;  ///< one scalar
-  std::size_t max_nodes = 400'000;          ///< nodes, anchor copies and alias expansions
+  std::size_t max_nodes = 200'000;          ///< nodes, anchor copies and alias expansions
   int max_depth = 64;                       ///< nesting of maps and lists
 };
 
