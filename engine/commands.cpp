@@ -36,7 +36,7 @@ std::int64_t ms_since(Clock::time_point t) {
 
 void emit(const Report& r, const GlobalOptions& opts) {
   if (opts.json) {
-    std::cout << report_json(r).dump(2) << "\n";
+    std::cout << json_text(report_json(r)) << "\n";
     return;
   }
   std::string text = report_text(r, opts.color, opts.verbose);
@@ -111,7 +111,7 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
     if (opts.json) all.push_back(report_json(r));
     else emit(r, opts);
   }
-  if (opts.json) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+  if (opts.json) std::cout << json_text(all.size() == 1 ? all[0] : all) << "\n";
   return code;
 }
 
@@ -196,7 +196,7 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
     CONVERGE_TRY(auto interrupted, j->close_interrupted());
     return Opened{std::move(j), std::move(interrupted)};
   });
-  auto transports = TransportSet::open(m, TransportOptions{state_dir, opts.lab_speed});
+  auto transports = TransportSet::open(m, TransportOptions{state_dir, opts.lab_speed, command == "apply"});
   if (!transports) {
     if (auto j = opening.get(); !j) return fail(j.error(), "failed", kExitError);
     return fail(transports.error(), "failed", kExitError);

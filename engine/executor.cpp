@@ -44,8 +44,10 @@ std::chrono::microseconds since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
 }
 
-/// Observes one resource and diffs it into `r`. Catches provider exceptions.
-void observe_one(const ResourceSpec& spec, const TypeEntry& type, Transport* t, ResourceResult& r) {
+/// Observes one resource and diffs it into `r`. Catches provider exceptions. Errors are
+/// scrubbed of the manifest's secrets (a provider may quote a sensitive path or user).
+void observe_one(const ResourceSpec& spec, const TypeEntry& type, Transport* t, const Secrets& secrets,
+                 ResourceResult& r) {
   if (!t) {
     r.before = Observation::unknown("node " + spec.node + " has no transport");
   } else {
@@ -57,6 +59,7 @@ void observe_one(const ResourceSpec& spec, const TypeEntry& type, Transport* t, 
   }
   if (r.before.state == Observation::State::unknown) {
     r.outcome = Outcome::failed;
+    r.before.error = secrets.scrub(std::move(r.before.error));
     r.error = "cannot observe: " + r.before.error;
     return;
   }
@@ -67,14 +70,14 @@ void observe_one(const ResourceSpec& spec, const TypeEntry& type, Transport* t, 
 /// Collects the deferred commits of one wave, grouped by filesystem.
 class WaveContext final : public ApplyContext {
  public:
-  void defer(FileSystem* fs, std::function<Status()> commit) override {
+  void defer(FileSystem* fs, Commit commit) override {
     std::lock_guard lock(mu_);
     owner_.push_back(current_);
     commits_.push_back({fs, std::move(commit)});
   }
   struct Pending {
     FileSystem* fs;
-    std::function<Status()> commit;
+    Commit commit;
   };
   std::mutex mu_;
   std::vector<int> owner_;
@@ -88,10 +91,11 @@ thread_local int WaveContext::current_ = -1;
 std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
                                         const ExecOptions& opts) {
   std::vector<ResourceResult> results(m.resources.size());
+  const Secrets secrets(m);
   parallel_for(static_cast<int>(m.resources.size()), opts.parallel, [&](int i) {
     auto start = Clock::now();
     const ResourceSpec& spec = m.resources[i];
-    observe_one(spec, *types.find(spec.type), transports(spec.node), results[i]);
+    observe_one(spec, *types.find(spec.type), transports(spec.node), secrets, results[i]);
     results[i].elapsed = since(start);
   });
   return results;
@@ -100,6 +104,7 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
 void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
               std::vector<ResourceResult>& results, const ExecOptions& opts) {
   const int n = static_cast<int>(m.resources.size());
+  const Secrets secrets(m);
   std::vector<char> done(n, 0), changed_upstream(n, 0);
   std::mutex progress_mu;
   auto report = [&](int i) {
@@ -167,7 +172,7 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
       Transport* t = transports(spec.node);
       // Upstream changed this run: what was observed may be stale; look again first.
       if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; }))
-        observe_one(spec, type, t, r);
+        observe_one(spec, type, t, secrets, r);
       if (r.outcome != Outcome::pending) return;
       WaveContext::current_ = i;
       Status s;
@@ -178,7 +183,7 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
       }
       if (!s) {
         r.outcome = Outcome::failed;
-        r.error = s.error().describe();
+        r.error = secrets.scrub(s.error().describe());
       } else {
         acted[k] = 1;
       }
@@ -191,12 +196,13 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
     for (FileSystem* fs : to_sync) synced[fs] = fs->sync();
     for (std::size_t c = 0; c < ctx.commits_.size(); ++c) {
       int i = ctx.owner_[c];
-      if (results[i].outcome == Outcome::failed) continue;
-      Status s = synced[ctx.commits_[c].fs];
-      if (s) s = ctx.commits_[c].commit();
-      if (!s) {
+      Status durable = synced[ctx.commits_[c].fs];
+      if (durable && results[i].outcome == Outcome::failed)
+        durable = std::unexpected(make_error(ErrorCode::action_failed, "the action failed"));
+      Status s = ctx.commits_[c].commit(durable);
+      if (!s && results[i].outcome != Outcome::failed) {
         results[i].outcome = Outcome::failed;
-        results[i].error = s.error().describe();
+        results[i].error = secrets.scrub(s.error().describe());
       }
     }
     // Verify: every acted-on resource must now show no drift.
@@ -207,7 +213,7 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
       const ResourceSpec& spec = m.resources[i];
       const TypeEntry& type = *types.find(spec.type);
       ResourceResult after;
-      observe_one(spec, type, transports(spec.node), after);
+      observe_one(spec, type, transports(spec.node), secrets, after);
       if (after.outcome == Outcome::failed) {
         r.outcome = Outcome::failed;
         r.error = "after the change, " + after.error;

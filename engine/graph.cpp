@@ -15,30 +15,44 @@ std::string parent_path(const std::string& p) {
 }
 }  // namespace
 
+std::vector<int> managed_parents(const std::vector<ResourceSpec>& resources) {
+  const int n = static_cast<int>(resources.size());
+  std::vector<int> parent(n, -1);
+  std::map<std::pair<std::string, std::string>, int> dirs;  // (node, path) -> directory resource
+  for (int i = 0; i < n; ++i)
+    if (resources[i].type == "directory") dirs.emplace(std::pair(resources[i].node, resources[i].prop_string("path")), i);
+  if (dirs.empty()) return parent;
+  for (int i = 0; i < n; ++i) {
+    std::string p = resources[i].prop_string("path");
+    for (p = parent_path(p); !p.empty(); p = p == "/" ? "" : parent_path(p)) {
+      if (auto it = dirs.find({resources[i].node, p}); it != dirs.end() && it->second != i) {
+        parent[i] = it->second;
+        break;
+      }
+    }
+  }
+  return parent;
+}
+
 Graph build_graph(const std::vector<ResourceSpec>& resources) {
   const int n = static_cast<int>(resources.size());
   Graph g;
   g.deps.resize(n);
   g.dependents.resize(n);
   std::unordered_map<std::string, int> by_id;
-  std::map<std::pair<std::string, std::string>, int> dirs;  // (node, path) -> directory resource
   by_id.reserve(resources.size());
-  for (int i = 0; i < n; ++i) {
-    by_id.emplace(resources[i].id(), i);
-    if (resources[i].type == "directory") dirs.emplace(std::pair(resources[i].node, resources[i].prop_string("path")), i);
-  }
+  for (int i = 0; i < n; ++i) by_id.emplace(resources[i].id(), i);
+  auto absent = [&](int i) { return resources[i].prop_string("ensure") == "absent"; };
+  const std::vector<int> parent = managed_parents(resources);
   for (int i = 0; i < n; ++i) {
     for (const auto& d : resources[i].depends_on)
       if (auto it = by_id.find(d); it != by_id.end()) g.deps[i].push_back(it->second);
-    if (!dirs.empty()) {
-      std::string p = resources[i].prop_string("path");
-      for (p = parent_path(p); !p.empty(); p = p == "/" ? "" : parent_path(p)) {
-        if (auto it = dirs.find({resources[i].node, p}); it != dirs.end() && it->second != i) {
-          g.deps[i].push_back(it->second);
-          break;
-        }
-      }
+    if (int a = parent[i]; a >= 0) {
+      if (absent(a) && absent(i)) g.deps[a].push_back(i);  // emptied before it is removed
+      else g.deps[i].push_back(a);
     }
+  }
+  for (int i = 0; i < n; ++i) {
     std::sort(g.deps[i].begin(), g.deps[i].end());
     g.deps[i].erase(std::unique(g.deps[i].begin(), g.deps[i].end()), g.deps[i].end());
     for (int d : g.deps[i]) g.dependents[d].push_back(i);

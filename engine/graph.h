@@ -1,8 +1,9 @@
 // engine/graph.h — the dependency graph of resources: edges, cycles, deterministic order.
 //
 // Edges come from explicit `depends_on` and from one implicit rule: a resource with a
-// `path` depends on the `directory` resource managing its nearest ancestor on the same node.
-// Pure: no I/O.
+// `path` depends on the `directory` resource managing its nearest ancestor on the same node,
+// or, when both are `ensure: absent`, the directory depends on it (a tree is removed
+// leaves first). Pure: no I/O.
 #pragma once
 
 #include <optional>
@@ -18,6 +19,10 @@ struct Graph {
   std::vector<std::vector<int>> deps;        ///< deps[i]: what i needs first (sorted, unique)
   std::vector<std::vector<int>> dependents;  ///< the reverse edges
 };
+
+/// For each resource, the index of the `directory` resource managing its path's nearest
+/// ancestor on the same node, or -1.
+[[nodiscard]] std::vector<int> managed_parents(const std::vector<ResourceSpec>& resources);
 
 /// Builds the graph. REQUIRES: every depends_on id names a resource in `resources`.
 [[nodiscard]] Graph build_graph(const std::vector<ResourceSpec>& resources);

@@ -62,7 +62,7 @@ int show_run(Journal& journal, long long id, const GlobalOptions& opts) {
                    {"observed", nlohmann::json::parse(row[2], nullptr, false)},
                    {"desired", nlohmann::json::parse(row[3], nullptr, false)}});
     j["drift"] = d;
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j) << "\n";
     return kExitOk;
   }
   const RunRow& r = **run;
@@ -102,7 +102,7 @@ int cmd_history(const std::string& manifest, long long run, const GlobalOptions&
   if (opts.json) {
     auto arr = nlohmann::json::array();
     for (const auto& r : *runs) arr.push_back(run_json(r));
-    std::cout << nlohmann::json{{"command", "history"}, {"runs", arr}}.dump(2) << "\n";
+    std::cout << json_text(nlohmann::json{{"command", "history"}, {"runs", arr}}) << "\n";
     return kExitOk;
   }
   std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", "RUN", "STARTED", "COMMAND", "STATUS",

@@ -23,10 +23,21 @@ Result<Value> lookup(const std::string& expr, const Scope& scope, const SourceRa
   const Value* cur = nullptr;
   Value holder;
   std::size_t i = 1;
+  // The first name is looked up in the root map itself: copying the whole map for every
+  // expression made a for_each over N variables' worth of items cost N^2.
+  auto in_root = [&](const Map& root) {
+    if (parts.size() == 1) {
+      holder = Value(root);
+      cur = &holder;
+    } else if (auto it = root.find(parts[1]); it != root.end()) {
+      cur = &it->second;
+      i = 2;
+    }
+  };
   if (parts[0] == "vars") {
     if (!scope.vars) return fail("no variables are defined for '${" + expr + "}'");
-    holder = Value(*scope.vars);
-    cur = &holder;
+    in_root(*scope.vars);
+    if (!cur) return fail("'${" + expr + "}' is not defined");
   } else if (parts[0] == "each") {
     if (!scope.each_key) return fail("'${" + expr + "}' is used outside a for_each");
     if (parts.size() < 2 || (parts[1] != "key" && parts[1] != "value"))
@@ -35,8 +46,8 @@ Result<Value> lookup(const std::string& expr, const Scope& scope, const SourceRa
     i = 2;
   } else if (parts[0] == "node") {
     if (!scope.node) return fail("'${" + expr + "}' is used where no node is known");
-    holder = Value(*scope.node);
-    cur = &holder;
+    in_root(*scope.node);
+    if (!cur) return fail("'${" + expr + "}' is not defined");
   } else {
     return fail("unknown variable root '" + parts[0] + "' in '${" + expr + "}' (expected vars, each or node)");
   }
@@ -53,10 +64,36 @@ Result<Value> lookup(const std::string& expr, const Scope& scope, const SourceRa
     }
     if (!cur) return fail("'${" + expr + "}' is not defined");
   }
+  if (scope.budget) {
+    // Every expression copies its value: a budget over the copies bounds what variables
+    // that double each other, or a list of a thousand references, can build.
+    std::size_t w = weight(*cur);
+    if (w > *scope.budget)
+      return fail("expanding '${" + expr + "}' takes the manifest's expressions past " +
+                  std::to_string(kExpansionBudget >> 20) + " MiB (variables doubling each other?)");
+    *scope.budget -= w;
+  }
   return *cur;
 }
 
 }  // namespace
+
+std::size_t weight(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::string: return 16 + v.as_string().size();
+    case Value::Kind::list: {
+      std::size_t w = 16;
+      for (const auto& e : v.as_list()) w += weight(e);
+      return w;
+    }
+    case Value::Kind::map: {
+      std::size_t w = 16;
+      for (const auto& [k, e] : v.as_map()) w += 16 + k.size() + weight(e);
+      return w;
+    }
+    default: return 16;
+  }
+}
 
 Result<Value> interpolate_string(const std::string& s, const Scope& scope, const SourceRange& where) {
   if (!has_expression(s)) return Value(s);

@@ -7,6 +7,7 @@
 // Pure: no I/O.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -16,13 +17,22 @@
 
 namespace converge {
 
+/// What all the expressions of one manifest may copy, in bytes of weight().
+inline constexpr std::size_t kExpansionBudget = std::size_t{32} << 20;
+
 /// What expressions can see.
 struct Scope {
   const Map* vars = nullptr;
   std::optional<Value> each_key;
   std::optional<Value> each_value;
   const Map* node = nullptr;  ///< {name, vars, cluster, roles} of the node being stamped
+  /// Left of the expansion budget; every expression's value is taken from it (an error
+  /// once it runs out). nullptr: unbounded.
+  std::size_t* budget = nullptr;
 };
+
+/// The cost of copying a value: its strings' bytes and 16 for each element.
+[[nodiscard]] std::size_t weight(const Value& v);
 
 /// Interpolates one string; `where` positions errors.
 [[nodiscard]] Result<Value> interpolate_string(const std::string& s, const Scope& scope, const SourceRange& where);

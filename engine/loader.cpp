@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <utility>
 
 #include "engine/duration.h"
 #include "engine/interpolate.h"
@@ -174,9 +175,18 @@ void build_inventory(LoaderState& st) {
   }
   // Groups may name nodes or other groups; resolve recursively, refusing cycles.
   std::map<std::string, int> state;  // 1 = resolving, 2 = done
-  std::function<void(const std::string&)> resolve = [&](const std::string& g) {
+  constexpr int kMaxGroupDepth = 64;
+  bool too_deep = false;
+  std::function<void(const std::string&, int)> resolve = [&](const std::string& g, int depth) {
     if (state[g] == 2) return;
     const Located& loc = groups.at(g);
+    if (depth > kMaxGroupDepth) {
+      if (!std::exchange(too_deep, true))
+        st.error("group '" + g + "' is nested deeper than " + std::to_string(kMaxGroupDepth) + " groups", loc.doc->at(*loc.node));
+      st.out.groups[g];
+      state[g] = 2;
+      return;
+    }
     state[g] = 1;
     std::set<std::string> members;
     for (const auto& item : loc.node->items) {
@@ -188,7 +198,7 @@ void build_inventory(LoaderState& st) {
           st.error("group '" + g + "' contains itself through '" + m + "'", loc.doc->at(item));
           continue;
         }
-        resolve(m);
+        resolve(m, depth + 1);
         members.insert(st.out.groups[m].begin(), st.out.groups[m].end());
       } else {
         st.error("group '" + g + "' names unknown node or group '" + m + "'", loc.doc->at(item));
@@ -199,7 +209,7 @@ void build_inventory(LoaderState& st) {
   };
   for (const auto& [g, loc] : groups) {
     if (st.out.node(g)) st.error("'" + g + "' is both a node and a group", loc.doc->at(*loc.node));
-    resolve(g);
+    resolve(g, 0);
   }
 }
 
@@ -250,33 +260,70 @@ ConstraintSpec parse_constraint(LoaderState& st, const Located& loc) {
   return c;
 }
 
-/// Variables may refer to other variables: resolve in passes until nothing moves; what is
-/// left refers to itself (a cycle) or to something undefined.
-void resolve_vars(LoaderState& st, std::map<std::string, Located> pending) {
-  std::map<std::string, Error> last;
-  bool progress = true;
-  while (!pending.empty() && progress) {
-    progress = false;
-    for (auto it = pending.begin(); it != pending.end();) {
-      auto v = interpolate(*it->second.node, Scope{&st.vars, std::nullopt, std::nullopt, nullptr}, *it->second.doc);
-      if (v) {
-        st.vars.emplace(it->first, std::move(*v));
-        it = pending.erase(it);
-        progress = true;
-      } else {
-        last.insert_or_assign(it->first, v.error());
-        ++it;
-      }
+/// The variables a node's strings name as `${vars.NAME...}`.
+void var_refs(const YNode& n, std::set<std::string>& out) {
+  if (n.is_scalar() && n.scalar.is_string()) {
+    const std::string& s = n.scalar.as_string();
+    for (std::size_t at = 0; (at = s.find("${vars.", at)) != std::string::npos;) {
+      at += 7;
+      std::size_t end = s.find_first_of(".}", at);
+      if (end != std::string::npos && end > at) out.insert(s.substr(at, end - at));
     }
   }
+  for (const auto& i : n.items) var_refs(i, out);
+  for (const auto& e : n.entries) var_refs(e.node(), out);
+}
+
+/// Variables may refer to other variables: each is resolved once, after those it names
+/// (Kahn's order over the references, so a chain of any length costs one pass); what is
+/// left refers to itself (a cycle) or to something undefined.
+void resolve_vars(LoaderState& st, std::map<std::string, Located> pending) {
+  std::map<std::string, std::set<std::string>> waits_on;     // var -> pending vars it names
+  std::map<std::string, std::vector<std::string>> needed_by;  // the reverse
+  std::vector<std::string> ready;
+  for (const auto& [name, loc] : pending) {
+    std::set<std::string> refs;
+    var_refs(*loc.node, refs);
+    auto& w = waits_on[name];
+    for (const auto& r : refs)
+      if (pending.count(r)) {
+        w.insert(r);
+        needed_by[r].push_back(name);
+      }
+    if (w.empty()) ready.push_back(name);
+  }
+  std::map<std::string, Error> failed;
+  while (!ready.empty()) {
+    std::string name = std::move(ready.back());
+    ready.pop_back();
+    const Located& loc = pending.at(name);
+    auto v = interpolate(*loc.node, st.scope(), *loc.doc);
+    if (!v) {
+      failed.emplace(name, v.error());
+      continue;  // what needs it stays waiting, and is reported below
+    }
+    st.vars.emplace(name, std::move(*v));
+    for (const auto& d : needed_by[name])
+      if (auto& w = waits_on[d]; w.erase(name) && w.empty()) ready.push_back(d);
+  }
+  // Left waiting: blocked (it needs, perhaps through others, a variable that failed, whose
+  // error is the one reported) or in a cycle.
+  std::set<std::string> blocked;
+  std::vector<std::string> from;
+  for (const auto& [k, _] : failed) from.push_back(k);
+  while (!from.empty()) {
+    std::string k = std::move(from.back());
+    from.pop_back();
+    for (const auto& d : needed_by[k])
+      if (!waits_on[d].empty() && blocked.insert(d).second) from.push_back(d);
+  }
   std::string names;
-  for (const auto& [k, _] : pending) names += (names.empty() ? "" : ", ") + k;
+  for (const auto& [k, w] : waits_on)
+    if (!w.empty() && !blocked.count(k)) names += (names.empty() ? "" : ", ") + k;
   for (const auto& [k, loc] : pending) {
-    Error e = last.at(k);
-    bool cycle = false;
-    for (const auto& [other, _] : pending) cycle = cycle || e.message.find("${vars." + other) != std::string::npos;
-    if (cycle) e.message = "variable '" + k + "' cannot be resolved: variables " + names + " refer to each other";
-    st.diags.push_back(e);
+    if (auto f = failed.find(k); f != failed.end()) st.diags.push_back(f->second);
+    else if (!waits_on[k].empty() && !blocked.count(k))
+      st.error("variable '" + k + "' cannot be resolved: variables " + names + " refer to each other", loc.doc->at(*loc.node));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/interpolate.h"
 #include "engine/loader.h"
 #include "engine/yaml_doc.h"
 
@@ -19,6 +20,10 @@ struct Located {
   const YNode* node = nullptr;
 };
 
+/// Resources one manifest may stamp out (for_each items times target nodes): a 50 KB file
+/// of 1,000 nodes and 1,000 resources would otherwise make a million.
+inline constexpr std::size_t kMaxResources = 50'000;
+
 struct LoaderState {
   TypeRegistry types;  ///< the given types plus those of the Types includes
   Diagnostics diags;
@@ -27,6 +32,11 @@ struct LoaderState {
   Map vars;
   std::vector<Located> resource_nodes;
   std::vector<Located> constraint_nodes;
+  /// What every expression of the manifest may still copy (interpolate.h).
+  std::size_t expansion_left = kExpansionBudget;
+
+  /// A scope over the manifest's variables, drawing on its expansion budget.
+  Scope scope() { return Scope{&vars, std::nullopt, std::nullopt, nullptr, &expansion_left}; }
 
   void error(const std::string& msg, const SourceRange& where) {
     diags.push_back(make_error(ErrorCode::invalid_input, msg, where));

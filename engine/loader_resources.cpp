@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "engine/graph.h"
 #include "engine/interpolate.h"
@@ -35,8 +36,7 @@ std::vector<std::pair<Value, Value>> for_each_items(LoaderState& st, const Locat
   const YNode* fe = r.node->get("for_each");
   ok = true;
   if (!fe) return items;
-  Scope scope{&st.vars, std::nullopt, std::nullopt, nullptr};
-  auto v = interpolate(*fe, scope, *r.doc);
+  auto v = interpolate(*fe, st.scope(), *r.doc);
   if (!v) {
     st.diags.push_back(v.error());
     ok = false;
@@ -140,10 +140,24 @@ void check_not_cluster(LoaderState& st, const Value& v, const TypeEntry& type, c
                    " is node-scoped; target its nodes or a group", where);
 }
 
+void resource_limit(LoaderState& st, const Located& r) {
+  st.error("the manifest stamps out more than " + std::to_string(kMaxResources) +
+               " resources (for_each items times target nodes); split it",
+           r.doc->at(*r.node));
+}
+
+/// What expand_resources() carries from one stamp to the next.
+struct Stamping {
+  std::unordered_map<std::string, SourceRange> seen;  ///< ids stamped so far
+  std::map<std::string, Map> node_scopes;              ///< ${node.*} of each node, built once
+  bool over_limit = false;                             ///< kMaxResources reported
+};
+
 /// Stamps out one resource block for one for_each item on each of its nodes.
 void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::optional<std::pair<Value, Value>>& item,
-           std::unordered_map<std::string, SourceRange>& seen) {
-  Scope scope{&st.vars, std::nullopt, std::nullopt, nullptr};
+           Stamping& stamping) {
+  auto& seen = stamping.seen;
+  Scope scope = st.scope();
   if (item) {
     scope.each_key = item->first;
     scope.each_value = item->second;
@@ -160,9 +174,16 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
     for (const auto& n : st.out.nodes) nodes.push_back(n.name);
   }
   for (const auto& node_name : nodes) {
-    const NodeSpec* ns = st.out.node(node_name);
-    Map node_map = ns ? node_scope(*ns) : Map{{"name", Value(node_name)}, {"vars", Value(Map{})}, {"cluster", Value(node_name)}, {"roles", Value(List{})}};
-    scope.node = &node_map;
+    if (st.out.resources.size() >= kMaxResources) {
+      if (!std::exchange(stamping.over_limit, true)) resource_limit(st, r);
+      return;
+    }
+    auto [scope_it, fresh_scope] = stamping.node_scopes.try_emplace(node_name);
+    if (fresh_scope) {
+      const NodeSpec* ns = st.out.node(node_name);
+      scope_it->second = ns ? node_scope(*ns) : Map{{"name", Value(node_name)}, {"vars", Value(Map{})}, {"cluster", Value(node_name)}, {"roles", Value(List{})}};
+    }
+    scope.node = &scope_it->second;
     ResourceSpec spec;
     spec.type = type.schema.name;
     spec.node = node_name;
@@ -199,10 +220,34 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
   }
 }
 
+/// What a block stamps out when its targets hold no expression (items times nodes);
+/// otherwise at least one resource for each item.
+std::size_t stamp_count(LoaderState& st, const Located& r, const TypeEntry& type, std::size_t items) {
+  const YNode* on = r.node->get("on");
+  if (!on) return items * st.out.nodes.size();
+  Value v = on->to_value();
+  List names = v.is_list() ? v.as_list() : List{v};
+  if (type.schema.cluster_scoped) return items * names.size();
+  std::set<std::string> nodes;
+  for (const auto& n : names) {
+    if (n.is_string() && has_expression(n.as_string())) return items;
+    st.out_node_or_group(n.to_string(), nodes);
+  }
+  return items * nodes.size();
+}
+
 }  // namespace
 
 void expand_resources(LoaderState& st) {
-  std::unordered_map<std::string, SourceRange> seen;
+  struct Block {
+    const Located* r;
+    const TypeEntry* type;
+    std::optional<std::vector<std::pair<Value, Value>>> items;  ///< nullopt: no for_each
+  };
+  // Counted before anything is stamped: a small file must not make a million resources
+  // before the limit says no.
+  std::vector<Block> blocks;
+  std::size_t total = 0;
   for (const auto& r : st.resource_nodes) {
     const YNode* type_node = r.node->get("type");
     const TypeEntry* type = st.types.find(type_node->scalar.to_string());
@@ -214,10 +259,18 @@ void expand_resources(LoaderState& st) {
     bool ok = true;
     auto items = for_each_items(st, r, ok);
     if (!ok) continue;
-    if (!r.node->get("for_each")) {
-      stamp(st, r, *type, std::nullopt, seen);
+    Block b{&r, type, std::nullopt};
+    if (r.node->get("for_each")) b.items = std::move(items);
+    total += stamp_count(st, r, *type, b.items ? b.items->size() : 1);
+    if (total > kMaxResources) return resource_limit(st, r);
+    blocks.push_back(std::move(b));
+  }
+  Stamping stamping;
+  for (const auto& b : blocks) {
+    if (!b.items) {
+      stamp(st, *b.r, *b.type, std::nullopt, stamping);
     } else {
-      for (const auto& item : items) stamp(st, r, *type, item, seen);
+      for (const auto& item : *b.items) stamp(st, *b.r, *b.type, item, stamping);
     }
   }
 }
@@ -237,6 +290,21 @@ void resolve_dependencies(LoaderState& st) {
       d = full;
     }
   }
+  if (!st.diags.empty()) return;
+  const auto& rs = st.out.resources;
+  // Two resources on one path would fight over it on every run.
+  std::map<std::pair<std::string, std::string>, std::size_t> paths;
+  for (std::size_t i = 0; i < rs.size(); ++i) {
+    if (rs[i].type != "file" && rs[i].type != "directory") continue;
+    auto [it, fresh] = paths.emplace(std::pair(rs[i].node, rs[i].prop_string("path")), i);
+    if (!fresh)
+      st.error(rs[i].id() + " manages the path " + it->first.second + " that " + rs[it->second].id() + " manages already",
+               rs[i].where);
+  }
+  const std::vector<int> parent = managed_parents(rs);
+  for (std::size_t i = 0; i < rs.size(); ++i)
+    if (parent[i] >= 0 && rs[parent[i]].prop_string("ensure") == "absent" && rs[i].prop_string("ensure") != "absent")
+      st.error(rs[i].id() + " is present inside " + rs[parent[i]].id() + ", which is absent", rs[i].where);
   if (!st.diags.empty()) return;
   Graph g = build_graph(st.out.resources);
   if (auto cycle = find_cycle(g, st.out.resources)) {

@@ -1,5 +1,7 @@
 #include "engine/manifest.h"
 
+#include <algorithm>
+
 #include "engine/sha256.h"
 
 namespace converge {
@@ -25,6 +27,35 @@ const NodeSpec* Manifest::node(const std::string& n) const {
   for (const auto& x : nodes)
     if (x.name == n) return &x;
   return nullptr;
+}
+
+namespace {
+void collect_secrets(const Value& v, std::vector<std::string>& out) {
+  if (v.is_list()) {
+    for (const auto& e : v.as_list()) collect_secrets(e, out);
+  } else if (v.is_map()) {
+    for (const auto& [k, e] : v.as_map()) collect_secrets(e, out);
+  } else if (!v.is_null()) {
+    if (std::string s = v.to_string(); s.size() >= 3) out.push_back(std::move(s));
+  }
+}
+}  // namespace
+
+Secrets::Secrets(const Manifest& m) {
+  for (const auto& r : m.resources)
+    for (const auto& k : r.sensitive)
+      if (const Value* v = r.prop(k)) collect_secrets(*v, values_);
+  std::sort(values_.begin(), values_.end(),
+            [](const std::string& a, const std::string& b) { return a.size() != b.size() ? a.size() > b.size() : a < b; });
+  values_.erase(std::unique(values_.begin(), values_.end()), values_.end());
+}
+
+std::string Secrets::scrub(std::string text) const {
+  static const std::string kMask = "(sensitive)";
+  for (const auto& secret : values_)
+    for (std::size_t at = 0; (at = text.find(secret, at)) != std::string::npos; at += kMask.size())
+      text.replace(at, secret.size(), kMask);
+  return text;
 }
 
 }  // namespace converge

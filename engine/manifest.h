@@ -93,4 +93,18 @@ struct Manifest {
   [[nodiscard]] const NodeSpec* node(const std::string& name) const;
 };
 
+/// Every sensitive value of a manifest, to blank out of any text that may quote one: an
+/// error naming a user or a path, a command's stderr echoing its environment.
+class Secrets {
+ public:
+  explicit Secrets(const Manifest& m);
+  /// `text` with each sensitive value replaced by "(sensitive)". A list or map counts
+  /// element by element (argv, env); values under 3 bytes are left alone, as they would
+  /// blank out common words without hiding anything.
+  [[nodiscard]] std::string scrub(std::string text) const;
+
+ private:
+  std::vector<std::string> values_;  ///< longest first: a secret holding another goes whole
+};
+
 }  // namespace converge

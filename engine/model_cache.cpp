@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "engine/sha256.h"
 
@@ -15,7 +17,32 @@ namespace {
 
 // Bumped whenever the model or its serialization changes; the build stamp guards
 // development builds whose type semantics changed without a format change.
-const std::string kMagic = std::string("converge-model-5 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
+const std::string kMagic = std::string("converge-model-6 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
+
+/// A checksum over the cache's bytes, stored after them: a flipped byte must make the
+/// cache a miss, never a different desired state (or a crash on a nonsense model). Eight
+/// bytes a step, so that it costs a fraction of reading the file; not a defence against
+/// someone who can write the state directory, who could write any cache.
+std::uint64_t checksum(std::string_view s) {
+  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+  auto mix = [&h](std::uint64_t w) {
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 32;
+  };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    mix(w);
+  }
+  std::uint64_t last = 0;
+  std::memcpy(&last, s.data() + i, s.size() - i);
+  mix(last);
+  mix(0xC2B2AE3D27D4EB4Full);
+  return h;
+}
+
+constexpr std::size_t kChecksumBytes = sizeof(std::uint64_t);
 
 class Writer {
  public:
@@ -260,7 +287,11 @@ Manifest read_model(Reader& r) {
 
 std::optional<Manifest> load_cached_model(const std::string& cache_file, const std::string& manifest_path) {
   std::string bytes;
-  if (!read_file(cache_file, bytes)) return std::nullopt;
+  if (!read_file(cache_file, bytes) || bytes.size() < kChecksumBytes) return std::nullopt;
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - kChecksumBytes, kChecksumBytes);
+  bytes.resize(bytes.size() - kChecksumBytes);
+  if (stored != checksum(bytes)) return std::nullopt;
   Reader r(bytes);
   if (r.str() != kMagic || !r.ok()) return std::nullopt;
   std::error_code ec;
@@ -297,6 +328,8 @@ void store_cached_model(const std::string& cache_file, const Manifest& m) {
   for (const auto& src : m.sources) identities.push_back(stat_identity(src));
   w.strs(identities);
   write_model(w, m);
+  std::uint64_t sum = checksum(w.bytes());
+  w.bytes().append(reinterpret_cast<const char*>(&sum), kChecksumBytes);
   std::string temp = cache_file + ".tmp." + std::to_string(::getpid());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;

@@ -47,16 +47,7 @@ PlannedOutcome PlannedRun::error(const std::string& msg) {
   return {"failed", kExitError, changes_, failures_ + 1};
 }
 
-std::string PlannedRun::scrub(std::string text) const {
-  for (const auto& r : m_.resources)
-    for (const auto& k : r.sensitive)
-      if (const Value* v = r.prop(k); v && !v->is_null()) {
-        const std::string secret = v->to_string();
-        if (secret.size() < 3) continue;
-        for (std::size_t at; (at = text.find(secret)) != std::string::npos;) text.replace(at, secret.size(), "(sensitive)");
-      }
-  return text;
-}
+std::string PlannedRun::scrub(std::string text) const { return Secrets(m_).scrub(std::move(text)); }
 
 PlannedOutcome PlannedRun::refused(const std::string& raw) {
   const std::string msg = scrub(raw);

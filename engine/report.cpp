@@ -44,6 +44,10 @@ void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChan
 
 }  // namespace
 
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string render_value(const Value& v) {
   std::string s = v.is_string() ? Value(v.as_string()).to_json() : v.to_json();
   if (s.size() > 72) s = s.substr(0, 60) + "...\" (" + std::to_string(v.to_string().size()) + " bytes)";

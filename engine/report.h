@@ -40,6 +40,10 @@ struct Report {
 /// The whole report as the JSON document of schemas/report.schema.json.
 [[nodiscard]] nlohmann::json report_json(const Report& r);
 
+/// JSON text for output. Bytes that are not UTF-8 (a command's stderr quoted in an error,
+/// say) print as U+FFFD instead of aborting the document.
+[[nodiscard]] std::string json_text(const nlohmann::json& j, int indent = 2);
+
 /// The whole report as text. `color` adds ANSI colors; `verbose` lists in-sync resources.
 [[nodiscard]] std::string report_text(const Report& r, bool color, bool verbose);
 

@@ -74,9 +74,11 @@ struct Observation {
 class ApplyContext {
  public:
   virtual ~ApplyContext() = default;
-  /// Registers `commit` to run once everything written so far on `fs` is durable.
-  /// The action counts as done only when its commit has run.
-  virtual void defer(FileSystem* fs, std::function<Status()> commit) = 0;
+  /// Registers `commit` to run once everything written so far on `fs` was made durable:
+  /// it is called with the outcome of that sync (an error: it must undo, not commit) and
+  /// always exactly once. The action counts as done only when its commit succeeded.
+  using Commit = std::function<Status(const Status& durable)>;
+  virtual void defer(FileSystem* fs, Commit commit) = 0;
 };
 
 /// A property value a provider rejects at load time.

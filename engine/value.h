@@ -67,4 +67,8 @@ class Value {
 /// Name of a kind, for messages ("string", "map", ...).
 [[nodiscard]] const char* kind_name(Value::Kind k);
 
+/// Length of the well-formed UTF-8 sequence starting at s[i] (1 to 4), or 0 when the bytes
+/// there are not one (stray continuation, overlong form, surrogate, past U+10FFFF, cut short).
+[[nodiscard]] std::size_t utf8_length(const std::string& s, std::size_t i);
+
 }  // namespace converge

@@ -108,13 +108,8 @@ Status check_bytes(const std::string& text, const std::string& path, std::size_t
   while (i < n) {
     unsigned char c = s[i];
     if (c == 0) return std::unexpected(make_error(ErrorCode::invalid_input, "NUL byte in file", {path, line, col}));
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len != 0 && i + len <= n;
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xC0) == 0x80;
-    if (ok && len == 2) ok = c >= 0xC2;                                         // overlong
-    if (ok && len == 3) ok = !(c == 0xE0 && s[i + 1] < 0xA0) && !(c == 0xED && s[i + 1] >= 0xA0);
-    if (ok && len == 4) ok = !(c == 0xF0 && s[i + 1] < 0x90) && !(c == 0xF4 && s[i + 1] >= 0x90) && c <= 0xF4;
-    if (!ok) return std::unexpected(make_error(ErrorCode::invalid_input, "invalid UTF-8", {path, line, col}));
+    std::size_t len = c < 0x80 ? 1 : utf8_length(text, i);
+    if (len == 0) return std::unexpected(make_error(ErrorCode::invalid_input, "invalid UTF-8", {path, line, col}));
     if (c == '\n') {
       if (i - line_start > max_line) break;
       ++line;
@@ -196,6 +191,9 @@ class TreeBuilder : public YAML::EventHandler {
     if (value.size() > limits_.max_scalar_bytes)
       fail(mark, "scalar of " + std::to_string(value.size()) + " bytes exceeds the limit of " +
                      std::to_string(limits_.max_scalar_bytes));
+    // A "\0" escape: no path, argv element or name can hold one (the system would cut it
+    // there, and a file other than the one named would be written).
+    if (value.find('\0') != std::string::npos) fail(mark, "NUL character (\\0) in a string");
     YNode n;
     n.kind = YNode::Kind::scalar;
     set_pos(n, mark);

@@ -42,6 +42,9 @@ class ExecProvider final : public Provider {
     if (auto c = check_argv(props, "check"); !c) return c;
     if (auto c = check_argv(props, "apply"); !c) return c;
     if (!parse_duration_ms(props["timeout"])) return std::unexpected(PropertyError{"timeout", "malformed duration"});
+    // The check's verdict is observed, never chosen: false would run `apply` on a passing check.
+    if (auto it = props.find("ok"); it != props.end() && !(it->second.is_bool() && it->second.as_bool()))
+      return std::unexpected(PropertyError{"ok", "is the check's verdict and can only be true"});
     if (auto it = props.find("env"); it != props.end() && it->second.is_map())
       for (const auto& [k, v] : it->second.as_map())
         if (k.empty() || k.find('=') != std::string::npos || v.is_list() || v.is_map())

@@ -73,16 +73,34 @@ void observe_meta(const ResourceSpec& r, const FileInfo& info, FileSystem& fs, M
   name_of("group", info.gid, [&](const std::string& n) { return fs.group_id(n); });
 }
 
-/// Applies owner/group changes.
-Status apply_ownership(const ResourceSpec& r, const ResourceChanges& c, FileSystem& fs) {
-  std::optional<std::uint32_t> uid, gid;
-  if (c.find("owner")) {
-    CONVERGE_TRY(uid, fs.user_id(r.prop_string("owner")));
+/// The ids a resource states for owner and group (std::nullopt where it states none).
+Result<Ownership> wanted_ownership(const ResourceSpec& r, FileSystem& fs) {
+  Ownership o;
+  if (std::string owner = r.prop_string("owner"); !owner.empty()) {
+    CONVERGE_TRY(o.uid, fs.user_id(owner));
   }
-  if (c.find("group")) {
-    CONVERGE_TRY(gid, fs.group_id(r.prop_string("group")));
+  if (std::string group = r.prop_string("group"); !group.empty()) {
+    CONVERGE_TRY(o.gid, fs.group_id(group));
   }
-  if (uid || gid) return fs.chown(r.prop_string("path"), uid, gid);
+  return o;
+}
+
+/// Applies owner, group and mode changes to what is there, owner first: a change of owner
+/// clears setuid and setgid, so the mode (the stated one, else the one observed) follows
+/// whenever it holds either.
+Status apply_metadata(const ResourceSpec& r, const Observation& before, const ResourceChanges& c, FileSystem& fs) {
+  const std::string& path = r.prop("path")->as_string();
+  bool owner_changes = c.find("owner") || c.find("group");
+  if (owner_changes) {
+    CONVERGE_TRY(Ownership o, wanted_ownership(r, fs));
+    if (!c.find("owner")) o.uid.reset();
+    if (!c.find("group")) o.gid.reset();
+    CONVERGE_CHECK(fs.chown(path, o.uid, o.gid));
+  }
+  std::optional<std::uint32_t> mode;
+  if (const Value* m = r.prop("mode")) mode = parse_mode(*m);
+  else if (before.state == Observation::State::present) mode = parse_mode(before.props.at("mode"));
+  if (mode && (c.find("mode") || (owner_changes && (*mode & 06000)))) return fs.chmod(path, *mode);
   return {};
 }
 
@@ -119,20 +137,31 @@ class FileProvider final : public Provider {
     const std::string& path = r.prop("path")->as_string();
     if (c.action == ActionKind::remove) return fs->remove(path, false);
     bool rewrite = c.action == ActionKind::create || c.find("content");
-    if (rewrite) {
-      std::uint32_t mode = 0644;
-      if (auto m = r.prop("mode")) mode = *parse_mode(*m);
-      else if (before.state == Observation::State::present) mode = *parse_mode(before.props.at("mode"));
-      const Value* content = r.prop("content");
-      CONVERGE_TRY(std::string temp, fs->write_temp(path, content ? content->to_string() : std::string(), mode));
-      ctx.defer(fs, [fs, temp, path, &r, c]() -> Status {
-        CONVERGE_CHECK(fs->commit_temp(temp, path));
-        return apply_ownership(r, c, *fs);
-      });
-      return {};
+    if (!rewrite) return apply_metadata(r, before, c, *fs);
+    // A new inode: it takes the stated mode, owner and group, and what the file it replaces
+    // had for those the resource leaves alone (as an editor saving in place would).
+    bool replaces = before.state == Observation::State::present;
+    std::uint32_t mode = 0644;
+    if (const Value* m = r.prop("mode")) mode = *parse_mode(*m);
+    else if (replaces) mode = *parse_mode(before.props.at("mode"));
+    CONVERGE_TRY(Ownership owner, wanted_ownership(r, *fs));
+    if (replaces && (!owner.uid || !owner.gid)) {
+      CONVERGE_TRY(FileInfo old, fs->stat(path));
+      if (old.exists) {
+        if (!owner.uid) owner.uid = old.uid;
+        if (!owner.gid) owner.gid = old.gid;
+      }
     }
-    if (c.find("mode")) CONVERGE_CHECK(fs->chmod(path, *parse_mode(*r.prop("mode"))));
-    return apply_ownership(r, c, *fs);
+    const Value* content = r.prop("content");
+    CONVERGE_TRY(std::string temp, fs->write_temp(path, content ? content->to_string() : std::string(), mode, owner));
+    ctx.defer(fs, [fs, temp, path](const Status& durable) -> Status {
+      if (!durable) {
+        fs->discard_temp(temp);
+        return durable;
+      }
+      return fs->commit_temp(temp, path);
+    });
+    return {};
   }
 };
 
@@ -154,7 +183,7 @@ class DirectoryProvider final : public Provider {
     return Observation::present(std::move(props));
   }
 
-  Status apply(const ResourceSpec& r, const Observation&, const ResourceChanges& c, Transport& t,
+  Status apply(const ResourceSpec& r, const Observation& before, const ResourceChanges& c, Transport& t,
                ApplyContext&) const override {
     std::string why;
     FileSystem* fs = files_of(t, r, &why);
@@ -164,10 +193,10 @@ class DirectoryProvider final : public Provider {
     if (c.action == ActionKind::create) {
       std::uint32_t mode = r.prop("mode") ? *parse_mode(*r.prop("mode")) : 0755;
       CONVERGE_CHECK(fs->make_dir(path, mode));
-    } else if (c.find("mode")) {
-      CONVERGE_CHECK(fs->chmod(path, *parse_mode(*r.prop("mode"))));
+      if (!c.find("owner") && !c.find("group")) return {};
+      // Owner after mode would clear a stated setgid: apply_metadata sets the mode again.
     }
-    return apply_ownership(r, c, *fs);
+    return apply_metadata(r, before, c, *fs);
   }
 };
 

@@ -175,9 +175,11 @@ Result<std::string> LocalTransport::read(const std::string& path, std::uint64_t 
   return data;
 }
 
-Result<std::string> LocalTransport::write_temp(const std::string& path, const std::string& content, std::uint32_t mode) {
+Result<std::string> LocalTransport::write_temp(const std::string& path, const std::string& content, std::uint32_t mode,
+                                               const Ownership& owner) {
   std::string target = real(path);
-  std::string temp = dir_of(target) + "/.converge-" + std::to_string(::getpid()) + "-" +
+  std::string dir = dir_of(target);
+  std::string temp = dir + "/.converge-" + std::to_string(::getpid()) + "-" +
                      std::to_string(temp_counter.fetch_add(1)) + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(sys_error("create", path));
@@ -186,19 +188,37 @@ Result<std::string> LocalTransport::write_temp(const std::string& path, const st
     ::unlink(temp.c_str());
     return std::unexpected(std::move(e));
   };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(sys_error("stat", path));
   if (auto w = write_all(fd, content, path); !w) return fail(w.error());
+  // Owner before mode: fchown clears setuid and setgid.
+  if ((owner.uid && *owner.uid != st.st_uid) || (owner.gid && *owner.gid != st.st_gid))
+    if (::fchown(fd, owner.uid ? *owner.uid : static_cast<uid_t>(-1), owner.gid ? *owner.gid : static_cast<gid_t>(-1)) != 0)
+      return fail(sys_error("chown", path));
   if (::fchmod(fd, mode) != 0) return fail(sys_error("chmod", path));
-  if (::close(fd) != 0) return std::unexpected(sys_error("close", path));
+  if (::close(fd) != 0) {
+    ::unlink(temp.c_str());
+    return std::unexpected(sys_error("close", path));
+  }
+  std::lock_guard lock(unsynced_mu_);
+  unsynced_.try_emplace(st.st_dev, std::move(dir));
   return temp;
 }
 
 Status LocalTransport::sync() {
-  int fd = ::open(root_.empty() ? "/" : root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(sys_error("open", root_.empty() ? "/" : root_));
-  int rc = ::syncfs(fd);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) return std::unexpected(sys_error("syncfs", root_.empty() ? "/" : root_, e));
+  std::map<dev_t, std::string> batch;
+  {
+    std::lock_guard lock(unsynced_mu_);
+    batch.swap(unsynced_);
+  }
+  for (const auto& [dev, dir] : batch) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(sys_error("open", dir));
+    int rc = ::syncfs(fd);
+    int e = errno;
+    ::close(fd);
+    if (rc != 0) return std::unexpected(sys_error("syncfs", dir, e));
+  }
   return {};
 }
 
@@ -210,6 +230,8 @@ Status LocalTransport::commit_temp(const std::string& temp, const std::string& p
   }
   return {};
 }
+
+void LocalTransport::discard_temp(const std::string& temp) { ::unlink(temp.c_str()); }
 
 Status LocalTransport::write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) {
   CONVERGE_TRY(std::string temp, write_temp(path, content, mode));

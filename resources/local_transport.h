@@ -2,6 +2,9 @@
 // root directory standing for "/" so that several nodes can live on one machine.
 #pragma once
 
+#include <sys/types.h>
+
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,9 +37,12 @@ class LocalTransport final : public Transport, public FileSystem {
   /// REQUIRES: no inspect() or stat() in flight when released.
   void hold_directories(bool hold) override;
   Status write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) override;
-  Result<std::string> write_temp(const std::string& path, const std::string& content, std::uint32_t mode) override;
+  Result<std::string> write_temp(const std::string& path, const std::string& content, std::uint32_t mode,
+                                 const Ownership& owner = {}) override;
+  /// syncfs on each filesystem that received a temporary since the last sync.
   Status sync() override;
   Status commit_temp(const std::string& temp, const std::string& path) override;
+  void discard_temp(const std::string& temp) override;
   Status make_dir(const std::string& path, std::uint32_t mode) override;
   Status chmod(const std::string& path, std::uint32_t mode) override;
   Status chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) override;
@@ -57,6 +63,8 @@ class LocalTransport final : public Transport, public FileSystem {
   std::mutex dirs_mu_;
   bool hold_ = false;
   std::unordered_map<std::string, int> dirs_;
+  std::mutex unsynced_mu_;
+  std::map<dev_t, std::string> unsynced_;  ///< filesystem -> a directory on it holding a temporary
 };
 
 }  // namespace converge

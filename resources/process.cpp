@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,8 +147,18 @@ Result<ExecResult> run_process(const ExecRequest& req) {
   int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), env);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0)
+  if (rc != 0) {
+    // The child's chdir fails with the same errors as the exec: say which one it was.
+    if (!req.cwd.empty()) {
+      struct stat st {};
+      int e = ::stat(req.cwd.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+      if (e != 0)
+        return std::unexpected(make_error(ErrorCode::action_failed, "cannot run '" + req.argv[0] +
+                                                                        "': working directory '" + req.cwd +
+                                                                        "': " + std::strerror(e)));
+    }
     return std::unexpected(make_error(ErrorCode::action_failed, "cannot run '" + req.argv[0] + "': " + std::strerror(rc)));
+  }
   out.close_end(1);
   err.close_end(1);
   in.close_end(0);

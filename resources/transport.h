@@ -46,6 +46,12 @@ struct FileInfo {
   std::uint64_t size = 0;
 };
 
+/// Owner and group to give a file; std::nullopt leaves what creating it gave.
+struct Ownership {
+  std::optional<std::uint32_t> uid;
+  std::optional<std::uint32_t> gid;
+};
+
 /// What FileSystem::inspect() found: the stat, and a regular file's content when asked for.
 struct Inspection {
   FileInfo info;
@@ -88,15 +94,20 @@ class FileSystem {
   /// A crash leaves either the old or the new content, never half of either.
   [[nodiscard]] virtual Status write_atomic(const std::string& path, const std::string& content,
                                             std::uint32_t mode) = 0;
-  /// The first half of a batched atomic write: writes `content` with `mode` to a new
-  /// temporary file beside `path` (not yet durable) and returns the temporary's path.
+  /// The first half of a batched atomic write: writes `content` to a new temporary file
+  /// beside `path` (not yet durable), gives it `owner` and then `mode` (in that order: a
+  /// change of owner clears setuid and setgid), and returns the temporary's path. The file
+  /// appears at `path` with its content, owner and mode at once.
   [[nodiscard]] virtual Result<std::string> write_temp(const std::string& path, const std::string& content,
-                                                       std::uint32_t mode) = 0;
-  /// Makes everything written so far durable (one syncfs for a whole batch of temporaries).
+                                                       std::uint32_t mode, const Ownership& owner = {}) = 0;
+  /// Makes every temporary written since the last sync durable: one syncfs for each
+  /// filesystem they are on, whatever the batch's size.
   [[nodiscard]] virtual Status sync() = 0;
   /// The second half: renames a temporary from write_temp() over `path`.
   /// REQUIRES: sync() was called after the write_temp() that made `temp`.
   [[nodiscard]] virtual Status commit_temp(const std::string& temp, const std::string& path) = 0;
+  /// Removes a temporary from write_temp() that will not be committed.
+  virtual void discard_temp(const std::string& temp) = 0;
   [[nodiscard]] virtual Status make_dir(const std::string& path, std::uint32_t mode) = 0;
   [[nodiscard]] virtual Status chmod(const std::string& path, std::uint32_t mode) = 0;
   /// Changes owner and/or group; std::nullopt leaves that one as it is.

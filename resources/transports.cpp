@@ -70,9 +70,9 @@ Result<std::unique_ptr<TransportSet>> TransportSet::open(const Manifest& m, cons
   for (const auto& n : m.nodes) {
     const TransportSpec& t = n.transport;
     if (t.kind == "local") {
-      // A node root stands for a host's "/": create it when missing, as a new host would
-      // simply exist.
-      if (!t.root.empty()) {
+      // A node root stands for a host's "/": an apply creates it when missing, as a new
+      // host would simply exist; plan and check observe everything under it as absent.
+      if (!t.root.empty() && opts.changes) {
         std::error_code ec;
         std::filesystem::create_directories(t.root, ec);
         if (ec)

@@ -46,6 +46,14 @@ generate() {
       python3 -c "import sys; sys.stdout.write('''$H\nvars:\n  l: [''' + ',\n'.join([','.join(['1'] * 1000)] * 199) + ']\nzzz: 1\n')" > "$name" ;;
     anchor-amplification.yaml)  # 60 nested anchors over 150000 items, then an unknown field
       python3 -c "import sys; d=60; sys.stdout.write('''$H\nvars:\n  l: ''' + ''.join('&a%d [' % i for i in range(d)) + ','.join(['1'] * 150000) + ']' * d + '\nzzz: 1\n')" > "$name" ;;
+    var-chain.yaml)        # 5,000 variables each naming the next, the last one undefined
+      python3 -c "import sys; sys.stdout.write('''$H\nvars:\n''' + ''.join('  v%05d: \"\${vars.v%05d}x\"\n' % (i, i + 1) for i in range(5000)) + '  v05000: \"\${vars.nope}\"\n')" > "$name" ;;
+    var-doubling.yaml)     # 45 variables, each a list of two copies of the one before: 2^45 items
+      python3 -c "import sys; sys.stdout.write('''$H\nvars:\n  v0: [abcdefghijklmnop]\n''' + ''.join('  v%d: [\"\${vars.v%d}\", \"\${vars.v%d}\"]\n' % (i, i - 1, i - 1) for i in range(1, 45)))" > "$name" ;;
+    group-chain.yaml)      # 5,000 groups, each holding the next (30,000 overflowed the stack when it recursed)
+      python3 -c "import sys; sys.stdout.write('''$H\ninventory:\n  groups:\n''' + ''.join('    g%d: [g%d]\n' % (i, i + 1) for i in range(5000)) + '    g5000: [localhost]\n')" > "$name" ;;
+    resource-fanout.yaml)  # 1,000 nodes times 1,000 resources in a 50 KB file
+      python3 -c "import sys; sys.stdout.write('''$H\ninventory:\n  nodes:\n''' + ''.join('    n%d: {}\n' % i for i in range(1000)) + 'resources:\n' + ''.join('  - {type: exec, name: e%d, properties: {check: [\"true\"], apply: [\"true\"]}}\n' % i for i in range(1000)))" > "$name" ;;
     directory.yaml) mkdir "$name" ;;
     fifo.yaml) mkfifo "$name" ;;
     missing.yaml) ;;

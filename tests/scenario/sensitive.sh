@@ -65,4 +65,44 @@ expect 0 apply --json m.yaml; no_secret "apply --json"
 # Nothing in the state directory (journal, caches) holds it either.
 [[ -d .converge ]] || fail "no state directory beside the manifest"
 if grep -rqF "$SECRET" .converge; then fail "the state directory holds the secret: $(grep -rlF "$SECRET" .converge)"; fi
+
+# Errors quote what they are about: a command's stderr echoing its environment, a program
+# that cannot start, an unknown owner. A sensitive value in them is blanked too.
+cat > errors.yaml <<YAML
+apiVersion: converge/v1
+kind: Manifest
+resources:
+  - type: exec
+    name: echoes-env
+    sensitive: [env]
+    properties:
+      check: ["false"]
+      apply: ["sh", "-c", "echo token=\$TOKEN >&2; exit 3"]
+      env: {TOKEN: "$SECRET"}
+  - type: exec
+    name: secret-argv
+    sensitive: [apply]
+    properties: {check: ["false"], apply: ["/nonexistent/$SECRET"]}
+  - type: file
+    name: $R/owned
+    sensitive: [owner]
+    properties: {content: "x", owner: "$SECRET"}
+  - type: file
+    name: $R/after-owned
+    depends_on: ["file[$R/owned]"]
+    properties: {content: "y"}
+YAML
+expect 1 apply errors.yaml; no_secret "apply (errors)"
+for frag in "apply exited 3: token=(sensitive)" "cannot run '(sensitive)'" "no such user '(sensitive)'" \
+            "file[$R/after-owned]@localhost  skipped"; do
+  grep -qF "$frag" <<<"$OUT$ERR" || fail "apply (errors) does not say '$frag':
+$OUT$ERR"
+done
+expect 1 apply --json errors.yaml; no_secret "apply --json (errors)"; schema_ok report
+py 'assert sum(1 for r in doc["resources"] if r["outcome"] == "failed") == 3, doc["resources"]'
+expect 0 history --json; no_secret "history --json"
+last=$(printf '%s' "$OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+expect 0 history --json "$last"; no_secret "history --json $last"
+grep -qF 'token=(sensitive)' <<<"$OUT" || fail "history $last does not hold the scrubbed error: $OUT"
+if grep -rqF "$SECRET" .converge; then fail "the state directory holds a secret from an error: $(grep -rlF "$SECRET" .converge)"; fi
 pass

@@ -60,7 +60,7 @@ class FakeTransport final : public Transport {
 
 class NoDefer final : public ApplyContext {
  public:
-  void defer(FileSystem*, std::function<Status()>) override {}
+  void defer(FileSystem*, Commit) override {}
 };
 
 const char* kScQuery = R"(

@@ -2,6 +2,7 @@
 // topological order, and canonical cycle reports. Pure: no I/O.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -185,4 +186,33 @@ TEST_CASE("find_cycle: a self-dependency is a cycle of one", "[graph]") {
   REQUIRE(c.has_value());
   CHECK(*c == std::vector<int>{1});
   CHECK(cycle_text(rs) == "exec[a]@n1 -> exec[a]@n1");
+}
+
+TEST_CASE("build_graph: a tree being removed goes leaves first", "[graph]") {
+  auto absent = [](ResourceSpec r) {
+    r.properties["ensure"] = Value("absent");
+    return r;
+  };
+  std::vector<ResourceSpec> rs{
+      absent(res("directory", "/d")),          // 0: after its absent children 1 and 3
+      absent(res("directory", "/d/sub")),      // 1: after 2
+      absent(res("file", "/d/sub/f")),         // 2
+      absent(res("file", "/d/g")),             // 3
+      res("directory", "/keep"),               // 4: present
+      absent(res("file", "/keep/old")),        // 5: removed from a present directory: after it
+  };
+  Graph g = build_graph(rs);
+  CHECK(g.deps[0] == std::vector<int>{1, 3});
+  CHECK(g.deps[1] == std::vector<int>{2});
+  CHECK(g.deps[2].empty());
+  CHECK(g.deps[3].empty());
+  CHECK(g.deps[5] == std::vector<int>{4});
+  CHECK(g.dependents[2] == std::vector<int>{1});
+  auto order = topo_order(g);
+  auto pos = [&](int i) { return std::find(order.begin(), order.end(), i) - order.begin(); };
+  CHECK(pos(2) < pos(1));
+  CHECK(pos(1) < pos(0));
+  CHECK(pos(3) < pos(0));
+  CHECK(pos(4) < pos(5));
+  CHECK(managed_parents(rs) == std::vector<int>{-1, 0, 1, 0, -1, 4});
 }

@@ -304,3 +304,47 @@ TEST_CASE_METHOD(LoaderFixture, "constraints are parsed with groups expanded and
   CHECK(halt.kind == CK::halt_after_failures);
   CHECK(halt.limit == 2);
 }
+
+TEST_CASE_METHOD(LoaderFixture, "variables resolve in dependency order, whatever their names", "[loader]") {
+  SECTION("a chain written against name order") {
+    Manifest m = load_ok(H + "vars:\n  a: \"${vars.b}1\"\n  b: \"${vars.c}2\"\n  c: \"${vars.d}3\"\n  d: x\n"
+                             "resources:\n  - {type: file, name: /srv/f, properties: {content: \"${vars.a}\"}}\n");
+    CHECK(m.resources[0].prop_string("content") == "x321");
+  }
+  SECTION("an undefined variable is reported once, at its use; what needs it is not reported again") {
+    CHECK(refusal(H + "vars:\n  a: \"${vars.nope}\"\n  b: \"${vars.a}\"\n  c: [\"${vars.b}\"]\n") ==
+          "m.yaml:4:6: '${vars.nope}' is not defined\n");
+  }
+  SECTION("a cycle is reported at each variable left waiting on it") {
+    CHECK(refusal(H + "vars:\n  a: \"${vars.b}\"\n  b: \"${vars.a}\"\n  c: \"${vars.a}\"\n") ==
+          "m.yaml:4:6: variable 'a' cannot be resolved: variables a, b, c refer to each other\n"
+          "m.yaml:5:6: variable 'b' cannot be resolved: variables a, b, c refer to each other\n"
+          "m.yaml:6:6: variable 'c' cannot be resolved: variables a, b, c refer to each other\n");
+  }
+}
+
+TEST_CASE_METHOD(LoaderFixture, "the manifest's limits: expansion, group depth, resources", "[loader]") {
+  SECTION("variables that double each other stop at the expansion budget") {
+    std::string vars = "vars:\n  v0: [\"" + std::string(1000, 'x') + "\"]\n";
+    for (int i = 1; i < 40; ++i)
+      vars += "  v" + std::to_string(i) + ": [\"${vars.v" + std::to_string(i - 1) + "}\", \"${vars.v" + std::to_string(i - 1) + "}\"]\n";
+    CHECK(refusal(H + vars).find("takes the manifest's expressions past 32 MiB") != std::string::npos);
+  }
+  SECTION("groups nest at most 64 deep") {
+    std::string groups = "inventory:\n  nodes: {n1: {}}\n  groups:\n";
+    for (int i = 0; i < 70; ++i) groups += "    g" + std::to_string(i) + ": [g" + std::to_string(i + 1) + "]\n";
+    groups += "    g70: [n1]\n";
+    CHECK(refusal(H + groups).find("is nested deeper than 64 groups") != std::string::npos);
+    std::string ok = "inventory:\n  nodes: {n1: {}}\n  groups:\n";
+    for (int i = 0; i < 60; ++i) ok += "    g" + std::to_string(i) + ": [g" + std::to_string(i + 1) + "]\n";
+    ok += "    g60: [n1]\n";
+    CHECK(load_ok(H + ok).groups.at("g0") == std::vector<std::string>{"n1"});
+  }
+  SECTION("a for_each over 50,001 items is refused before it is stamped out") {
+    std::string items;
+    for (int i = 0; i <= 50'000; ++i) items += i ? ",1" : "1";
+    CHECK(refusal(H + "vars:\n  n: [" + items + "]\nresources:\n  - type: exec\n    for_each: ${vars.n}\n"
+                      "    name: e${each.key}\n    properties: {check: [\"true\"], apply: [\"true\"]}\n") ==
+          "m.yaml:6:5: the manifest stamps out more than 50000 resources (for_each items times target nodes); split it\n");
+  }
+}

@@ -129,6 +129,19 @@ TEST_CASE("run_process: a program that cannot start is an Error naming it", "[pr
   CHECK(r.error().code == ErrorCode::action_failed);
   CHECK(r.error().describe() == "cannot run 'converge-no-such-program': No such file or directory");
 
+  // A missing working directory fails the same way inside posix_spawn: the message names it.
+  req.argv = {"true"};
+  req.cwd = "/nonexistent-converge-cwd";
+  auto nocwd = run_process(req);
+  REQUIRE_FALSE(nocwd.has_value());
+  CHECK(nocwd.error().describe() ==
+        "cannot run 'true': working directory '/nonexistent-converge-cwd': No such file or directory");
+  req.cwd = "/etc/passwd";
+  auto notdir = run_process(req);
+  REQUIRE_FALSE(notdir.has_value());
+  CHECK(notdir.error().describe() == "cannot run 'true': working directory '/etc/passwd': Not a directory");
+  req.cwd.clear();
+
   req.argv = {};
   auto empty = run_process(req);
   REQUIRE_FALSE(empty.has_value());

@@ -101,6 +101,31 @@ TEST_CASE("Value::to_json escapes strings as JSON", "[value]") {
   CHECK(Value(in).to_json() == out);
 }
 
+TEST_CASE("Value::to_json turns bytes that are not UTF-8 into U+FFFD, one per byte", "[value]") {
+  auto [in, out] = GENERATE(table<std::string, std::string>({
+      {"ab\xff\xfe", R"("ab\ufffd\ufffd")"},                 // never valid in UTF-8
+      {"\x80x", R"("\ufffdx")"},                             // stray continuation byte
+      {"\xc3", R"("\ufffd")"},                               // sequence cut short at the end
+      {"\xc3(", R"("\ufffd(")"},                             // lead byte without continuation
+      {"\xc0\xaf", R"("\ufffd\ufffd")"},                     // overlong '/'
+      {"\xed\xa0\x80", R"("\ufffd\ufffd\ufffd")"},           // UTF-16 surrogate
+      {"\xf4\x90\x80\x80", R"("\ufffd\ufffd\ufffd\ufffd")"},  // past U+10FFFF
+      {"\xe6\x97\xa5\xff", "\"\xe6\x97\xa5\\ufffd\""},       // valid then invalid
+  }));
+  CHECK(Value(in).to_json() == out);
+  CHECK(Value(List{Value(in)}).to_json() == "[" + out + "]");
+}
+
+TEST_CASE("utf8_length measures one well-formed sequence", "[value]") {
+  CHECK(utf8_length("a", 0) == 1);
+  CHECK(utf8_length("\xc3\xa9", 0) == 2);
+  CHECK(utf8_length("\xe6\x97\xa5", 0) == 3);
+  CHECK(utf8_length("\xf0\x9f\x98\x80", 0) == 4);
+  CHECK(utf8_length("x\xf0\x9f\x98\x80", 1) == 4);
+  CHECK(utf8_length("\xf0\x9f\x98", 0) == 0);
+  CHECK(utf8_length("\xa9", 0) == 0);
+}
+
 TEST_CASE("Value::to_json renders every kind compactly with sorted keys", "[value]") {
   Map inner{{"z", Value()}, {"a", Value(List{Value(true), Value(false)})}};
   Value v(Map{{"name", Value("x")}, {"count", Value(-7)}, {"inner", Value(inner)}, {"k\"ey", Value("")}});
