@@ -94,6 +94,11 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
     auto start = Clock::now();
     LoadOutcome lo = load_manifest(f, types);
     (void)lo.types;  // validate needs only the diagnostics
+    if (lo.manifest)
+      if (Diagnostics lab = check_lab_file(*lo.manifest); !lab.empty()) {
+        lo.diagnostics.insert(lo.diagnostics.end(), lab.begin(), lab.end());
+        lo.manifest.reset();
+      }
     Report r;
     r.command = "validate";
     r.manifest_path = f;
@@ -179,7 +184,17 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   report.manifest_sha256 = m.version_sha256();
   timer.mark("load");
 
-  // State directory, lock, journal: all before any host is touched.
+  // State directory, lock, journal: all before any host is touched, and after the lab
+  // file (read only when the lab is first created) is known to load.
+  if (Diagnostics lab = check_lab_file(m); !lab.empty()) {
+    report.manifest = nullptr;
+    report.diagnostics = std::move(lab);
+    report.status = "invalid";
+    report.exit_code = kExitError;
+    report.duration_ms = ms_since(start);
+    emit(report, opts);
+    return kExitError;
+  }
   if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
   if (!from_cache && !opts.no_cache) store_cached_model(cache_file, m);
   auto lock = RunLock::acquire(state_dir, command);

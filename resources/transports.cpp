@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "resources/lab/lab.h"
+#include "resources/lab/lab_file.h"
 #include "resources/local_transport.h"
 #include "resources/ssh_transport.h"
 
@@ -42,8 +43,8 @@ Transport* ClusterTransport::member(const std::string& node) const {
 
 namespace {
 
-/// The one lab of a run: every lab node must name the same lab file.
-Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOptions& opts) {
+/// The lab file every lab node names ("" when there is none).
+Result<std::string> lab_file_of(const Manifest& m) {
   std::string file;
   for (const auto& n : m.nodes) {
     if (n.transport.kind != "lab") continue;
@@ -52,6 +53,12 @@ Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOpt
       return std::unexpected(make_error(ErrorCode::invalid_input,
                                         "node " + n.name + " names another lab file; a run uses one lab", n.where));
   }
+  return file;
+}
+
+/// The one lab of a run: every lab node must name the same lab file.
+Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOptions& opts) {
+  CONVERGE_TRY(std::string file, lab_file_of(m));
   if (file.empty()) return std::shared_ptr<lab::Lab>();
   auto l = lab::Lab::open(file, opts.state_dir, opts.lab_speed);
   if (!l) return std::unexpected(wrap_error("cannot open the lab " + file, l.error()));
@@ -59,6 +66,14 @@ Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOpt
 }
 
 }  // namespace
+
+Diagnostics check_lab_file(const Manifest& m) {
+  auto file = lab_file_of(m);
+  if (!file) return {file.error()};
+  if (file->empty()) return {};
+  if (auto lab = lab::parse_lab_file(*file); !lab) return {lab.error()};
+  return {};
+}
 
 Result<std::unique_ptr<TransportSet>> TransportSet::open(const Manifest& m, const TransportOptions& opts) {
   auto set = std::make_unique<TransportSet>();

@@ -41,6 +41,11 @@ class ClusterTransport final : public Transport {
   std::vector<std::pair<std::string, Transport*>> members_;
 };
 
+/// Loads the lab file the manifest's lab nodes name (one for all of them), and reports
+/// what is wrong with it at its file:line:col. Validation runs it, and a run before it
+/// creates anything in its state directory.
+[[nodiscard]] Diagnostics check_lab_file(const Manifest& m);
+
 /// Owns the transports of a run.
 class TransportSet {
  public:

@@ -1,12 +1,12 @@
 #include "resources/lab/lab_file.h"
 
 #include <algorithm>
-#include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
+
+#include "engine/yaml_doc.h"
 
 namespace converge::lab {
 
@@ -269,7 +269,11 @@ std::optional<VTime> parse_age(const std::string& text) {
   }
 }
 
-Result<LabState> parse_lab_text(const std::string& text, const std::string& file_name) {
+namespace {
+
+/// The lab's structure, read with yaml-cpp's node API from text the hardened loader has
+/// already accepted.
+Result<LabState> read_lab(const std::string& text, const std::string& file_name) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -290,12 +294,18 @@ Result<LabState> parse_lab_text(const std::string& text, const std::string& file
   return std::unexpected(first);
 }
 
+}  // namespace
+
+Result<LabState> parse_lab_text(const std::string& text, const std::string& file_name) {
+  // Every YAML input gets the same checks first (size, NUL, UTF-8, duplicate keys, tags,
+  // merge keys, alias bombs, depth): yaml-cpp alone accepts what they refuse.
+  CONVERGE_TRY(YDoc checked, parse_yaml(text, file_name));
+  return read_lab(checked.text, file_name);
+}
+
 Result<LabState> parse_lab_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(make_error(ErrorCode::invalid_input, "cannot read lab file", SourceRange{path, 0, 0}));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse_lab_text(buf.str(), path);
+  CONVERGE_TRY(YDoc checked, load_yaml_file(path));  // refuses a FIFO, a directory, a huge file
+  return read_lab(checked.text, path);
 }
 
 }  // namespace converge::lab

@@ -25,6 +25,7 @@ trap 'rm -rf "$WORK"' EXIT
 cp -r "$HERE"/. "$WORK/corpus"
 rm -f "$WORK/corpus/run.sh" "$WORK/corpus/expected.txt"
 cd "$WORK/corpus"
+mkfifo lab/fifo.yaml  # the lab file of lab-fifo.yaml: never opened for reading
 
 H=$'apiVersion: converge/v1\nkind: Manifest'
 
@@ -152,7 +153,9 @@ for spec in "plan|dup-key.yaml|dup-key.yaml:4:1: duplicate key 'kind'" \
             "check|cycle.yaml|cycle.yaml:4:5: dependency cycle: " \
             "apply|alias-bomb.yaml|alias-bomb.yaml:8:6: anchors and aliases expand the document" \
             "plan|include-loop.yaml|include/loop-c.yaml:3:11: include loop: " \
-            "apply|unknown-node.yaml|unknown-node.yaml:9:9: unknown node or group 'db'"; do
+            "apply|unknown-node.yaml|unknown-node.yaml:9:9: unknown node or group 'db'" \
+            "apply|lab-dup-key.yaml|lab/dup-key.yaml:6:3: duplicate key 'N1'" \
+            "check|lab-missing.yaml|lab/nope.yaml: No such file or directory"; do
   IFS='|' read -r cmd name frag <<<"$spec"
   run_case "$cmd" "$name" "$frag"
   if [[ -z $why && -e .converge ]]; then why="left a .converge state directory"; fi

@@ -431,12 +431,18 @@ TEST_CASE("lab: lab files are checked with positions", "[lab]") {
   REQUIRE(showcase);
   require_valid(read_json(kSource + "/schemas/lab.schema.json"), yaml_to_json(YAML::LoadFile(kSource + "/manifests/labs/clus1-rtm.yaml")));
   auto bad = parse_lab_text("apiVersion: converge/v1\nkind: Lab\nnodes:\n  N1:\n    roles: [mailbox]\n    colour: red\n"
-                            "    dotnet: SP3\n  N1:\n    roles: []\n",
+                            "    dotnet: SP3\n  N2:\n    roles: []\n",
                             "bad.yaml");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code == ErrorCode::invalid_input);
   CHECK(bad.error().describe() ==
         "bad.yaml:6:5: unknown key 'colour' in node N1\n"
-        "bad.yaml:7:13: node N1: dotnet must be RTM or SP1, not 'SP3'\n"
-        "bad.yaml:8:3: duplicate key 'N1' in nodes");
+        "bad.yaml:7:13: node N1: dotnet must be RTM or SP1, not 'SP3'");
+  // The YAML itself gets the checks of every input first (yaml_doc.h), which stop there.
+  auto dup = parse_lab_text("apiVersion: converge/v1\nkind: Lab\nnodes:\n  N1: {roles: []}\n  N1: {roles: []}\n", "dup.yaml");
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().describe() == "dup.yaml:5:3: duplicate key 'N1'");
+  auto tagged = parse_lab_text("apiVersion: converge/v1\nkind: Lab\nnodes: !!python/object {}\n", "tag.yaml");
+  REQUIRE_FALSE(tagged);
+  CHECK(tagged.error().describe() == "tag.yaml:3:8: unsupported YAML tag 'tag:yaml.org,2002:python/object'");
 }
