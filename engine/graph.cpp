@@ -62,39 +62,87 @@ Graph build_graph(const std::vector<ResourceSpec>& resources) {
 
 std::optional<std::vector<int>> find_cycle(const Graph& g, const std::vector<ResourceSpec>& resources) {
   const int n = static_cast<int>(g.deps.size());
-  // Iterative DFS in index order; colors: 0 new, 1 on stack, 2 done.
-  std::vector<int> color(n, 0), parent(n, -1);
-  std::optional<std::vector<int>> best;
-  for (int root = 0; root < n && !best; ++root) {
-    if (color[root]) continue;
-    std::vector<std::pair<int, std::size_t>> stack{{root, 0}};
-    color[root] = 1;
-    while (!stack.empty() && !best) {
-      auto& [v, next] = stack.back();
+  // Which resources lie on a cycle: the strongly connected components (Tarjan, iterative)
+  // of more than one resource, or of one that needs itself.
+  std::vector<int> index(n, -1), low(n, 0), comp(n, -1), stack;
+  std::vector<char> on_stack(n, 0);
+  int next_index = 0, comps = 0;
+  for (int root = 0; root < n; ++root) {
+    if (index[root] >= 0) continue;
+    std::vector<std::pair<int, std::size_t>> call{{root, 0}};
+    index[root] = low[root] = next_index++;
+    stack.push_back(root);
+    on_stack[root] = 1;
+    while (!call.empty()) {
+      auto& [v, next] = call.back();
       if (next < g.deps[v].size()) {
         int w = g.deps[v][next++];
-        if (color[w] == 0) {
-          color[w] = 1;
-          parent[w] = v;
-          stack.push_back({w, 0});
-        } else if (color[w] == 1) {
-          std::vector<int> cyc;
-          for (int x = v; x != w; x = parent[x]) cyc.push_back(x);
-          cyc.push_back(w);
-          std::reverse(cyc.begin(), cyc.end());  // w needs ... needs v needs w
-          best = cyc;
+        if (index[w] < 0) {
+          index[w] = low[w] = next_index++;
+          stack.push_back(w);
+          on_stack[w] = 1;
+          call.push_back({w, 0});
+        } else if (on_stack[w]) {
+          low[v] = std::min(low[v], index[w]);
         }
-      } else {
-        color[v] = 2;
-        stack.pop_back();
+        continue;
       }
+      if (low[v] == index[v]) {
+        for (int w = -1; w != v;) {
+          w = stack.back();
+          stack.pop_back();
+          on_stack[w] = 0;
+          comp[w] = comps;
+        }
+        ++comps;
+      }
+      int done = v;
+      call.pop_back();
+      if (!call.empty()) low[call.back().first] = std::min(low[call.back().first], low[done]);
     }
   }
-  if (!best) return std::nullopt;
-  auto& c = *best;
-  auto smallest = std::min_element(c.begin(), c.end(), [&](int a, int b) { return resources[a].id() < resources[b].id(); });
-  std::rotate(c.begin(), smallest, c.end());
-  return best;
+  std::vector<int> size(comps, 0);
+  for (int v = 0; v < n; ++v) ++size[comp[v]];
+  auto cyclic = [&](int v) {
+    return size[comp[v]] > 1 || std::find(g.deps[v].begin(), g.deps[v].end(), v) != g.deps[v].end();
+  };
+  // The canonical cycle depends on the ids alone, never on declaration order: it starts at
+  // the smallest id on any cycle and is the shortest way back to it, at each step taking
+  // the smallest id first.
+  auto by_id = [&](int a, int b) { return resources[a].id() < resources[b].id(); };
+  int start = -1;
+  for (int v = 0; v < n; ++v)
+    if (cyclic(v) && (start < 0 || by_id(v, start))) start = v;
+  if (start < 0) return std::nullopt;
+  if (std::find(g.deps[start].begin(), g.deps[start].end(), start) != g.deps[start].end())
+    return std::vector<int>{start};
+  std::vector<int> from(n, -1);
+  std::vector<int> frontier{start};
+  from[start] = start;
+  while (!frontier.empty()) {
+    std::vector<int> next;
+    for (int v : frontier) {
+      std::vector<int> out;
+      for (int w : g.deps[v])
+        if (comp[w] == comp[start]) out.push_back(w);
+      std::sort(out.begin(), out.end(), by_id);
+      for (int w : out) {
+        if (w == start) {
+          std::vector<int> cycle;
+          for (int x = v; x != start; x = from[x]) cycle.push_back(x);
+          cycle.push_back(start);
+          std::reverse(cycle.begin(), cycle.end());  // start needs ... needs v needs start
+          return cycle;
+        }
+        if (from[w] < 0) {
+          from[w] = v;
+          next.push_back(w);
+        }
+      }
+    }
+    frontier.swap(next);
+  }
+  return std::nullopt;  // unreachable: start lies on a cycle within its component
 }
 
 std::vector<int> topo_order(const Graph& g) {

@@ -27,8 +27,10 @@ struct Graph {
 /// Builds the graph. REQUIRES: every depends_on id names a resource in `resources`.
 [[nodiscard]] Graph build_graph(const std::vector<ResourceSpec>& resources);
 
-/// A cycle as resource indices, rotated to start at the smallest id and listed in edge
-/// direction (each needs the next); nullopt when the graph is acyclic. Deterministic.
+/// A cycle as resource indices, listed in edge direction (each needs the next); nullopt
+/// when the graph is acyclic. Canonical: it depends on the resources' ids only, not on
+/// their order. It starts at the smallest id on any cycle and is the shortest way back to
+/// it, preferring smaller ids at each step.
 [[nodiscard]] std::optional<std::vector<int>> find_cycle(const Graph& g, const std::vector<ResourceSpec>& resources);
 
 /// A topological order (dependencies first); among ready resources, declaration order.
