@@ -84,6 +84,17 @@ ProgressFn progress_printer(const Manifest& m, const GlobalOptions& opts) {
   };
 }
 
+/// Progress on a terminal: a line as a command starts (it may run for minutes; a file
+/// write is done before anyone could read the line).
+ProgressFn start_printer(const Manifest& m, const GlobalOptions& opts) {
+  if (!opts.progress) return nullptr;
+  return [&m](int i, const ResourceResult&) {
+    const ResourceSpec& r = m.resources[i];
+    if (r.type == "file" || r.type == "directory") return;
+    std::fprintf(stderr, "  %-8s %s\n", "running", r.id().c_str());
+  };
+}
+
 }  // namespace
 
 int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opts) {
@@ -218,7 +229,7 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   }
   TransportLookup lookup = [&](const std::string& node) { return (*transports)->find(node); };
 
-  ExecOptions eo{opts.parallel, progress_printer(m, opts), nullptr, nullptr};
+  ExecOptions eo{opts.parallel, progress_printer(m, opts), start_printer(m, opts), nullptr, nullptr};
   std::vector<ResourceResult> results;
   {
     // Nothing changes on any node while everything is observed: directories may stay open.

@@ -174,6 +174,10 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
       if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; }))
         observe_one(spec, type, t, secrets, r);
       if (r.outcome != Outcome::pending) return;
+      if (opts.started) {
+        std::lock_guard lock(progress_mu);
+        opts.started(i, r);
+      }
       WaveContext::current_ = i;
       Status s;
       try {

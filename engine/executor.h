@@ -55,7 +55,8 @@ using WaveHook = std::function<Status(const std::vector<int>& wave)>;
 
 struct ExecOptions {
   int parallel = 0;     ///< workers; 0 = number of cores
-  ProgressFn progress;  ///< optional
+  ProgressFn progress;  ///< optional: a resource finished
+  ProgressFn started;   ///< optional: a resource's action is about to run
   /// Before any resource of a wave acts (the journal's write-ahead record). On error
   /// nothing of the wave runs and the run halts: the rest is skipped.
   WaveHook before_wave;

@@ -38,7 +38,16 @@ py '
 r = [r for r in doc["resources"] if r["id"].startswith("file[") and r["id"].endswith("/binary]@localhost")][0]
 assert r["changes"][0]["observed"] == "ab\ufffd\ufffd\u0000cd", r
 '
-expect 0 apply m.yaml
+expect 0 apply --progress m.yaml
+# Progress: a command is announced as it starts (it may run for minutes), then finished.
+python3 - "$ERR" <<'PY' || fail "progress lines: $ERR"
+import sys
+lines = [l.split() for l in sys.argv[1].splitlines()]
+run = lines.index(["running", "exec[env-and-cwd]@localhost"])
+done = lines.index(["changed", "exec[env-and-cwd]@localhost"])
+assert run < done, lines
+assert not any(l[0] == "running" and l[1].startswith("file[") for l in lines), lines
+PY
 assert_content "$R/owned" $'new\n'
 [[ $(stat -c '%U:%G %a' "$R/owned") == "nobody:nogroup 640" ]] || fail "the rewrite changed owner or mode: $(stat -c '%U:%G %a' "$R/owned")"
 [[ $(stat -c '%U %a' "$R/suid") == "nobody 4755" ]] || fail "setuid and owner: $(stat -c '%U %a' "$R/suid")"
