@@ -109,7 +109,8 @@ void merge_section(LoaderState& st, const char* section, const char* sub,
       auto [it, fresh] = into.emplace(e.key, Located{d.get(), &e.node()});
       if (!fresh)
         st.error(std::string(sub ? sub : section) + " '" + e.key + "' is defined twice (first at " +
-                     it->second.doc->path + ":" + std::to_string(it->second.node->line) + ")",
+                     display_path(it->second.doc->path) + ":" + std::to_string(it->second.node->line) + ":" +
+                     std::to_string(it->second.node->col) + ")",
                  d->at(e));
     }
   }

@@ -211,8 +211,8 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
     if (!check_properties(st, r, type, spec)) return;
     std::string id = spec.id();
     if (auto [it, fresh] = seen.emplace(id, spec.where); !fresh) {
-      st.error("duplicate resource " + id + " (first declared at " + it->second.file + ":" +
-                   std::to_string(it->second.line) + ")",
+      st.error("duplicate resource " + id + " (first declared at " + display_path(it->second.file) + ":" +
+                   std::to_string(it->second.line) + ":" + std::to_string(it->second.col) + ")",
                r.doc->at(*name_node));
       continue;
     }

@@ -196,7 +196,7 @@ TEST_CASE_METHOD(LoaderFixture, "each semantic error is reported at its place", 
       {H + "resources:\n  - type: exec\n    name: e\n    properties: {check: [\"true\"]}\n",
        "m.yaml:4:5: type exec requires property 'apply'"},
       {H + "resources:\n" + file_a + file_a,
-       "m.yaml:7:11: duplicate resource file[/srv/a]@localhost (first declared at m.yaml:4)"},
+       "m.yaml:7:11: duplicate resource file[/srv/a]@localhost (first declared at m.yaml:4:5)"},
       {H + "inventory:\n  nodes: {web: {}}\nresources:\n" + file_a + "    on: db\n",
        "m.yaml:8:9: unknown node or group 'db'"},
       {H + "resources:\n  - type: file\n    name: ${vars.nope}\n", "m.yaml:5:11: '${vars.nope}' is not defined"},
@@ -253,7 +253,7 @@ TEST_CASE_METHOD(LoaderFixture, "include errors", "[loader]") {
   SECTION("a variable defined in two files") {
     write("frag.yaml", F + "vars:\n  x: 2\n");
     CHECK(refusal(H + "include: [frag.yaml]\nvars:\n  x: 1\n") ==
-          "frag.yaml:4:3: vars 'x' is defined twice (first at m.yaml:5)\n");
+          "frag.yaml:4:3: vars 'x' is defined twice (first at m.yaml:5:6)\n");
   }
   SECTION("an include loop is reported at the include that closes it") {
     write("b.yaml", F + "include: [m.yaml]\n");
