@@ -196,8 +196,8 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   timer.mark("load");
 
   // State directory, lock, journal: all before any host is touched, and after the lab
-  // file (read only when the lab is first created) is known to load.
-  if (Diagnostics lab = check_lab_file(m); !lab.empty()) {
+  // file is known to load when this run would create the lab from it.
+  if (Diagnostics lab = check_lab_file(m, state_dir); !lab.empty()) {
     report.manifest = nullptr;
     report.diagnostics = std::move(lab);
     report.status = "invalid";

@@ -48,8 +48,14 @@ Graph build_graph(const std::vector<ResourceSpec>& resources) {
     for (const auto& d : resources[i].depends_on)
       if (auto it = by_id.find(d); it != by_id.end()) g.deps[i].push_back(it->second);
     if (int a = parent[i]; a >= 0) {
-      if (absent(a) && absent(i)) g.deps[a].push_back(i);  // emptied before it is removed
-      else g.deps[i].push_back(a);
+      if (absent(a) && absent(i)) {
+        // Emptied before it is removed; a stated "after its directory" has nothing left
+        // to order when both go, and would only close a cycle.
+        g.deps[a].push_back(i);
+        std::erase(g.deps[i], a);
+      } else {
+        g.deps[i].push_back(a);
+      }
     }
   }
   for (int i = 0; i < n; ++i) {

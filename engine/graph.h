@@ -3,7 +3,8 @@
 // Edges come from explicit `depends_on` and from one implicit rule: a resource with a
 // `path` depends on the `directory` resource managing its nearest ancestor on the same node,
 // or, when both are `ensure: absent`, the directory depends on it (a tree is removed
-// leaves first). Pure: no I/O.
+// leaves first; a stated dependency of the resource on that directory is dropped then).
+// Pure: no I/O.
 #pragma once
 
 #include <optional>

@@ -70,7 +70,9 @@ Result<Value> lookup(const std::string& expr, const Scope& scope, const SourceRa
     std::size_t w = weight(*cur);
     if (w > *scope.budget)
       return fail("expanding '${" + expr + "}' takes the manifest's expressions past " +
-                  std::to_string(kExpansionBudget >> 20) + " MiB (variables doubling each other?)");
+                  std::to_string(scope.budget_size >> 20) + " MiB" +
+                  (scope.budget_size == kVarsBudget ? " (variables doubling each other?)"
+                                                    : " (a large value copied into many resources?)"));
     *scope.budget -= w;
   }
   return *cur;
@@ -80,18 +82,18 @@ Result<Value> lookup(const std::string& expr, const Scope& scope, const SourceRa
 
 std::size_t weight(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::string: return 16 + v.as_string().size();
+    case Value::Kind::string: return 48 + v.as_string().size();
     case Value::Kind::list: {
-      std::size_t w = 16;
+      std::size_t w = 48;
       for (const auto& e : v.as_list()) w += weight(e);
       return w;
     }
     case Value::Kind::map: {
-      std::size_t w = 16;
-      for (const auto& [k, e] : v.as_map()) w += 16 + k.size() + weight(e);
+      std::size_t w = 48;
+      for (const auto& [k, e] : v.as_map()) w += 48 + k.size() + weight(e);
       return w;
     }
-    default: return 16;
+    default: return 48;
   }
 }
 

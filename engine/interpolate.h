@@ -17,8 +17,11 @@
 
 namespace converge {
 
-/// What all the expressions of one manifest may copy, in bytes of weight().
-inline constexpr std::size_t kExpansionBudget = std::size_t{32} << 20;
+/// What the variables' expressions may copy in all, in bytes of weight(): variables that
+/// double each other reach it within a few dozen lines.
+inline constexpr std::size_t kVarsBudget = std::size_t{32} << 20;
+/// What the resources' expressions may copy in all (a 40 KB variable on 1,000 nodes is 40 MB).
+inline constexpr std::size_t kStampBudget = std::size_t{128} << 20;
 
 /// What expressions can see.
 struct Scope {
@@ -26,12 +29,14 @@ struct Scope {
   std::optional<Value> each_key;
   std::optional<Value> each_value;
   const Map* node = nullptr;  ///< {name, vars, cluster, roles} of the node being stamped
-  /// Left of the expansion budget; every expression's value is taken from it (an error
+  /// Left of an expansion budget; every expression's value is taken from it (an error
   /// once it runs out). nullptr: unbounded.
   std::size_t* budget = nullptr;
+  std::size_t budget_size = 0;  ///< the whole budget, for the message
 };
 
-/// The cost of copying a value: its strings' bytes and 16 for each element.
+/// The cost of copying a value, close to the memory the copy takes: its strings' bytes
+/// and 48 for each element.
 [[nodiscard]] std::size_t weight(const Value& v);
 
 /// Interpolates one string; `where` positions errors.

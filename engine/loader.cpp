@@ -174,22 +174,32 @@ void build_inventory(LoaderState& st) {
     if (st.out.node(c)) st.error("'" + c + "' is both a node and a cluster", st.out.node(c)->where);
     if (groups.count(c)) st.error("'" + c + "' is both a group and a cluster", groups.at(c).doc->at(*groups.at(c).node));
   }
-  // Groups may name nodes or other groups; resolve recursively, refusing cycles.
+  // Groups may name nodes or other groups; resolve recursively, refusing cycles. A group's
+  // height is how many groups deep it nests; recursion stops at the limit, so a chain of any
+  // length cannot exhaust the stack, and heights carry over from groups resolved earlier, so
+  // the verdict does not depend on the order the groups are met in.
   std::map<std::string, int> state;  // 1 = resolving, 2 = done
+  std::map<std::string, int> height;
   constexpr int kMaxGroupDepth = 64;
   bool too_deep = false;
+  auto nested_too_deep = [&](const std::string& g) {
+    const Located& loc = groups.at(g);
+    if (!std::exchange(too_deep, true))
+      st.error("group '" + g + "' is nested deeper than " + std::to_string(kMaxGroupDepth) + " groups", loc.doc->at(*loc.node));
+  };
   std::function<void(const std::string&, int)> resolve = [&](const std::string& g, int depth) {
     if (state[g] == 2) return;
     const Located& loc = groups.at(g);
     if (depth > kMaxGroupDepth) {
-      if (!std::exchange(too_deep, true))
-        st.error("group '" + g + "' is nested deeper than " + std::to_string(kMaxGroupDepth) + " groups", loc.doc->at(*loc.node));
+      nested_too_deep(g);
       st.out.groups[g];
+      height[g] = kMaxGroupDepth + 1;
       state[g] = 2;
       return;
     }
     state[g] = 1;
     std::set<std::string> members;
+    int h = 0;
     for (const auto& item : loc.node->items) {
       std::string m = item.scalar.to_string();
       if (st.out.node(m)) {
@@ -200,11 +210,14 @@ void build_inventory(LoaderState& st) {
           continue;
         }
         resolve(m, depth + 1);
+        h = std::max(h, height[m] + 1);
         members.insert(st.out.groups[m].begin(), st.out.groups[m].end());
       } else {
         st.error("group '" + g + "' names unknown node or group '" + m + "'", loc.doc->at(item));
       }
     }
+    if (h > kMaxGroupDepth) nested_too_deep(g);
+    height[g] = h;
     st.out.groups[g].assign(members.begin(), members.end());
     state[g] = 2;
   };
@@ -261,14 +274,22 @@ ConstraintSpec parse_constraint(LoaderState& st, const Located& loc) {
   return c;
 }
 
-/// The variables a node's strings name as `${vars.NAME...}`.
+/// The variables a node's strings name as `${vars.NAME...}`, scanned as interpolation
+/// reads them (`$${` is a literal, not a reference).
 void var_refs(const YNode& n, std::set<std::string>& out) {
   if (n.is_scalar() && n.scalar.is_string()) {
     const std::string& s = n.scalar.as_string();
-    for (std::size_t at = 0; (at = s.find("${vars.", at)) != std::string::npos;) {
-      at += 7;
-      std::size_t end = s.find_first_of(".}", at);
-      if (end != std::string::npos && end > at) out.insert(s.substr(at, end - at));
+    for (std::size_t i = 0; i < s.size();) {
+      if (s.compare(i, 3, "$${") == 0) {
+        i += 3;
+      } else if (s.compare(i, 7, "${vars.") == 0) {
+        std::size_t end = s.find_first_of(".}", i + 7);
+        if (end == std::string::npos) break;
+        out.insert(s.substr(i + 7, end - i - 7));
+        i = end;
+      } else {
+        ++i;
+      }
     }
   }
   for (const auto& i : n.items) var_refs(i, out);
@@ -298,7 +319,7 @@ void resolve_vars(LoaderState& st, std::map<std::string, Located> pending) {
     std::string name = std::move(ready.back());
     ready.pop_back();
     const Located& loc = pending.at(name);
-    auto v = interpolate(*loc.node, st.scope(), *loc.doc);
+    auto v = interpolate(*loc.node, st.scope(st.vars_budget), *loc.doc);
     if (!v) {
       failed.emplace(name, v.error());
       continue;  // what needs it stays waiting, and is reported below
@@ -307,23 +328,37 @@ void resolve_vars(LoaderState& st, std::map<std::string, Located> pending) {
     for (const auto& d : needed_by[name])
       if (auto& w = waits_on[d]; w.erase(name) && w.empty()) ready.push_back(d);
   }
-  // Left waiting: blocked (it needs, perhaps through others, a variable that failed, whose
-  // error is the one reported) or in a cycle.
-  std::set<std::string> blocked;
-  std::vector<std::string> from;
-  for (const auto& [k, _] : failed) from.push_back(k);
-  while (!from.empty()) {
-    std::string k = std::move(from.back());
-    from.pop_back();
-    for (const auto& d : needed_by[k])
-      if (!waits_on[d].empty() && blocked.insert(d).second) from.push_back(d);
+  // Left waiting: in a cycle, or needing (perhaps through others) a variable that failed
+  // or one in a cycle. Only the root causes are reported: the failed variable's error, and
+  // the members of each cycle. Peeling off, again and again, what waits on nothing left or
+  // is needed by nothing left leaves the cycles (and what links two of them).
+  std::map<std::string, std::set<std::string>> left;  // var -> the vars left it waits on
+  for (const auto& [k, w] : waits_on)
+    if (!w.empty() && !failed.count(k)) left.emplace(k, w);
+  std::map<std::string, std::set<std::string>> needers;  // var -> the vars left waiting on it
+  for (auto& [k, w] : left) {
+    for (auto it = w.begin(); it != w.end();) it = left.count(*it) ? std::next(it) : w.erase(it);
+    for (const auto& o : w) needers[o].insert(k);
+  }
+  std::vector<std::string> peel;
+  for (const auto& [k, w] : left)
+    if (w.empty() || needers[k].empty()) peel.push_back(k);
+  while (!peel.empty()) {
+    std::string k = std::move(peel.back());
+    peel.pop_back();
+    auto it = left.find(k);
+    if (it == left.end()) continue;
+    for (const auto& o : it->second)  // what k waits on loses a needer
+      if (left.count(o) && needers[o].erase(k) && needers[o].empty()) peel.push_back(o);
+    for (const auto& n : needers[k])  // what waits on k waits on one fewer
+      if (auto ln = left.find(n); ln != left.end() && ln->second.erase(k) && ln->second.empty()) peel.push_back(n);
+    left.erase(it);
   }
   std::string names;
-  for (const auto& [k, w] : waits_on)
-    if (!w.empty() && !blocked.count(k)) names += (names.empty() ? "" : ", ") + k;
+  for (const auto& [k, _] : left) names += (names.empty() ? "" : ", ") + k;
   for (const auto& [k, loc] : pending) {
     if (auto f = failed.find(k); f != failed.end()) st.diags.push_back(f->second);
-    else if (!waits_on[k].empty() && !blocked.count(k))
+    else if (left.count(k))
       st.error("variable '" + k + "' cannot be resolved: variables " + names + " refer to each other", loc.doc->at(*loc.node));
   }
 }

@@ -32,11 +32,14 @@ struct LoaderState {
   Map vars;
   std::vector<Located> resource_nodes;
   std::vector<Located> constraint_nodes;
-  /// What every expression of the manifest may still copy (interpolate.h).
-  std::size_t expansion_left = kExpansionBudget;
+  /// What the variables' and the resources' expressions may still copy (interpolate.h).
+  std::size_t vars_budget = kVarsBudget;
+  std::size_t stamp_budget = kStampBudget;
 
-  /// A scope over the manifest's variables, drawing on its expansion budget.
-  Scope scope() { return Scope{&vars, std::nullopt, std::nullopt, nullptr, &expansion_left}; }
+  /// A scope over the manifest's variables, drawing on `budget` (one of the two above).
+  Scope scope(std::size_t& budget) {
+    return Scope{&vars, std::nullopt, std::nullopt, nullptr, &budget, &budget == &vars_budget ? kVarsBudget : kStampBudget};
+  }
 
   void error(const std::string& msg, const SourceRange& where) {
     diags.push_back(make_error(ErrorCode::invalid_input, msg, where));

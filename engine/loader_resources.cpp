@@ -36,7 +36,7 @@ std::vector<std::pair<Value, Value>> for_each_items(LoaderState& st, const Locat
   const YNode* fe = r.node->get("for_each");
   ok = true;
   if (!fe) return items;
-  auto v = interpolate(*fe, st.scope(), *r.doc);
+  auto v = interpolate(*fe, st.scope(st.stamp_budget), *r.doc);
   if (!v) {
     st.diags.push_back(v.error());
     ok = false;
@@ -157,7 +157,7 @@ struct Stamping {
 void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::optional<std::pair<Value, Value>>& item,
            Stamping& stamping) {
   auto& seen = stamping.seen;
-  Scope scope = st.scope();
+  Scope scope = st.scope(st.stamp_budget);
   if (item) {
     scope.each_key = item->first;
     scope.each_value = item->second;

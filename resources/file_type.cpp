@@ -148,6 +148,8 @@ class FileProvider final : public Provider {
     if (replaces && (!owner.uid || !owner.gid)) {
       CONVERGE_TRY(FileInfo old, fs->stat(path));
       if (old.exists) {
+        // Carried over only where nothing is stated: a stated owner or group must be met.
+        owner.carried_over = !owner.uid && !owner.gid;
         if (!owner.uid) owner.uid = old.uid;
         if (!owner.gid) owner.gid = old.gid;
       }

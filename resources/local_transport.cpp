@@ -110,7 +110,10 @@ Result<std::string> read_fd(int fd, std::uint64_t size_hint, const std::string& 
 
 }  // namespace
 
-LocalTransport::~LocalTransport() { hold_directories(false); }
+LocalTransport::~LocalTransport() {
+  hold_directories(false);
+  for (const auto& [dev, fd] : unsynced_) ::close(fd);
+}
 
 void LocalTransport::hold_directories(bool hold) {
   std::lock_guard lock(dirs_mu_);
@@ -175,11 +178,10 @@ Result<std::string> LocalTransport::read(const std::string& path, std::uint64_t 
   return data;
 }
 
-Result<std::string> LocalTransport::write_temp(const std::string& path, const std::string& content, std::uint32_t mode,
-                                               const Ownership& owner) {
+Result<std::string> LocalTransport::create_temp(const std::string& path, const std::string& content, std::uint32_t mode,
+                                                const Ownership& owner, bool durable_now) {
   std::string target = real(path);
-  std::string dir = dir_of(target);
-  std::string temp = dir + "/.converge-" + std::to_string(::getpid()) + "-" +
+  std::string temp = dir_of(target) + "/.converge-" + std::to_string(::getpid()) + "-" +
                      std::to_string(temp_counter.fetch_add(1)) + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(sys_error("create", path));
@@ -193,33 +195,46 @@ Result<std::string> LocalTransport::write_temp(const std::string& path, const st
   if (auto w = write_all(fd, content, path); !w) return fail(w.error());
   // Owner before mode: fchown clears setuid and setgid.
   if ((owner.uid && *owner.uid != st.st_uid) || (owner.gid && *owner.gid != st.st_gid))
-    if (::fchown(fd, owner.uid ? *owner.uid : static_cast<uid_t>(-1), owner.gid ? *owner.gid : static_cast<gid_t>(-1)) != 0)
+    if (::fchown(fd, owner.uid ? *owner.uid : static_cast<uid_t>(-1), owner.gid ? *owner.gid : static_cast<gid_t>(-1)) != 0 &&
+        !(owner.carried_over && errno == EPERM))
       return fail(sys_error("chown", path));
   if (::fchmod(fd, mode) != 0) return fail(sys_error("chmod", path));
+  if (durable_now) {
+    if (::fsync(fd) != 0) return fail(sys_error("fsync", path));
+  } else {
+    // The batch's sync() needs one descriptor on each filesystem written to: keep a
+    // duplicate of the first (syncfs takes any descriptor, and needs no path lookup).
+    std::lock_guard lock(unsynced_mu_);
+    if (!unsynced_.count(st.st_dev)) {
+      int keep = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (keep < 0) return fail(sys_error("dup", path));
+      unsynced_.emplace(st.st_dev, keep);
+    }
+  }
   if (::close(fd) != 0) {
     ::unlink(temp.c_str());
     return std::unexpected(sys_error("close", path));
   }
-  std::lock_guard lock(unsynced_mu_);
-  unsynced_.try_emplace(st.st_dev, std::move(dir));
   return temp;
 }
 
+Result<std::string> LocalTransport::write_temp(const std::string& path, const std::string& content, std::uint32_t mode,
+                                               const Ownership& owner) {
+  return create_temp(path, content, mode, owner, false);
+}
+
 Status LocalTransport::sync() {
-  std::map<dev_t, std::string> batch;
+  std::map<dev_t, int> batch;
   {
     std::lock_guard lock(unsynced_mu_);
     batch.swap(unsynced_);
   }
-  for (const auto& [dev, dir] : batch) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(sys_error("open", dir));
-    int rc = ::syncfs(fd);
-    int e = errno;
+  Status result;
+  for (const auto& [dev, fd] : batch) {
+    if (result && ::syncfs(fd) != 0) result = std::unexpected(make_error(ErrorCode::io, std::string("syncfs: ") + std::strerror(errno)));
     ::close(fd);
-    if (rc != 0) return std::unexpected(sys_error("syncfs", dir, e));
   }
-  return {};
+  return result;
 }
 
 Status LocalTransport::commit_temp(const std::string& temp, const std::string& path) {
@@ -234,15 +249,7 @@ Status LocalTransport::commit_temp(const std::string& temp, const std::string& p
 void LocalTransport::discard_temp(const std::string& temp) { ::unlink(temp.c_str()); }
 
 Status LocalTransport::write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) {
-  CONVERGE_TRY(std::string temp, write_temp(path, content, mode));
-  int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    int e = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    return std::unexpected(sys_error("fsync", path, e));
-  }
-  ::close(fd);
+  CONVERGE_TRY(std::string temp, create_temp(path, content, mode, {}, true));
   return commit_temp(temp, path);
 }
 

@@ -63,8 +63,13 @@ class LocalTransport final : public Transport, public FileSystem {
   std::mutex dirs_mu_;
   bool hold_ = false;
   std::unordered_map<std::string, int> dirs_;
+  /// A temporary beside `path` with content, owner, then mode; fsynced when `durable_now`,
+  /// else its filesystem is noted for the next sync().
+  Result<std::string> create_temp(const std::string& path, const std::string& content, std::uint32_t mode,
+                                  const Ownership& owner, bool durable_now);
+
   std::mutex unsynced_mu_;
-  std::map<dev_t, std::string> unsynced_;  ///< filesystem -> a directory on it holding a temporary
+  std::map<dev_t, int> unsynced_;  ///< filesystem -> a descriptor on it, for syncfs
 };
 
 }  // namespace converge

@@ -50,6 +50,10 @@ struct FileInfo {
 struct Ownership {
   std::optional<std::uint32_t> uid;
   std::optional<std::uint32_t> gid;
+  /// The ids only carry over those of a file being replaced (nobody stated them): where
+  /// this process may not give them (not root, another user's file), the new file keeps
+  /// what creating it gave instead of failing.
+  bool carried_over = false;
 };
 
 /// What FileSystem::inspect() found: the stat, and a regular file's content when asked for.

@@ -67,10 +67,12 @@ Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOpt
 
 }  // namespace
 
-Diagnostics check_lab_file(const Manifest& m) {
+Diagnostics check_lab_file(const Manifest& m, const std::string& state_dir) {
   auto file = lab_file_of(m);
   if (!file) return {file.error()};
   if (file->empty()) return {};
+  struct stat st {};
+  if (!state_dir.empty() && ::stat(lab::Lab::state_file(state_dir).c_str(), &st) == 0) return {};
   if (auto lab = lab::parse_lab_file(*file); !lab) return {lab.error()};
   return {};
 }

@@ -43,8 +43,9 @@ class ClusterTransport final : public Transport {
 
 /// Loads the lab file the manifest's lab nodes name (one for all of them), and reports
 /// what is wrong with it at its file:line:col. Validation runs it, and a run before it
-/// creates anything in its state directory.
-[[nodiscard]] Diagnostics check_lab_file(const Manifest& m);
+/// creates anything in its state directory; given that directory, it checks nothing once
+/// the lab exists there (its file is read only to create it).
+[[nodiscard]] Diagnostics check_lab_file(const Manifest& m, const std::string& state_dir = "");
 
 /// Owns the transports of a run.
 class TransportSet {

@@ -115,7 +115,7 @@ Result<std::shared_ptr<Lab>> Lab::open(const std::string& lab_file, const std::s
   if (!(speed >= 0) || std::isinf(speed)) return std::unexpected(make_error(ErrorCode::invalid_input, "lab speed must be 0 or a positive number"));
   std::string dir = state_dir + "/lab";
   CONVERGE_CHECK(make_dirs(dir));
-  std::string state_file = dir + "/state.json";
+  std::string state_file = Lab::state_file(state_dir);
   struct stat st {};
   if (::stat(state_file.c_str(), &st) == 0) {
     CONVERGE_TRY(LabState state, load_state(state_file));

@@ -37,6 +37,8 @@ namespace converge::lab {
 /// event log; no sleeping happens under it, so commands to other nodes proceed meanwhile.
 class Lab : public std::enable_shared_from_this<Lab> {
  public:
+  /// Where a run's lab keeps its state: while that file exists, the lab file is not read.
+  [[nodiscard]] static std::string state_file(const std::string& state_dir) { return state_dir + "/lab/state.json"; }
   /// Opens the lab kept in `<state_dir>/lab/`, creating it from `lab_file` (and logging the
   /// t = 0 events) when there is no state yet. `speed` is virtual seconds per real second,
   /// 0 for instant. Errors: invalid_input for a bad lab file or state file, io otherwise.

@@ -55,6 +55,8 @@ generate() {
       python3 -c "import sys; sys.stdout.write('''$H\ninventory:\n  groups:\n''' + ''.join('    g%d: [g%d]\n' % (i, i + 1) for i in range(5000)) + '    g5000: [localhost]\n')" > "$name" ;;
     resource-fanout.yaml)  # 1,000 nodes times 1,000 resources in a 50 KB file
       python3 -c "import sys; sys.stdout.write('''$H\ninventory:\n  nodes:\n''' + ''.join('    n%d: {}\n' % i for i in range(1000)) + 'resources:\n' + ''.join('  - {type: exec, name: e%d, properties: {check: [\"true\"], apply: [\"true\"]}}\n' % i for i in range(1000)))" > "$name" ;;
+    stamp-bomb.yaml)       # a 1 MB variable copied into 400 resources
+      python3 -c "import sys; sys.stdout.write('''$H\nvars:\n  big: \"''' + 'x' * 1000000 + '''\"\n  n: [''' + ','.join(['1'] * 400) + ''']\nresources:\n  - type: file\n    for_each: \${vars.n}\n    name: /tmp/sb/f\${each.key}\n    properties: {content: \"\${vars.big}\"}\n''')" > "$name" ;;
     directory.yaml) mkdir "$name" ;;
     fifo.yaml) mkfifo "$name" ;;
     missing.yaml) ;;

@@ -215,6 +215,12 @@ TEST_CASE("build_graph: a tree being removed goes leaves first", "[graph]") {
   CHECK(pos(3) < pos(0));
   CHECK(pos(4) < pos(5));
   CHECK(managed_parents(rs) == std::vector<int>{-1, 0, 1, 0, -1, 4});
+  // A stated "after my directory" on a file being removed with it: the tree order wins.
+  rs[3].depends_on = {"directory[/d]@n1"};
+  Graph stated = build_graph(rs);
+  CHECK(stated.deps[3].empty());
+  CHECK(stated.deps[0] == std::vector<int>{1, 3});
+  CHECK_FALSE(find_cycle(stated, rs).has_value());
 }
 
 TEST_CASE("find_cycle: of overlapping cycles, the same one whatever the order", "[graph]") {
