@@ -72,9 +72,27 @@ void load_file(LoaderState& st, const std::string& path, std::vector<std::string
     st.error("the file is empty; a manifest needs apiVersion and kind", {doc->path, 1, 1});
     return;
   }
-  if (const YNode* api = doc->root.get("apiVersion"); api && api->scalar.to_string() != "converge/v1") {
-    st.error("apiVersion must be converge/v1, not " + api->scalar.to_string(), doc->at(*api));
+  auto shown = [](const YNode& n) {
+    return n.is_map() ? std::string("a map") : n.is_seq() ? std::string("a list") : "'" + n.scalar.to_string() + "'";
+  };
+  if (!doc->root.is_map()) {
+    st.error("a manifest is a map (apiVersion, kind, ...), not " +
+                 (doc->root.is_seq() ? std::string("a list") : "the single value " + shown(doc->root)),
+             doc->at(doc->root));
     return;
+  }
+  if (const YNode* api = doc->root.get("apiVersion"); api && (!api->is_scalar() || api->scalar.to_string() != "converge/v1")) {
+    st.error("apiVersion must be converge/v1, not " + (api->is_scalar() ? api->scalar.to_string() : shown(*api)), doc->at(*api));
+    return;
+  }
+  if (const YNode* k = doc->root.get("kind")) {
+    std::string kind = k->is_scalar() ? k->scalar.to_string() : "";
+    if (kind != "Manifest" && kind != "Fragment" && kind != "Types") {
+      st.error("kind must be Manifest, Fragment or Types, not " + shown(*k) +
+                   (kind == "Lab" ? " (a lab file is named by a node's transport: {lab: FILE})" : ""),
+               doc->at(*k));
+      return;
+    }
   }
   if (const YNode* k = doc->root.get("kind"); k && k->scalar.to_string() == "Types")
     return load_type_definitions(st, std::move(*doc), from);
