@@ -10,6 +10,7 @@
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <set>
 
 #include "engine/graph.h"
 #include "engine/journal.h"
@@ -243,6 +244,20 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   for (const auto& r : interrupted)
     report.notes.push_back("note: run #" + std::to_string(r.id) + " (" + r.command + ", started " + r.started_at +
                            ") was interrupted; this run observes afresh and finishes the job");
+  // An interrupted run may have died between its writes and their renames: its
+  // temporaries sit beside the files it was writing. Only then are those directories read.
+  if (!interrupted.empty() && command == "apply") {
+    int swept = 0;
+    std::set<std::pair<std::string, std::string>> dirs;
+    for (const auto& r : m.resources)
+      if (r.type == "file")
+        if (std::string p = r.prop_string("path"); p.size() > 1)
+          dirs.emplace(r.node, p.substr(0, std::max<std::size_t>(1, p.find_last_of('/'))));
+    for (const auto& [node, dir] : dirs)
+      if (Transport* t = lookup(node); t && t->files()) swept += t->files()->sweep_temps(dir);
+    if (swept > 0)
+      report.notes.push_back("note: removed " + std::to_string(swept) + " temporary file(s) the interrupted run left");
+  }
   report.results = &results;
   timer.mark("observe");
   // plan records nothing, so it neither reads git nor touches the journal's git cache.

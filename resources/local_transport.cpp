@@ -1,16 +1,20 @@
 #include "resources/local_transport.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include "resources/process.h"
 
@@ -247,6 +251,28 @@ Status LocalTransport::commit_temp(const std::string& temp, const std::string& p
 }
 
 void LocalTransport::discard_temp(const std::string& temp) { ::unlink(temp.c_str()); }
+
+int LocalTransport::sweep_temps(const std::string& dir) {
+  std::string d = real(dir);
+  DIR* h = ::opendir(d.c_str());
+  if (!h) return 0;
+  int removed = 0;
+  while (const dirent* e = ::readdir(h)) {
+    // ".converge-PID-N.tmp", as create_temp() names them.
+    std::string_view name = e->d_name;
+    if (!name.starts_with(".converge-") || !name.ends_with(".tmp")) continue;
+    std::string_view rest = name.substr(10);
+    auto dash = rest.find('-');
+    if (dash == std::string_view::npos) continue;
+    pid_t pid = 0;
+    auto [p, ec] = std::from_chars(rest.data(), rest.data() + dash, pid);
+    if (ec != std::errc() || p != rest.data() + dash || pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // its writer may still be running
+    if (::unlinkat(::dirfd(h), e->d_name, 0) == 0) ++removed;
+  }
+  ::closedir(h);
+  return removed;
+}
 
 Status LocalTransport::write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) {
   CONVERGE_TRY(std::string temp, create_temp(path, content, mode, {}, true));

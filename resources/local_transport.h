@@ -43,6 +43,7 @@ class LocalTransport final : public Transport, public FileSystem {
   Status sync() override;
   Status commit_temp(const std::string& temp, const std::string& path) override;
   void discard_temp(const std::string& temp) override;
+  int sweep_temps(const std::string& dir) override;
   Status make_dir(const std::string& path, std::uint32_t mode) override;
   Status chmod(const std::string& path, std::uint32_t mode) override;
   Status chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) override;

@@ -112,6 +112,9 @@ class FileSystem {
   [[nodiscard]] virtual Status commit_temp(const std::string& temp, const std::string& path) = 0;
   /// Removes a temporary from write_temp() that will not be committed.
   virtual void discard_temp(const std::string& temp) = 0;
+  /// Removes the temporaries that processes no longer running left in `dir` (a run killed
+  /// between its writes and their renames); returns how many. Best effort.
+  virtual int sweep_temps(const std::string& dir) { return 0; }
   [[nodiscard]] virtual Status make_dir(const std::string& path, std::uint32_t mode) = 0;
   [[nodiscard]] virtual Status chmod(const std::string& path, std::uint32_t mode) = 0;
   /// Changes owner and/or group; std::nullopt leaves that one as it is.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# kill -9 at seeded random moments of a large first apply: every rerun finishes the job,
-# the journal stays consistent, no file is ever half-written, and history shows the
-# interrupted runs with their unfinished steps.
+# kill -9 at seeded random moments of a large first apply: every rerun finishes the job
+# and removes the temporaries the killed run left, the journal stays consistent, no file
+# is ever half-written, and history shows the interrupted runs with their unfinished steps.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$1"
 command -v sqlite3 >/dev/null || { echo "SKIP [$SCENARIO]: sqlite3 not installed"; exit 0; }
@@ -45,6 +45,11 @@ for round in $(seq 20); do
     [[ $(sqlite3 .converge/journal.db 'pragma integrity_check') == ok ]] || fail "round $round: journal corrupt"
   fi
   expect 0 apply m.yaml --quiet
+  # The rerun removed the temporaries the killed run left beside its files.
+  if [[ -d t ]]; then
+    left=$(find t -name '.converge-*.tmp' | head -1)
+    [[ -z $left ]] || fail "round $round: the rerun left $left behind"
+  fi
   expect 0 check m.yaml
 done
 (( kills >= 5 )) || fail "only $kills of 20 runs were still running when killed; the test proves little"

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -126,6 +128,22 @@ TEST_CASE_METHOD(RootFixture, "write_temp, sync, commit_temp leave no temporary 
   CHECK(listing() == "b.txt");
   CHECK(t->read("/b.txt").value() == "new");
   CHECK(stat_ok("/b.txt").mode == 0604);
+}
+
+TEST_CASE_METHOD(RootFixture, "sweep_temps removes only what writers no longer running left", "[local_transport]") {
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  REQUIRE(dead > 0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);  // reaped: the pid names no process now
+  auto touch = [&](const std::string& name) { std::ofstream(root + "/" + name) << "x"; };
+  touch(".converge-" + std::to_string(dead) + "-7.tmp");            // its writer is gone
+  touch(".converge-1-3.tmp");                                         // pid 1 runs
+  touch(".converge-" + std::to_string(::getpid()) + "-1.tmp");      // this process's own
+  touch(".converge-x-1.tmp");                                         // not a name of ours
+  touch("app.conf");
+  CHECK(t->sweep_temps("/") == 1);
+  CHECK(listing() == ".converge-1-3.tmp,.converge-" + std::to_string(::getpid()) + "-1.tmp,.converge-x-1.tmp,app.conf");
+  CHECK(t->sweep_temps("/missing") == 0);
 }
 
 TEST_CASE_METHOD(RootFixture, "a failed commit removes its temporary", "[local_transport]") {
