@@ -30,7 +30,7 @@ resources:
     properties: {content: "fine\n"}
 YAML
 
-expect 1 apply --json m.yaml
+expect 1 apply --json m.yaml; schema_ok report
 py '
 root = args[0]
 res = {r["id"]: r for r in doc["resources"]}

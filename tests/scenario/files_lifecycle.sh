@@ -50,7 +50,7 @@ assert_content "$R/counter" $'ran\n'
 
 # --- second apply: nothing changes, no command runs, no file is rewritten
 before=$(for f in "$R"/etc "$R"/etc/*; do identity "$f"; done)
-expect 0 apply --json m.yaml
+expect 0 apply --json m.yaml; schema_ok report
 py '
 assert doc["status"] == "in_sync", doc["status"]
 assert doc["summary"]["changed"] == 0 and doc["summary"]["in_sync"] == 6, doc["summary"]
@@ -68,7 +68,7 @@ printf 'tampered' > "$R/etc/a.txt"
 chmod 0600 "$R/etc/b.txt"
 rm "$R/etc/c.txt"
 expect 2 check m.yaml
-expect 2 check --json m.yaml
+expect 2 check --json m.yaml; schema_ok report
 py '
 root = args[0]
 res = {r["id"]: r for r in doc["resources"]}
@@ -94,6 +94,7 @@ assert doc["summary"]["pending"] == 3 and doc["exit_code"] == 2 and doc["status"
 ' "$R"
 expect 2 plan m.yaml
 [[ -f $R/etc/c.txt ]] && fail "plan created c.txt"
+expect 2 plan --json m.yaml; schema_ok report
 assert_content "$R/etc/a.txt" 'tampered'
 
 # --- repair
