@@ -25,6 +25,13 @@ resources:
 YAML
 expect 0 apply m.yaml
 C=.converge/model.cache
+# summary: what the last check --json said of each resource, in one comparable line.
+summary() {
+  printf '%s' "$OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(json.dumps(sorted((r["id"], r["outcome"], json.dumps(r.get("changes", []), sort_keys=True)) for r in d["resources"])))'
+}
 [[ -s $C ]] || fail "apply wrote no model cache"
 cp "$C" good.cache
 expect 0 check m.yaml
@@ -33,10 +40,7 @@ expect 0 check m.yaml
 printf 'other\n' > "$R/etc/b.conf"
 rm -f "$C"
 expect 2 check --json m.yaml
-reference=$(printf '%s' "$OUT" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(json.dumps(sorted((r["id"], r["outcome"], json.dumps(r.get("changes", []), sort_keys=True)) for r in d["resources"])))')
+reference=$(summary)
 
 size=$(stat -c %s good.cache)
 for round in $(seq 1 30); do
@@ -59,10 +63,7 @@ PY
        ;;
   esac
   expect 2 check --json m.yaml
-  got=$(printf '%s' "$OUT" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(json.dumps(sorted((r["id"], r["outcome"], json.dumps(r.get("changes", []), sort_keys=True)) for r in d["resources"])))')
+  got=$(summary)
   [[ $got == "$reference" ]] || fail "round $round: check from a damaged cache differs from check without one:
 $got
 vs
