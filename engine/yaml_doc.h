@@ -4,8 +4,9 @@
 // The loader checks the raw bytes first (size, NUL bytes, UTF-8), then drives yaml-cpp's
 // event parser into a small positioned tree, refusing what yaml-cpp would accept silently:
 // duplicate keys, merge keys, unknown tags, non-scalar keys, several documents, alias
-// expansion past a node budget (alias bombs), nesting past a depth limit, huge scalars.
-// Scalars are typed by the YAML 1.2 core schema (null, bool, int); floats stay strings.
+// expansion past a node budget (alias bombs), nesting past a depth limit, huge scalars,
+// a NUL written as the escape "\0". Scalars are typed by the YAML 1.2 core schema (null,
+// bool, decimal int); the 0o/0x forms and floats stay strings.
 #pragma once
 
 #include <cstddef>
