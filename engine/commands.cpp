@@ -165,6 +165,17 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
     emit(report, opts);
     return code;
   };
+  // The manifest, or the lab file it names, does not load: its diagnostics, exit 1.
+  auto invalid = [&](Diagnostics diagnostics) {
+    report.manifest = nullptr;
+    report.results = nullptr;
+    report.diagnostics = std::move(diagnostics);
+    report.status = "invalid";
+    report.exit_code = kExitError;
+    report.duration_ms = ms_since(start);
+    emit(report, opts);
+    return kExitError;
+  };
 
   // The model: from the cache when no source changed, else parsed and validated.
   std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
@@ -180,14 +191,7 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
   if (!cached) {
     LoadOutcome lo = load_manifest(manifest_path, types);
     types = std::move(lo.types);
-    if (!lo.manifest) {
-      report.diagnostics = lo.diagnostics;
-      report.status = "invalid";
-      report.exit_code = kExitError;
-      report.duration_ms = ms_since(start);
-      emit(report, opts);
-      return kExitError;
-    }
+    if (!lo.manifest) return invalid(std::move(lo.diagnostics));
     cached = std::move(lo.manifest);
   }
   const Manifest& m = *cached;
@@ -198,15 +202,7 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
 
   // State directory, lock, journal: all before any host is touched, and after the lab
   // file is known to load when this run would create the lab from it.
-  if (Diagnostics lab = check_lab_file(m, state_dir); !lab.empty()) {
-    report.manifest = nullptr;
-    report.diagnostics = std::move(lab);
-    report.status = "invalid";
-    report.exit_code = kExitError;
-    report.duration_ms = ms_since(start);
-    emit(report, opts);
-    return kExitError;
-  }
+  if (Diagnostics lab = check_lab_file(m, state_dir); !lab.empty()) return invalid(std::move(lab));
   if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
   if (!from_cache && !opts.no_cache) store_cached_model(cache_file, m);
   auto lock = RunLock::acquire(state_dir, command);

@@ -85,6 +85,14 @@ Result<Ownership> wanted_ownership(const ResourceSpec& r, FileSystem& fs) {
   return o;
 }
 
+/// The mode a file or directory is to have: the stated one, else the one observed; none
+/// for a new one that states none.
+std::optional<std::uint32_t> kept_mode(const ResourceSpec& r, const Observation& before) {
+  if (const Value* m = r.prop("mode")) return parse_mode(*m);
+  if (before.state == Observation::State::present) return parse_mode(before.props.at("mode"));
+  return std::nullopt;
+}
+
 /// Applies owner, group and mode changes to what is there, owner first: a change of owner
 /// clears setuid and setgid, so the mode (the stated one, else the one observed) follows
 /// whenever it holds either.
@@ -97,9 +105,7 @@ Status apply_metadata(const ResourceSpec& r, const Observation& before, const Re
     if (!c.find("group")) o.gid.reset();
     CONVERGE_CHECK(fs.chown(path, o.uid, o.gid));
   }
-  std::optional<std::uint32_t> mode;
-  if (const Value* m = r.prop("mode")) mode = parse_mode(*m);
-  else if (before.state == Observation::State::present) mode = parse_mode(before.props.at("mode"));
+  std::optional<std::uint32_t> mode = kept_mode(r, before);
   if (mode && (c.find("mode") || (owner_changes && (*mode & 06000)))) return fs.chmod(path, *mode);
   return {};
 }
@@ -141,9 +147,7 @@ class FileProvider final : public Provider {
     // A new inode: it takes the stated mode, owner and group, and what the file it replaces
     // had for those the resource leaves alone (as an editor saving in place would).
     bool replaces = before.state == Observation::State::present;
-    std::uint32_t mode = 0644;
-    if (const Value* m = r.prop("mode")) mode = *parse_mode(*m);
-    else if (replaces) mode = *parse_mode(before.props.at("mode"));
+    std::uint32_t mode = kept_mode(r, before).value_or(0644);
     CONVERGE_TRY(Ownership owner, wanted_ownership(r, *fs));
     if (replaces && (!owner.uid || !owner.gid)) {
       CONVERGE_TRY(FileInfo old, fs->stat(path));
