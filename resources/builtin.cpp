@@ -1,5 +1,5 @@
 // The built-in types, registered by name.
-#include "engine/types.h"
+#include "engine/model/types.h"
 #include "resources/exec_type.h"
 #include "resources/file_type.h"
 

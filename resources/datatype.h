@@ -27,10 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
-#include "engine/types.h"
-#include "engine/value.h"
-#include "engine/yaml_doc.h"
+#include "engine/model/error.h"
+#include "engine/model/types.h"
+#include "engine/model/value.h"
+#include "engine/model/yaml_doc.h"
 
 namespace converge {
 class Transport;

@@ -4,8 +4,8 @@
 #include <regex>
 #include <set>
 
-#include "engine/duration.h"
-#include "engine/schemas.h"
+#include "engine/model/duration.h"
+#include "engine/model/schemas.h"
 #include "resources/datatype.h"
 
 namespace converge::datatype {

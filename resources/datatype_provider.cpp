@@ -4,8 +4,8 @@
 #include <regex>
 #include <set>
 
-#include "engine/diff.h"
-#include "engine/manifest.h"
+#include "engine/model/diff.h"
+#include "engine/model/manifest.h"
 #include "resources/datatype.h"
 #include "resources/transports.h"
 

@@ -1,7 +1,7 @@
 #include "resources/exec_type.h"
 
-#include "engine/duration.h"
-#include "engine/manifest.h"
+#include "engine/model/duration.h"
+#include "engine/model/manifest.h"
 #include "resources/transport.h"
 
 namespace converge {

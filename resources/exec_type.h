@@ -6,7 +6,7 @@
 // an apply that exits 0 but leaves the check failing is reported as an error.
 #pragma once
 
-#include "engine/types.h"
+#include "engine/model/types.h"
 
 namespace converge {
 

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "engine/diff.h"
-#include "engine/manifest.h"
+#include "engine/model/diff.h"
+#include "engine/model/manifest.h"
 #include "resources/transport.h"
 
 namespace converge {

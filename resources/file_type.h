@@ -5,7 +5,7 @@
 // renamed). directory: path, ensure, mode, owner, group.
 #pragma once
 
-#include "engine/types.h"
+#include "engine/model/types.h"
 
 namespace converge {
 

@@ -7,7 +7,7 @@
 // file and directory types report that instead of guessing.
 #pragma once
 
-#include "engine/manifest.h"
+#include "engine/model/manifest.h"
 #include "resources/transport.h"
 
 namespace converge {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "engine/model/error.h"
 
 namespace converge {
 

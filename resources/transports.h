@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/manifest.h"
+#include "engine/model/manifest.h"
 #include "resources/transport.h"
 
 namespace converge {

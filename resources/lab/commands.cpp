@@ -4,7 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
-#include "engine/duration.h"
+#include "engine/model/duration.h"
 
 namespace converge::lab {
 
@@ -46,7 +46,7 @@ std::string command_line(const std::vector<std::string>& argv) {
 
 namespace {
 
-// A civil date from days since 1970-01-01 (H. Hinnant's algorithm; days_from_civil is in engine/duration.h).
+// A civil date from days since 1970-01-01 (H. Hinnant's algorithm; days_from_civil is in engine/model/duration.h).
 
 void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;

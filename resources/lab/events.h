@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
+#include "engine/model/error.h"
 #include "resources/lab/model.h"
 
 namespace converge::lab {

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "engine/model/error.h"
 #include "resources/lab/events.h"
 #include "resources/lab/model.h"
 #include "resources/lab/summary.h"

@@ -6,7 +6,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "engine/yaml_doc.h"
+#include "engine/model/yaml_doc.h"
 
 namespace converge::lab {
 

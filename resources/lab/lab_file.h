@@ -31,7 +31,7 @@
 
 #include <string>
 
-#include "engine/error.h"
+#include "engine/model/error.h"
 #include "resources/lab/model.h"
 
 namespace converge::lab {

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
+#include "engine/model/error.h"
 
 namespace converge::lab {
 

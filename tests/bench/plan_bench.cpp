@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/planner.h"
+#include "engine/plan/planner.h"
 
 using namespace converge::planning;
 

@@ -10,10 +10,10 @@
 #include <map>
 #include <mutex>
 
-#include "engine/diff.h"
-#include "engine/loader.h"
-#include "engine/manifest.h"
-#include "engine/schemas.h"
+#include "engine/model/diff.h"
+#include "engine/model/loader.h"
+#include "engine/model/manifest.h"
+#include "engine/model/schemas.h"
 #include "resources/datatype.h"
 #include "resources/transport.h"
 

@@ -1,10 +1,10 @@
-// engine/diff.h: desired vs observed for the built-in file, directory and exec schemas,
+// engine/model/diff.h: desired vs observed for the built-in file, directory and exec schemas,
 // with hand-made observations. Pure: no I/O.
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "engine/diff.h"
+#include "engine/model/diff.h"
 
 using namespace converge;
 

@@ -1,11 +1,11 @@
-// engine/duration.h: parsing manifest durations into milliseconds and rendering them back.
+// engine/model/duration.h: parsing manifest durations into milliseconds and rendering them back.
 // Pure: no I/O.
 #include <catch2/catch.hpp>
 
 #include <optional>
 #include <string>
 
-#include "engine/duration.h"
+#include "engine/model/duration.h"
 
 using namespace converge;
 

@@ -8,11 +8,11 @@
 #include <memory>
 #include <fstream>
 
-#include "engine/executor.h"
-#include "engine/graph.h"
-#include "engine/journal.h"
-#include "engine/loader.h"
-#include "engine/run_journal.h"
+#include "engine/run/executor.h"
+#include "engine/model/graph.h"
+#include "engine/state/journal.h"
+#include "engine/model/loader.h"
+#include "engine/state/run_journal.h"
 #include "resources/local_transport.h"
 
 namespace fs = std::filesystem;

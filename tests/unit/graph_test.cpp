@@ -1,4 +1,4 @@
-// engine/graph.h: explicit and implicit (parent directory) edges, deterministic
+// engine/model/graph.h: explicit and implicit (parent directory) edges, deterministic
 // topological order, and canonical cycle reports. Pure: no I/O.
 #include <catch2/catch.hpp>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/graph.h"
+#include "engine/model/graph.h"
 
 using namespace converge;
 

@@ -1,15 +1,15 @@
-// engine/ground.h: the showcase's planning problem ground from the shipped type files and
+// engine/plan/ground.h: the showcase's planning problem ground from the shipped type files and
 // a synthetic observation of the RTM cluster (no host, no lab), then planned, expanded with
 // its transient steps and verified; host times parsed for run preconditions.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 
-#include "engine/duration.h"
-#include "engine/ground.h"
-#include "engine/loader.h"
-#include "engine/orchestrate.h"
-#include "engine/planner.h"
+#include "engine/model/duration.h"
+#include "engine/plan/ground.h"
+#include "engine/model/loader.h"
+#include "engine/run/orchestrate.h"
+#include "engine/plan/planner.h"
 
 using namespace converge;
 using namespace converge::grounding;

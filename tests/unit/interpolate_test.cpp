@@ -1,11 +1,11 @@
-// engine/interpolate.h: ${...} expressions. A whole-string expression keeps its type,
+// engine/model/interpolate.h: ${...} expressions. A whole-string expression keeps its type,
 // embedded ones splice scalars as text, "$${" escapes, and every error names the
 // expression at the given position. Pure: no I/O.
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "engine/interpolate.h"
+#include "engine/model/interpolate.h"
 
 using namespace converge;
 

@@ -1,4 +1,4 @@
-// engine/journal.h: the SQLite journal in a temporary state directory: its format, runs,
+// engine/state/journal.h: the SQLite journal in a temporary state directory: its format, runs,
 // two-phase steps (and what a crash between them leaves), priors, drift, refusals at open,
 // simulated write failures and file modes.
 #include <catch2/catch.hpp>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "engine/journal.h"
+#include "engine/state/journal.h"
 
 using namespace converge;
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// engine/loader.h: from manifest files to the model, or every diagnostic with its exact
+// engine/model/loader.h: from manifest files to the model, or every diagnostic with its exact
 // "file:line:col: message". Manifests are written to a fresh temporary directory per test;
 // diagnostics are compared with that directory stripped from them.
 #include <catch2/catch.hpp>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "engine/loader.h"
+#include "engine/model/loader.h"
 
 using namespace converge;
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// engine/lock.h: one run per state directory. A second acquire is refused naming the
+// engine/state/lock.h: one run per state directory. A second acquire is refused naming the
 // holder, the lock goes with its holder's destruction or death.
 #include <catch2/catch.hpp>
 
@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/lock.h"
+#include "engine/state/lock.h"
 
 using namespace converge;
 namespace fs = std::filesystem;

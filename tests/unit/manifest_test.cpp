@@ -1,8 +1,8 @@
-// engine/manifest.h: Secrets, which blanks a manifest's sensitive values out of any text.
+// engine/model/manifest.h: Secrets, which blanks a manifest's sensitive values out of any text.
 // Pure: no I/O.
 #include <catch2/catch.hpp>
 
-#include "engine/manifest.h"
+#include "engine/model/manifest.h"
 
 using namespace converge;
 

@@ -5,7 +5,7 @@
 // type definitions under resources/.
 #include <catch2/catch.hpp>
 
-#include "engine/planner.h"
+#include "engine/plan/planner.h"
 
 using namespace converge;
 using namespace converge::planning;

@@ -1,4 +1,4 @@
-// engine/schemas.h: the compiled-in JSON Schemas equal the files under schemas/, and
+// engine/model/schemas.h: the compiled-in JSON Schemas equal the files under schemas/, and
 // violations are placed at the offending YAML node (an unknown key at the key itself).
 #include <catch2/catch.hpp>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "engine/schemas.h"
+#include "engine/model/schemas.h"
 
 using namespace converge;
 namespace fs = std::filesystem;
@@ -121,20 +121,20 @@ TEST_CASE("a manifest using every section validates clean", "[schemas]") {
 
 TEST_CASE("manifests under manifests/ validate clean", "[schemas]") {
   fs::path root = fs::path(CONVERGE_SOURCE_DIR) / "manifests";
+  REQUIRE(fs::is_directory(root));
   int checked = 0;
-  if (fs::exists(root)) {
-    for (const auto& e : fs::recursive_directory_iterator(root)) {
-      if (!e.is_regular_file() || e.path().extension() != ".yaml") continue;
-      auto doc = load_yaml_file(e.path().string());
-      REQUIRE(doc.has_value());
-      const YNode* kind = doc->root.get("kind");
-      if (!kind || kind->scalar != Value("Manifest")) continue;
-      INFO(e.path().string());
-      auto diags = validate_with_schema(*doc, "manifest");
-      for (const auto& d : diags) UNSCOPED_INFO(d.describe());
-      CHECK(diags.empty());
-      ++checked;
-    }
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file() || e.path().extension() != ".yaml") continue;
+    auto doc = load_yaml_file(e.path().string());
+    REQUIRE(doc.has_value());
+    const YNode* kind = doc->root.get("kind");
+    if (!kind || kind->scalar != Value("Manifest")) continue;
+    INFO(e.path().string());
+    auto diags = validate_with_schema(*doc, "manifest");
+    for (const auto& d : diags) UNSCOPED_INFO(d.describe());
+    CHECK(diags.empty());
+    ++checked;
   }
-  SUCCEED("checked " << checked << " manifests");
+  // The shipped examples: the showcase, the web tier and the single host at least.
+  CHECK(checked >= 3);
 }

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "engine/sha256.h"
+#include "engine/model/sha256.h"
 
 using namespace converge;
 

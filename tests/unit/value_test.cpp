@@ -1,11 +1,11 @@
-// engine/value.h: kinds, equality and order, JSON and scalar rendering, map lookup.
+// engine/model/value.h: kinds, equality and order, JSON and scalar rendering, map lookup.
 // Pure: no I/O.
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <tuple>
 
-#include "engine/value.h"
+#include "engine/model/value.h"
 
 using namespace converge;
 using K = Value::Kind;

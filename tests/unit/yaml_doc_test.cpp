@@ -1,4 +1,4 @@
-// engine/yaml_doc.h: scalar typing by the YAML 1.2 core schema, 1-based positions, every
+// engine/model/yaml_doc.h: scalar typing by the YAML 1.2 core schema, 1-based positions, every
 // refusal with its exact "file:line:col: message", and locate(). Pure: parse_yaml only.
 #include <catch2/catch.hpp>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/yaml_doc.h"
+#include "engine/model/yaml_doc.h"
 
 using namespace converge;
 

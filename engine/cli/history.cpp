@@ -1,0 +1,116 @@
+// `converge history [RUN]`: the runs recorded in the journal, or one run's steps.
+#include <sys/stat.h>
+
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/cli/commands.h"
+#include "engine/state/journal.h"
+#include "engine/cli/report.h"
+
+namespace converge {
+
+namespace {
+
+std::string version_text(const RunRow& r) {
+  std::string v;
+  if (!r.git_commit.empty()) v = r.git_commit.substr(0, 12) + (r.git_dirty == 1 ? " (dirty)" : "");
+  else if (r.git_dirty == 1) v = "(uncommitted)";
+  else v = "(not in git)";
+  return v + " sha256:" + r.manifest_sha256.substr(0, 12);
+}
+
+nlohmann::json run_json(const RunRow& r) {
+  nlohmann::json j{{"id", r.id},           {"command", r.command},       {"status", r.status},
+                   {"exit_code", r.exit_code}, {"started_at", r.started_at}, {"ended_at", r.ended_at},
+                   {"user", r.user},       {"host", r.host},             {"pid", r.pid},
+                   {"changes", r.changes}, {"failed", r.failed},
+                   {"manifest", {{"path", r.manifest_path}, {"sha256", r.manifest_sha256}}}};
+  if (!r.git_commit.empty()) j["manifest"]["git_commit"] = r.git_commit;
+  if (r.git_dirty >= 0) j["manifest"]["git_dirty"] = r.git_dirty == 1;
+  if (!r.note.empty()) j["note"] = r.note;
+  return j;
+}
+
+int show_run(Journal& journal, long long id, const GlobalOptions& opts) {
+  auto run = journal.run(id);
+  if (!run || !*run) {
+    std::cerr << "converge history: no run #" << id << " in the journal\n";
+    return kExitError;
+  }
+  auto steps = journal.steps(id);
+  auto drift = journal.drift(id);
+  if (!steps || !drift) {
+    std::cerr << "converge history: " << (!steps ? steps.error() : drift.error()).describe() << "\n";
+    return kExitError;
+  }
+  if (opts.json) {
+    nlohmann::json j{{"command", "history"}, {"run", run_json(**run)}};
+    auto arr = nlohmann::json::array();
+    for (const auto& s : *steps)
+      arr.push_back({{"seq", s.seq}, {"resource", s.resource}, {"action", s.action}, {"reason", s.reason},
+                     {"started_at", s.started_at}, {"ended_at", s.ended_at},
+                     {"outcome", s.outcome.empty() ? "interrupted" : s.outcome}, {"error", s.error},
+                     {"before", nlohmann::json::parse(s.before_json.empty() ? "null" : s.before_json, nullptr, false)},
+                     {"after", nlohmann::json::parse(s.after_json.empty() ? "null" : s.after_json, nullptr, false)}});
+    j["steps"] = arr;
+    auto d = nlohmann::json::array();
+    for (const auto& row : *drift)
+      d.push_back({{"resource", row[0]}, {"property", row[1]},
+                   {"observed", nlohmann::json::parse(row[2], nullptr, false)},
+                   {"desired", nlohmann::json::parse(row[3], nullptr, false)}});
+    j["drift"] = d;
+    std::cout << json_text(j) << "\n";
+    return kExitOk;
+  }
+  const RunRow& r = **run;
+  std::cout << fmt::format("run #{}: {} {} (exit {}), {} .. {}\n  by {}@{} pid {}\n  manifest {} {}\n", r.id, r.command,
+                           r.status, r.exit_code, r.started_at, r.ended_at.empty() ? "?" : r.ended_at, r.user, r.host,
+                           r.pid, r.manifest_path, version_text(r));
+  for (const auto& s : *steps)
+    std::cout << fmt::format("  {:>4}  {:<9} {:<8} {}{}\n", s.seq, s.outcome.empty() ? "INTERRUPTED" : s.outcome, s.action,
+                             s.resource, s.error.empty() ? "" : "  error: " + s.error);
+  for (const auto& row : *drift)
+    std::cout << fmt::format("  drift {} {}: {} (desired {})\n", row[0], row[1], row[2], row[3]);
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts) {
+  std::string state_dir = !opts.state_dir.empty() ? opts.state_dir
+                          : !manifest.empty()     ? default_state_dir(manifest)
+                                                  : std::string(".converge");
+  struct stat st {};
+  if (::stat((state_dir + "/journal.db").c_str(), &st) != 0) {
+    std::cerr << "converge history: no journal in " << state_dir << " (no run recorded yet)\n";
+    return kExitError;
+  }
+  auto journal = Journal::open(state_dir);
+  if (!journal) {
+    std::cerr << "converge history: " << journal.error().describe() << "\n";
+    return kExitError;
+  }
+  if (run > 0) return show_run(**journal, run, opts);
+  auto runs = (*journal)->runs(1000);
+  if (!runs) {
+    std::cerr << "converge history: " << runs.error().describe() << "\n";
+    return kExitError;
+  }
+  if (opts.json) {
+    auto arr = nlohmann::json::array();
+    for (const auto& r : *runs) arr.push_back(run_json(r));
+    std::cout << json_text(nlohmann::json{{"command", "history"}, {"runs", arr}}) << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", "RUN", "STARTED", "COMMAND", "STATUS",
+                           "CHANGES", "FAILED", "MANIFEST VERSION");
+  for (const auto& r : *runs)
+    std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", r.id, r.started_at, r.command, r.status,
+                             r.changes, r.failed, version_text(r));
+  return kExitOk;
+}
+
+}  // namespace converge

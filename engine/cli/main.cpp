@@ -1,0 +1,114 @@
+// converge — declarative desired-state engine. See README.md and DESIGN (CLI contract).
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/cli/commands.h"
+#include "engine/model/duration.h"
+#include "engine/model/value.h"
+
+namespace {
+
+bool is_subcommand(const char* a) {
+  for (const char* c : {"apply", "plan", "check", "validate", "history"})
+    if (std::strcmp(a, c) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // `converge [OPTIONS] MANIFEST` means `converge [OPTIONS] apply MANIFEST`: find the first
+  // positional word (skipping the values of options that take one).
+  std::vector<char*> args(argv, argv + argc);
+  static char apply_word[] = "apply";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--state-dir" || a == "--parallel" || a == "-j" || a == "--lab-speed" || a == "--graph" ||
+        a == "--reboot-timeout" || a == "--retries" || a == "--retry-backoff") {
+      ++i;
+      continue;
+    }
+    if (a == "--") break;
+    if (a.starts_with("-")) continue;
+    if (!is_subcommand(argv[i])) args.insert(args.begin() + i, apply_word);
+    break;
+  }
+
+  converge::GlobalOptions opts;
+  bool no_color = false;
+  CLI::App app{"converge: observe, plan and apply the desired state declared in a manifest"};
+  app.set_version_flag("--version", std::string(CONVERGE_VERSION));
+  app.require_subcommand(1);
+  app.add_option("--state-dir", opts.state_dir, "state directory (default: .converge/ beside the manifest)");
+  app.add_flag("--json", opts.json, "print one JSON document (schemas/report.schema.json)");
+  app.add_option("--parallel,-j", opts.parallel, "worker threads (default: number of cores)")->check(CLI::Range(1, 1024));
+  app.add_flag("-v,--verbose", opts.verbose, "list in-sync resources too");
+  app.add_flag("-q,--quiet", opts.quiet, "print only errors");
+  app.add_flag("--no-color", no_color, "no ANSI colors");
+  app.add_option("--lab-speed", opts.lab_speed, "lab: virtual seconds per real second (0 = instant)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--no-cache", opts.no_cache, "re-validate the manifest even when its cached model is current");
+  bool force_progress = false;
+  app.add_flag("--progress", force_progress, "progress lines on stderr even when it is not a terminal");
+  app.add_option("--graph", opts.graph_file, "plan/apply: write the plan as a Graphviz DOT file");
+  std::string reboot_timeout = "30m", retry_backoff = "1s";
+  app.add_option("--reboot-timeout", reboot_timeout, "how long to wait for a restarted node to come back (default 30m)");
+  app.add_option("--retries", opts.retries, "extra attempts of a step that timed out or found its node unreachable (default 2)")
+      ->check(CLI::Range(0, 20));
+  app.add_option("--retry-backoff", retry_backoff, "wait before the first retry, doubled for each next one (default 1s)");
+
+  std::string manifest;
+  std::vector<std::string> files;
+  long long run_id = 0;
+  std::string command;
+  for (const char* name : {"apply", "plan", "check"}) {
+    const char* help = std::strcmp(name, "apply") == 0 ? "observe, plan, verify, execute, verify"
+                       : std::strcmp(name, "plan") == 0 ? "print the verified plan; change nothing"
+                                                        : "detect drift; change nothing";
+    auto* sub = app.add_subcommand(name, help);
+    sub->add_option("manifest", manifest, "manifest file")->required();
+    sub->callback([&command, name] { command = name; });
+    sub->fallthrough();
+  }
+  auto* validate = app.add_subcommand("validate", "schema and semantic checks; touch no host");
+  validate->add_option("files", files, "manifest files")->required();
+  validate->callback([&command] { command = "validate"; });
+  validate->fallthrough();
+  auto* history = app.add_subcommand("history", "runs recorded in the journal");
+  history->add_option("run", run_id, "a run id: list its steps");
+  history->add_option("--manifest,-m", manifest, "find the state directory beside this manifest");
+  history->callback([&command] { command = "history"; });
+  history->fallthrough();
+  // Global options may come after the subcommand as well.
+  app.fallthrough();
+
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 1;
+  }
+  opts.color = !no_color && !opts.json && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
+  opts.progress = force_progress || (!opts.quiet && !opts.json && ::isatty(2));
+  for (auto [text, out, name] : {std::tuple{&reboot_timeout, &opts.reboot_timeout_ms, "--reboot-timeout"},
+                                 std::tuple{&retry_backoff, &opts.retry_backoff_ms, "--retry-backoff"}}) {
+    auto ms = converge::parse_duration_ms(converge::Value(*text));
+    if (!ms) {
+      std::cerr << "converge: " << name << ": malformed duration '" << *text << "' (write 90s, 25m, 1h30m)\n";
+      return 1;
+    }
+    *out = *ms;
+  }
+  try {
+    if (command == "validate") return converge::cmd_validate(files, opts);
+    if (command == "history") return converge::cmd_history(manifest, run_id, opts);
+    return converge::cmd_converge(command, manifest, opts);
+  } catch (const std::exception& e) {
+    std::cerr << "converge: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,182 @@
+#include "engine/cli/report.h"
+
+#include <fmt/format.h>
+
+namespace converge {
+
+namespace {
+
+const char* kSensitive = "(sensitive)";
+
+bool is_sensitive(const ResourceSpec& spec, const std::string& prop) { return spec.sensitive.count(prop) > 0; }
+
+nlohmann::json value_json(const Value& v) { return nlohmann::json::parse(v.to_json()); }
+
+struct Colors {
+  bool on;
+  std::string green() const { return on ? "\033[32m" : ""; }
+  std::string yellow() const { return on ? "\033[33m" : ""; }
+  std::string red() const { return on ? "\033[31m" : ""; }
+  std::string dim() const { return on ? "\033[2m" : ""; }
+  std::string bold() const { return on ? "\033[1m" : ""; }
+  std::string reset() const { return on ? "\033[0m" : ""; }
+};
+
+std::string symbol_color(const Colors& c, ActionKind a) {
+  switch (a) {
+    case ActionKind::create: return c.green();
+    case ActionKind::update: return c.yellow();
+    case ActionKind::remove: return c.red();
+    default: return "";
+  }
+}
+
+void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChanges& ch) {
+  std::size_t width = 0;
+  for (const auto& p : ch.properties) width = std::max(width, p.property.size());
+  for (const auto& p : ch.properties) {
+    bool secret = is_sensitive(spec, p.property);
+    out += fmt::format("      {:<{}} {} -> {}\n", p.property + ":", width + 1,
+                       secret ? kSensitive : (p.before.is_null() ? "(none)" : render_value(p.before)),
+                       secret ? kSensitive : (p.after.is_null() ? "(none)" : render_value(p.after)));
+  }
+}
+
+}  // namespace
+
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string render_value(const Value& v) {
+  std::string s = v.is_string() ? Value(v.as_string()).to_json() : v.to_json();
+  if (s.size() > 72) s = s.substr(0, 60) + "...\" (" + std::to_string(v.to_string().size()) + " bytes)";
+  return s;
+}
+
+Tally tally(const std::vector<ResourceResult>& results) {
+  Tally t;
+  for (const auto& r : results) {
+    switch (r.outcome) {
+      case Outcome::in_sync: ++t.in_sync; break;
+      case Outcome::pending: ++t.pending; break;
+      case Outcome::changed: ++t.changed; break;
+      case Outcome::failed: ++t.failed; break;
+      case Outcome::skipped: ++t.skipped; break;
+    }
+    if (r.outcome == Outcome::pending || r.outcome == Outcome::changed) {
+      if (r.changes.action == ActionKind::create) ++t.create;
+      if (r.changes.action == ActionKind::update) ++t.update;
+      if (r.changes.action == ActionKind::remove) ++t.remove;
+    }
+  }
+  return t;
+}
+
+nlohmann::json report_json(const Report& r) {
+  nlohmann::json j;
+  j["converge"] = CONVERGE_VERSION;
+  j["command"] = r.command;
+  j["status"] = r.status;
+  j["exit_code"] = r.exit_code;
+  if (!r.manifest_path.empty()) {
+    j["manifest"] = {{"path", r.manifest_path}};
+    if (!r.manifest_name.empty()) j["manifest"]["name"] = r.manifest_name;
+    if (!r.manifest_sha256.empty()) j["manifest"]["sha256"] = r.manifest_sha256;
+  }
+  if (r.run_id) j["run_id"] = r.run_id;
+  j["duration_ms"] = r.duration_ms;
+  auto diags = nlohmann::json::array();
+  for (const auto& d : r.diagnostics) {
+    nlohmann::json e{{"message", d.message}, {"code", static_cast<int>(d.code)}};
+    if (d.cause) e["message"] = d.message + ": " + d.cause->describe();
+    if (d.where) {
+      e["file"] = d.where->file;
+      if (d.where->line > 0) {
+        e["line"] = d.where->line;
+        e["column"] = d.where->col;
+      }
+    }
+    diags.push_back(e);
+  }
+  j["diagnostics"] = diags;
+  if (r.manifest && r.results) {
+    Tally t = tally(*r.results);
+    j["summary"] = {{"resources", r.results->size()}, {"in_sync", t.in_sync}, {"pending", t.pending},
+                    {"changed", t.changed},           {"failed", t.failed},   {"skipped", t.skipped}};
+    auto res = nlohmann::json::array();
+    for (std::size_t i = 0; i < r.results->size(); ++i) {
+      const auto& rr = (*r.results)[i];
+      if (rr.outcome == Outcome::in_sync) continue;
+      const ResourceSpec& spec = r.manifest->resources[i];
+      nlohmann::json e{{"id", spec.id()},   {"type", spec.type}, {"name", spec.name}, {"node", spec.node},
+                       {"outcome", outcome_word(rr.outcome)}, {"elapsed_ms", rr.elapsed.count() / 1000.0}};
+      if (!rr.changes.empty()) {
+        e["action"] = action_word(rr.changes.action);
+        e["reason"] = rr.changes.reason;
+        auto changes = nlohmann::json::array();
+        for (const auto& p : rr.changes.properties) {
+          bool secret = is_sensitive(spec, p.property);
+          changes.push_back({{"property", p.property},
+                             {"observed", secret ? nlohmann::json(kSensitive) : value_json(p.before)},
+                             {"desired", secret ? nlohmann::json(kSensitive) : value_json(p.after)},
+                             {"sensitive", secret}});
+        }
+        e["changes"] = changes;
+      }
+      if (!rr.error.empty()) e["error"] = rr.error;
+      if (!rr.blocked_by.empty()) e["blocked_by"] = rr.blocked_by;
+      res.push_back(e);
+    }
+    j["resources"] = res;
+  }
+  for (auto& [k, v] : r.extra.items()) j[k] = v;
+  return j;
+}
+
+std::string report_text(const Report& r, bool color, bool verbose) {
+  Colors c{color};
+  std::string out;
+  for (const auto& d : r.diagnostics) out += c.red() + "error: " + c.reset() + d.describe() + "\n";
+  if (r.manifest && r.results) {
+    for (std::size_t i = 0; i < r.results->size(); ++i) {
+      const auto& rr = (*r.results)[i];
+      const ResourceSpec& spec = r.manifest->resources[i];
+      switch (rr.outcome) {
+        case Outcome::in_sync:
+          if (verbose) out += c.dim() + "    " + spec.id() + "  in sync" + c.reset() + "\n";
+          break;
+        case Outcome::pending:
+        case Outcome::changed: {
+          std::string what = rr.outcome == Outcome::changed ? "  changed" : "";
+          out += fmt::format("  {}{}{} {}{}  {}({}){}\n", symbol_color(c, rr.changes.action), action_symbol(rr.changes.action),
+                             c.reset(), c.bold() + spec.id() + c.reset(), what, c.dim(), rr.changes.reason, c.reset());
+          text_changes(out, spec, rr.changes);
+          break;
+        }
+        case Outcome::failed:
+          out += fmt::format("  {}! {}{}  failed: {}\n", c.red(), spec.id(), c.reset(), rr.error);
+          break;
+        case Outcome::skipped:
+          out += fmt::format("  {}? {}{}  skipped: depends on {}, which failed\n", c.yellow(), spec.id(), c.reset(),
+                             rr.blocked_by);
+          break;
+      }
+    }
+    Tally t = tally(*r.results);
+    std::size_t n = r.results->size();
+    if (r.command == "plan") {
+      out += fmt::format("Plan: {} to create, {} to update, {} to delete; {} in sync", t.create, t.update, t.remove, t.in_sync);
+    } else if (r.command == "check") {
+      out += fmt::format("Check: {} of {} resources drifted; {} in sync", t.pending, n, t.in_sync);
+    } else {
+      out += fmt::format("Apply: {} changed, {} failed, {} skipped; {} in sync", t.changed, t.failed, t.skipped, t.in_sync);
+    }
+    if (t.failed && r.command != "apply") out += fmt::format(", {} could not be observed", t.failed);
+    out += fmt::format(" ({} ms)\n", r.duration_ms);
+  }
+  for (const auto& note : r.notes) out += note + "\n";
+  return out;
+}
+
+}  // namespace converge

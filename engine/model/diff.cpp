@@ -1,0 +1,63 @@
+#include "engine/model/diff.h"
+
+namespace converge {
+
+const char* action_symbol(ActionKind a) {
+  switch (a) {
+    case ActionKind::create: return "+";
+    case ActionKind::update: return "~";
+    case ActionKind::remove: return "-";
+    case ActionKind::none: return " ";
+  }
+  return "?";
+}
+
+const char* action_word(ActionKind a) {
+  switch (a) {
+    case ActionKind::create: return "create";
+    case ActionKind::update: return "update";
+    case ActionKind::remove: return "delete";
+    case ActionKind::none: return "none";
+  }
+  return "?";
+}
+
+const PropertyChange* ResourceChanges::find(const std::string& prop) const {
+  for (const auto& p : properties)
+    if (p.property == prop) return &p;
+  return nullptr;
+}
+
+ResourceChanges diff(const ResourceSpec& desired, const TypeSchema& type, const Observation& obs) {
+  ResourceChanges out;
+  bool want_absent = type.ensurable && desired.prop_string("ensure", "present") == "absent";
+  if (want_absent) {
+    if (obs.state == Observation::State::present) {
+      out.action = ActionKind::remove;
+      out.properties.push_back({"ensure", Value("present"), Value("absent")});
+      out.reason = "exists; ensure is absent";
+    }
+    return out;
+  }
+  bool absent = obs.state == Observation::State::absent;
+  for (const auto& p : type.properties) {
+    if (!p.state || p.name == "ensure") continue;
+    const Value* want = desired.prop(p.name);
+    if (!want || want->is_null()) continue;  // unmanaged
+    auto it = obs.props.find(p.name);
+    const Value& have = (absent || it == obs.props.end()) ? Value() : it->second;
+    if (absent || !(have == *want)) out.properties.push_back({p.name, absent ? Value() : have, *want});
+  }
+  if (absent) {
+    out.action = ActionKind::create;
+    if (type.ensurable) out.properties.insert(out.properties.begin(), {"ensure", Value("absent"), Value("present")});
+    out.reason = "does not exist";
+  } else if (!out.properties.empty()) {
+    out.action = ActionKind::update;
+    for (const auto& c : out.properties) out.reason += (out.reason.empty() ? "differs: " : ", ") + c.property;
+    if (!obs.note.empty()) out.reason = obs.note;
+  }
+  return out;
+}
+
+}  // namespace converge

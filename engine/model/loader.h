@@ -1,0 +1,32 @@
+// engine/model/loader.h — from a manifest file to a validated Manifest, or every diagnostic.
+//
+// Stages, each collecting diagnostics rather than stopping at the first: read and
+// schema-check the file and its includes (loops and missing files reported at the include),
+// merge them, build the inventory, stamp out resources (for_each, ${...}, targets), check
+// properties against their types, resolve dependencies, refuse cycles, resolve constraints.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/model/error.h"
+#include "engine/model/manifest.h"
+#include "engine/model/types.h"
+
+namespace converge {
+
+/// The result of loading: a model when there were no errors, and the diagnostics either way.
+struct LoadOutcome {
+  std::optional<Manifest> manifest;
+  Diagnostics diagnostics;  ///< sorted; non-empty iff !manifest
+  /// The registry the manifest was checked against: the given types plus those defined by
+  /// its `kind: Types` includes (resources/datatype.h). Use it to observe and apply.
+  TypeRegistry types;
+};
+
+/// Loads and validates a manifest. Touches no host: reads only the manifest and its includes.
+/// An include of `kind: Types` registers its types (a name defined twice is an error);
+/// `kind: Manifest|Fragment` includes merge into the manifest.
+[[nodiscard]] LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types);
+
+}  // namespace converge

@@ -1,0 +1,110 @@
+// engine/model/manifest.h — the validated model of a manifest.
+//
+// Produced by load_manifest() (engine/loader.h): includes merged, for_each stamped out,
+// ${...} interpolated, targets resolved to nodes, properties checked against their types
+// and canonicalized, dependencies resolved. Everything downstream (diff, plan, execute)
+// works on this model and never looks at YAML again.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/model/error.h"
+#include "engine/model/value.h"
+
+namespace converge {
+
+/// How a node is reached.
+struct TransportSpec {
+  std::string kind = "local";       ///< local | ssh | lab
+  std::string root;                 ///< local: directory standing for "/" (absolute); empty = "/"
+  std::string host;                 ///< ssh: host name (default: the node's name)
+  std::string user;                 ///< ssh
+  int port = 0;                     ///< ssh; 0 = default
+  std::vector<std::string> options; ///< ssh: extra -o options
+  std::string lab_file;             ///< lab: absolute path of the lab file
+};
+
+/// A managed host.
+struct NodeSpec {
+  std::string name;
+  TransportSpec transport;
+  std::vector<std::string> roles;
+  std::string cluster;
+  Map vars;
+  SourceRange where;
+};
+
+/// One resource on one node, fully resolved.
+struct ResourceSpec {
+  std::string type;
+  std::string name;
+  std::string node;
+  Map properties;                       ///< canonical; defaults applied
+  std::vector<std::string> depends_on;  ///< ids of resources this one needs first
+  std::set<std::string> sensitive;      ///< property names never printed or journaled
+  SourceRange where;
+  SourceRange depends_where;            ///< position of depends_on (load time only; not cached)
+
+  /// "type[name]@node", unique in a manifest.
+  [[nodiscard]] std::string id() const { return type + "[" + name + "]@" + node; }
+  [[nodiscard]] const Value* prop(const std::string& key) const;
+  [[nodiscard]] std::string prop_string(const std::string& key, const std::string& fallback = "") const;
+};
+
+/// A declared availability or run constraint (enforced by the planner).
+struct ConstraintSpec {
+  enum class Kind { order, max_disrupted, available, precondition, halt_after_failures };
+  Kind kind = Kind::order;
+  std::vector<std::vector<std::string>> order;  ///< order: node sets, earliest first
+  std::vector<std::string> nodes;               ///< max_disrupted / precondition: the node set
+  int limit = 0;                                ///< max_disrupted k; halt_after_failures k
+  std::string subject;                          ///< available: the group; precondition: its name
+  std::int64_t seconds = -1;                    ///< outage budget or max age; -1 = none
+  SourceRange where;
+};
+
+/// A loaded manifest: the model plus what it was made from.
+struct Manifest {
+  std::string path;         ///< absolute path of the top-level file
+  std::string dir;          ///< its directory
+  std::string name;
+  std::string description;
+  std::vector<NodeSpec> nodes;                              ///< sorted by name
+  std::map<std::string, std::vector<std::string>> groups;   ///< group -> sorted node names
+  /// cluster -> sorted member node names, from the nodes' `cluster:` field. A cluster name
+  /// is a target only for cluster-scoped types (`on: CLUS1`); such resources have the
+  /// cluster's name as their `node`.
+  std::map<std::string, std::vector<std::string>> clusters;
+  std::vector<ResourceSpec> resources;                      ///< in declaration order
+  std::vector<ConstraintSpec> constraints;
+  std::vector<std::string> sources;                         ///< the manifest and every include
+  std::vector<std::string> source_sha256;                   ///< sha256 of each source's bytes
+  /// The included `kind: Types` files (absolute, in include order; also in `sources`).
+  /// Their types must be registered again when the model comes from the cache.
+  std::vector<std::string> type_files;
+
+  /// One hash for the manifest version: sha256 over the sources' hashes, in order.
+  [[nodiscard]] std::string version_sha256() const;
+
+  [[nodiscard]] const NodeSpec* node(const std::string& name) const;
+};
+
+/// Every sensitive value of a manifest, to blank out of any text that may quote one: an
+/// error naming a user or a path, a command's stderr echoing its environment.
+class Secrets {
+ public:
+  explicit Secrets(const Manifest& m);
+  /// `text` with each sensitive value replaced by "(sensitive)". A list or map counts
+  /// element by element (argv, env); values under 3 bytes are left alone, as they would
+  /// blank out common words without hiding anything.
+  [[nodiscard]] std::string scrub(std::string text) const;
+
+ private:
+  std::vector<std::string> values_;  ///< longest first: a secret holding another goes whole
+};
+
+}  // namespace converge

@@ -1,0 +1,244 @@
+#include "engine/run/executor.h"
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace converge {
+
+const char* outcome_word(Outcome o) {
+  switch (o) {
+    case Outcome::in_sync: return "in_sync";
+    case Outcome::pending: return "pending";
+    case Outcome::changed: return "changed";
+    case Outcome::failed: return "failed";
+    case Outcome::skipped: return "skipped";
+  }
+  return "?";
+}
+
+void parallel_for(int n, int workers, const std::function<void(int)>& fn) {
+  if (n <= 0) return;
+  if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  workers = std::min(workers, n);
+  if (workers == 1) {
+    for (int i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<int> next{0};
+  auto body = [&] {
+    for (int i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::jthread> threads;
+  threads.reserve(workers - 1);
+  for (int w = 1; w < workers; ++w) threads.emplace_back(body);
+  body();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::microseconds since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
+}
+
+/// Observes one resource and diffs it into `r`. Catches provider exceptions. Errors are
+/// scrubbed of the manifest's secrets (a provider may quote a sensitive path or user).
+void observe_one(const ResourceSpec& spec, const TypeEntry& type, Transport* t, const Secrets& secrets,
+                 ResourceResult& r) {
+  if (!t) {
+    r.before = Observation::unknown("node " + spec.node + " has no transport");
+  } else {
+    try {
+      r.before = type.provider->observe(spec, *t);
+    } catch (const std::exception& e) {
+      r.before = Observation::unknown(std::string("provider error: ") + e.what());
+    }
+  }
+  if (r.before.state == Observation::State::unknown) {
+    r.outcome = Outcome::failed;
+    r.before.error = secrets.scrub(std::move(r.before.error));
+    r.error = "cannot observe: " + r.before.error;
+    return;
+  }
+  r.changes = diff(spec, type.schema, r.before);
+  r.outcome = r.changes.empty() ? Outcome::in_sync : Outcome::pending;
+}
+
+/// Collects the deferred commits of one wave, grouped by filesystem.
+class WaveContext final : public ApplyContext {
+ public:
+  void defer(FileSystem* fs, Commit commit) override {
+    std::lock_guard lock(mu_);
+    owner_.push_back(current_);
+    commits_.push_back({fs, std::move(commit)});
+  }
+  struct Pending {
+    FileSystem* fs;
+    Commit commit;
+  };
+  std::mutex mu_;
+  std::vector<int> owner_;
+  std::vector<Pending> commits_;
+  static thread_local int current_;
+};
+thread_local int WaveContext::current_ = -1;
+
+}  // namespace
+
+std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
+                                        const ExecOptions& opts) {
+  std::vector<ResourceResult> results(m.resources.size());
+  const Secrets secrets(m);
+  parallel_for(static_cast<int>(m.resources.size()), opts.parallel, [&](int i) {
+    auto start = Clock::now();
+    const ResourceSpec& spec = m.resources[i];
+    observe_one(spec, *types.find(spec.type), transports(spec.node), secrets, results[i]);
+    results[i].elapsed = since(start);
+  });
+  return results;
+}
+
+void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
+              std::vector<ResourceResult>& results, const ExecOptions& opts) {
+  const int n = static_cast<int>(m.resources.size());
+  const Secrets secrets(m);
+  std::vector<char> done(n, 0), changed_upstream(n, 0);
+  std::mutex progress_mu;
+  auto report = [&](int i) {
+    if (!opts.progress) return;
+    std::lock_guard lock(progress_mu);
+    opts.progress(i, results[i]);
+  };
+  // A resource that could not be observed has failed already; everything else is to do.
+  std::vector<int> todo;
+  for (int i = 0; i < n; ++i) {
+    if (results[i].outcome == Outcome::failed) done[i] = 1;
+    else todo.push_back(i);
+  }
+  auto root_failure = [&](int i) -> std::string {
+    for (int d : g.deps[i]) {
+      if (results[d].outcome == Outcome::failed) return m.resources[d].id();
+      if (results[d].outcome == Outcome::skipped) return results[d].blocked_by;
+    }
+    return {};
+  };
+  // Halting: every change not yet made is skipped, naming the reason.
+  auto halt = [&](const std::string& why, const std::vector<int>& left) {
+    for (int i : left) {
+      if (results[i].outcome != Outcome::pending) continue;
+      results[i].outcome = Outcome::skipped;
+      results[i].blocked_by = "(run halted: " + why + ")";
+      report(i);
+    }
+  };
+  while (!todo.empty()) {
+    std::vector<int> wave, rest;
+    for (int i : todo) {
+      bool ready = true;
+      for (int d : g.deps[i]) ready = ready && done[d];
+      (ready ? wave : rest).push_back(i);
+    }
+    if (wave.empty()) break;  // unreachable for an acyclic graph
+    std::vector<int> act;
+    for (int i : wave) {
+      if (std::string root = root_failure(i); !root.empty()) {
+        results[i].outcome = Outcome::skipped;
+        results[i].blocked_by = root;
+        report(i);
+      } else if (results[i].outcome == Outcome::pending ||
+                 std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; })) {
+        act.push_back(i);
+      } else {
+        report(i);
+      }
+    }
+    if (opts.before_wave && !act.empty()) {
+      if (Status s = opts.before_wave(act); !s) {
+        halt(s.error().describe(), todo);
+        return;
+      }
+    }
+    WaveContext ctx;
+    std::vector<char> acted(act.size(), 0);
+    parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {
+      int i = act[k];
+      auto start = Clock::now();
+      ResourceResult& r = results[i];
+      const ResourceSpec& spec = m.resources[i];
+      const TypeEntry& type = *types.find(spec.type);
+      Transport* t = transports(spec.node);
+      // Upstream changed this run: what was observed may be stale; look again first.
+      if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; }))
+        observe_one(spec, type, t, secrets, r);
+      if (r.outcome != Outcome::pending) return;
+      if (opts.started) {
+        std::lock_guard lock(progress_mu);
+        opts.started(i, r);
+      }
+      WaveContext::current_ = i;
+      Status s;
+      try {
+        s = type.provider->apply(spec, r.before, r.changes, *t, ctx);
+      } catch (const std::exception& e) {
+        s = std::unexpected(make_error(ErrorCode::internal, std::string("provider error: ") + e.what()));
+      }
+      if (!s) {
+        r.outcome = Outcome::failed;
+        r.error = secrets.scrub(s.error().describe());
+      } else {
+        acted[k] = 1;
+      }
+      r.elapsed = since(start);
+    });
+    // Group commit: one sync per filesystem, then the deferred renames.
+    std::set<FileSystem*> to_sync;
+    for (const auto& p : ctx.commits_) to_sync.insert(p.fs);
+    std::map<FileSystem*, Status> synced;
+    for (FileSystem* fs : to_sync) synced[fs] = fs->sync();
+    for (std::size_t c = 0; c < ctx.commits_.size(); ++c) {
+      int i = ctx.owner_[c];
+      Status durable = synced[ctx.commits_[c].fs];
+      if (durable && results[i].outcome == Outcome::failed)
+        durable = std::unexpected(make_error(ErrorCode::action_failed, "the action failed"));
+      Status s = ctx.commits_[c].commit(durable);
+      if (!s && results[i].outcome != Outcome::failed) {
+        results[i].outcome = Outcome::failed;
+        results[i].error = secrets.scrub(s.error().describe());
+      }
+    }
+    // Verify: every acted-on resource must now show no drift.
+    parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {
+      int i = act[k];
+      ResourceResult& r = results[i];
+      if (!acted[k] || r.outcome == Outcome::failed) return;
+      const ResourceSpec& spec = m.resources[i];
+      const TypeEntry& type = *types.find(spec.type);
+      ResourceResult after;
+      observe_one(spec, type, transports(spec.node), secrets, after);
+      if (after.outcome == Outcome::failed) {
+        r.outcome = Outcome::failed;
+        r.error = "after the change, " + after.error;
+      } else if (after.outcome == Outcome::pending) {
+        r.outcome = Outcome::failed;
+        r.error = "the action reported success but drift remains (" + after.changes.reason + ")";
+      } else {
+        r.outcome = Outcome::changed;
+        changed_upstream[i] = 1;
+      }
+    });
+    for (int i : act) report(i);
+    for (int i : wave) done[i] = 1;
+    todo.swap(rest);
+    if (opts.after_wave && !act.empty()) {
+      if (Status s = opts.after_wave(act); !s) {
+        halt(s.error().describe(), todo);
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace converge

@@ -1,0 +1,80 @@
+// engine/run/executor.h — the convergence run for independent resources: observe, diff, act,
+// verify, with a worker pool.
+//
+// observe_all() reads every resource in parallel. converge() then acts in dependency
+// order, wave by wave: every resource whose dependencies are done is applied in parallel;
+// deferred commits of the wave (batched atomic file writes) run after one sync per node;
+// then each acted-on resource is re-observed and must show no drift (a provider that
+// reports success but leaves drift is an error). A failure skips the resource's
+// dependents, which are reported once with the failed root; unrelated resources go on.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/model/diff.h"
+#include "engine/model/graph.h"
+#include "engine/model/manifest.h"
+#include "engine/model/types.h"
+#include "resources/transport.h"
+
+namespace converge {
+
+/// How one resource ended.
+enum class Outcome {
+  in_sync,    ///< nothing to do
+  pending,    ///< changes found, not applied (plan/check)
+  changed,    ///< changes applied and verified
+  failed,     ///< observation or action failed
+  skipped,    ///< not attempted because a dependency failed
+};
+
+[[nodiscard]] const char* outcome_word(Outcome o);
+
+/// Everything known about one resource after a run.
+struct ResourceResult {
+  Outcome outcome = Outcome::in_sync;
+  Observation before;
+  ResourceChanges changes;
+  std::string error;       ///< failed: why
+  std::string blocked_by;  ///< skipped: id of the failed resource at the root
+  std::chrono::microseconds elapsed{0};
+};
+
+/// Finds the transport of a node; the executor never creates transports itself.
+using TransportLookup = std::function<Transport*(const std::string& node)>;
+
+/// Called as resources finish (from worker threads, serialized by the executor).
+using ProgressFn = std::function<void(int index, const ResourceResult&)>;
+
+/// A hook over the resources of one wave (indices); an error halts the run.
+using WaveHook = std::function<Status(const std::vector<int>& wave)>;
+
+struct ExecOptions {
+  int parallel = 0;     ///< workers; 0 = number of cores
+  ProgressFn progress;  ///< optional: a resource finished
+  ProgressFn started;   ///< optional: a resource's action is about to run
+  /// Before any resource of a wave acts (the journal's write-ahead record). On error
+  /// nothing of the wave runs and the run halts: the rest is skipped.
+  WaveHook before_wave;
+  /// After the wave's resources finished and were verified (the journal's outcomes).
+  /// On error the run halts after this wave.
+  WaveHook after_wave;
+};
+
+/// Runs fn(0..n-1) on up to `workers` threads. Blocks until all are done.
+void parallel_for(int n, int workers, const std::function<void(int)>& fn);
+
+/// Observes and diffs every resource (no changes made). Results are in resource order.
+[[nodiscard]] std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& types,
+                                                      const TransportLookup& transports, const ExecOptions& opts);
+
+/// Applies the pending changes in `results` (from observe_all) in dependency order and
+/// verifies each. Updates `results` in place.
+void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
+              std::vector<ResourceResult>& results, const ExecOptions& opts);
+
+}  // namespace converge

@@ -1,0 +1,216 @@
+// engine/run/planned_run.h — internal to the planned run (engine/orchestrate.h is its interface):
+// the state of one planned run and its steps, in three parts:
+//   planned_run_prepare.cpp  observation, priors, run preconditions, grounding and planning;
+//   planned_run_execute.cpp  journaled steps with retries, boot waits and verification, node
+//                            chains side by side, the apply loop with re-planning;
+//   planned_run_end.cpp      how a run ends: finished, halted safely, or awaiting a reboot.
+#pragma once
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/plan/ground.h"
+#include "engine/run/orchestrate.h"
+#include "engine/plan/planner.h"
+#include "resources/datatype.h"
+#include "resources/transports.h"
+
+namespace converge::orchestration {
+
+using Clock = std::chrono::steady_clock;
+using grounding::Grounded;
+using grounding::Subject;
+
+/// One planned run of `command` over a manifest (see engine/orchestrate.h for the phases).
+/// Not thread-safe as a whole: run() is called once; node chains it runs side by side share
+/// the journal and the run's state under mu_.
+class PlannedRun {
+ public:
+  PlannedRun(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,
+             Journal* journal, const std::function<Result<std::int64_t>()>& begin_run, std::vector<ResourceResult>& results,
+             Report& report, const GlobalOptions& opts, bool resumed)
+      : command_(command), m_(m), types_(types), transports_(transports), journal_(journal), begin_run_(begin_run),
+        results_(results), report_(report), opts_(opts), resumed_(resumed) {}
+
+  /// Observes, checks, plans and (for apply) executes; the outcome for the report.
+  PlannedOutcome run();
+
+ private:
+  const std::string command_;
+  const Manifest& m_;
+  const TypeRegistry& types_;
+  TransportSet& transports_;
+  Journal* journal_;
+  const std::function<Result<std::int64_t>()>& begin_run_;
+  std::vector<ResourceResult>& results_;
+  Report& report_;
+  const GlobalOptions& opts_;
+  const bool resumed_;
+
+  std::vector<datatype::Fact> facts_;
+  std::vector<datatype::Precondition> preconditions_;
+  std::vector<Subject> subjects_;
+  std::vector<Observation> observed_;
+  std::map<std::string, Value> node_facts_;     // observed by probes
+  std::map<std::string, Value> derived_facts_;  // set by this run's steps, unobservable
+  std::set<std::string> reachable_;
+  std::map<std::string, Value> restore_;
+  std::set<std::string> touched_;               // subject ids changed by this run
+  std::map<std::string, int> step_count_;       // steps run per subject id
+  std::map<std::string, std::string> failed_;   // subject id -> why its step failed
+  std::pair<std::string, std::string> awaiting_;  // a local node restarting: (node, boot id before)
+  std::int64_t run_id_ = 0;
+  int seq_ = 0;
+  std::mutex mu_;  ///< the journal and the state below, while node chains run side by side
+  /// CONVERGE_TEST_KILL_AT_STEP=N: SIGKILL itself once step N's outcome is journaled
+  /// (the crash tests' step boundaries).
+  const int kill_at_step_ = std::getenv("CONVERGE_TEST_KILL_AT_STEP") ? std::atoi(std::getenv("CONVERGE_TEST_KILL_AT_STEP")) : 0;
+  int changes_ = 0;
+  int failures_ = 0;
+
+  // ---- observation, priors, preconditions, planning (planned_run_prepare.cpp) ----
+
+  /// A failed outcome with `msg` (scrubbed) as its diagnostic.
+  PlannedOutcome error(const std::string& msg);
+
+  /// `text` with every value the manifest marks sensitive replaced by "(sensitive)" (a
+  /// refusal or a verify message names goal values).
+  std::string scrub(std::string text) const;
+
+  /// A refused outcome (exit 3) naming why, scrubbed; also the report's "refusal".
+  PlannedOutcome refused(const std::string& raw);
+
+  /// One line of progress on stderr, when --progress asks for it.
+  void progress(const std::string& line) const;
+
+  /// The node facts and run preconditions of the included type files, from the registry.
+  void load_type_files();
+
+  Transport* transport(const std::string& node) const { return transports_.find(node); }
+
+  /// One subject observed now through its type's provider.
+  Observation observe_subject(const Subject& s) const;
+
+  /// After an interrupted run a node may still be restarting from its last step: wait for
+  /// every node to answer (up to the reboot timeout), then observe again.
+  void wait_for_nodes();
+
+  /// Observes every subject (declared ones from observe_all's results on the first pass)
+  /// and every node's facts.
+  void observe(bool first);
+
+  /// Which nodes answer, and the node facts their probes read (plus those this run's steps
+  /// set, which no probe can read).
+  void observe_nodes();
+
+  /// `prior` desired values: the journal's outstanding prior, else (first run of a
+  /// maintenance) the value observed now, recorded before anything changes when `record`.
+  Status resolve_priors(bool record);
+
+  /// A journaled JSON value as a manifest value (scalars; anything else as its JSON text).
+  static Value value_from_json(const nlohmann::json& j);
+
+  /// The report's per-resource results from the latest observation.
+  void refresh_results(const std::set<std::string>& changed);
+
+  /// `check`'s outcome from the results: failed, drift or in sync.
+  PlannedOutcome check_outcome();
+
+  /// Run preconditions; the refusal text, or empty.
+  std::string preconditions();
+
+  /// The planning problem from the latest observation; `manifest_goals` false leaves only
+  /// the goals in restore_ (the safe halt's).
+  Result<Grounded> ground(bool manifest_goals);
+
+  static bool goals_hold(const Grounded& g);
+
+  /// Searches a plan for `g` and inserts its transient establish/restore steps.
+  std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g, bool node_disruption = true);
+
+  /// The plan in the report: its text first among the notes (on a terminal, apply prints
+  /// it before the progress and keeps only its first line), its JSON under "plan".
+  void describe_plan(const Grounded& g, const planning::Plan& p);
+
+  /// The plan as a DOT graph to --graph's file (a failure to write is a diagnostic).
+  void write_graph(const Grounded& g, const planning::Plan& p);
+
+  // ---- execution (planned_run_execute.cpp) ----
+
+  /// `seconds` of the plan's time in real time (the lab runs --lab-speed times faster).
+  std::chrono::milliseconds scaled(std::int64_t seconds) const;
+
+  /// Runs one step's commands, with retries of what may pass (a timeout, an unreachable
+  /// node) after a backoff.
+  Status run_step(const Grounded& g, int a);
+
+  /// Waits (up to --reboot-timeout) for `node` to answer with a boot id other than `before`.
+  Status wait_for_boot(Transport& t, const std::string& node, const std::string& before);
+
+  /// After a step: its resource must show what the step set.
+  Status verify_step(const Grounded& g, int a, Observation& obs);
+
+  /// What one journaled step came to.
+  enum class StepEnd { ok, failed, awaiting, journal_error };
+
+  /// Runs step `i` of `plan`: its row journaled before it acts (and what a transient step
+  /// changes recorded as a prior first), the commands with retries, the wait for a new
+  /// boot, the re-observation, then its outcome journaled. The apply loop and the safe halt
+  /// both go through here, so nothing is ever changed without a record.
+  StepEnd run_journaled(const Grounded& g, const planning::Plan& plan, std::size_t i, const std::string& why,
+                        const std::string& label, std::map<std::string, Value>& put_back, Error& err);
+
+  /// The plan as independent per-node chains, when it is one: every step reads and changes
+  /// only facts of the node it runs on, no group must stay available, no order constraint
+  /// relates nodes and no step restarts the machine converge runs on. Then the chains may
+  /// run side by side, as many at once as the tightest max_disrupted allows (each node is
+  /// disrupted only within its own chain), so a tier rolls in batches.
+  std::optional<std::vector<std::vector<std::size_t>>> node_chains(const Grounded& g, const planning::Plan& plan) const;
+
+  /// Runs node chains side by side; on the first failure no chain starts another step.
+  /// Returns the failed step and its error, if any.
+  std::optional<std::pair<std::size_t, Error>> run_chains(const Grounded& g, const planning::Plan& plan,
+                                                          const std::vector<std::vector<std::size_t>>& chains,
+                                                          const std::vector<std::string>& whys,
+                                                          std::map<std::string, Value>& put_back);
+
+  /// A transient change or a `prior` of a sensitive property would put its value in the
+  /// journal: refused before anything runs. Empty when none.
+  std::string sensitive_transient(const Grounded& g, const planning::Plan& plan) const;
+
+  /// Executes `plan` (journaled step by step), then observes again and re-plans until the
+  /// goals hold (at most 4 rounds); a failure ends in the safe halt.
+  PlannedOutcome apply(Grounded g, planning::Plan plan);
+
+  // ---- how a run ends (planned_run_end.cpp) ----
+
+  static constexpr const char* kAwaitKey = "awaiting_reboot";
+
+  /// The step restarted the machine converge runs on: journal it, remember which boot to
+  /// wait for, and end the run.
+  PlannedOutcome await_reboot();
+
+  /// A run left awaiting a reboot: continue once the node's boot id changed; until then,
+  /// do nothing and say so. Returns an outcome when this run must stop.
+  std::optional<PlannedOutcome> check_awaited_reboot();
+
+  /// Every goal holds: the maintenance's priors are closed and the outcome reported.
+  PlannedOutcome finish();
+
+  /// Safe halt: no further planned step; transient changes and available groups put back
+  /// with a plan of steps that disrupt no node.
+  PlannedOutcome halt(const Grounded& g, const planning::Action& failed, const Error& e,
+                      std::map<std::string, Value> put_back);
+};
+
+}  // namespace converge::orchestration

@@ -1,0 +1,152 @@
+// engine/run/planned_run_end.cpp — how a planned run ends: finished (priors closed), halted safely
+// (transient changes and available groups put back by non-disruptive steps, the failure
+// threshold counted over the maintenance), or awaiting the reboot of the machine it runs on.
+#include "engine/run/planned_run.h"
+
+#include "engine/model/duration.h"
+#include "engine/plan/plan_report.h"
+#include "engine/cli/report.h"
+
+namespace converge::orchestration {
+
+PlannedOutcome PlannedRun::await_reboot() {
+  nlohmann::json j = {{"run", run_id_},
+                      {"node", awaiting_.first},
+                      {"boot_id", awaiting_.second},
+                      {"since", std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count()}};
+  if (journal_)
+    if (auto ms = journal_->set_meta(kAwaitKey, j.dump()); !ms) return error(ms.error().describe());
+  refresh_results(touched_);
+  report_.notes.push_back("awaiting reboot: " + awaiting_.first +
+                          " is restarting (it is the machine converge runs on); run converge again once it is back: "
+                          "the next run continues this one");
+  return {"awaiting_reboot", kExitPending, changes_, 0};
+}
+
+std::optional<PlannedOutcome> PlannedRun::check_awaited_reboot() {
+  if (!journal_) return std::nullopt;
+  auto m = journal_->meta(kAwaitKey);
+  if (!m || !*m || (*m)->empty()) return std::nullopt;
+  auto j = nlohmann::json::parse(**m, nullptr, false);
+  if (j.is_discarded() || !j.contains("node")) return std::nullopt;
+  const std::string node = j["node"].get<std::string>();
+  Transport* t = transport(node);
+  auto now = t ? t->boot_id() : Result<std::string>(std::unexpected(make_error(ErrorCode::unreachable, "no transport")));
+  const std::int64_t since = j.value("since", std::int64_t{0});
+  const std::int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const bool given_up = (now_s - since) * 1000 > opts_.reboot_timeout_ms;
+  if (now && *now == j.value("boot_id", std::string()) && !given_up) {
+    report_.notes.push_back("still awaiting the restart of " + node + " requested by run #" +
+                            std::to_string(j.value("run", 0)) + ": nothing done (after --reboot-timeout, " +
+                            format_duration_ms(opts_.reboot_timeout_ms) + ", the next run stops waiting and plans afresh)");
+    return PlannedOutcome{"awaiting_reboot", kExitPending, 0, 0};
+  }
+  if (now && *now == j.value("boot_id", std::string())) {
+    if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
+    report_.notes.push_back("note: " + node + " did not restart within " + format_duration_ms(opts_.reboot_timeout_ms) +
+                            " of run #" + std::to_string(j.value("run", 0)) + "'s request; planning afresh");
+    return std::nullopt;
+  }
+  if (!now) return std::nullopt;  // not back yet: the observation below reports it
+  if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
+  report_.notes.push_back("note: " + node + " restarted (new boot id); continuing the work of run #" +
+                          std::to_string(j.value("run", 0)));
+  return std::nullopt;
+}
+
+PlannedOutcome PlannedRun::finish() {
+  refresh_results(touched_);
+  if (journal_)
+    if (auto s = journal_->close_priors(); !s) return error(s.error().describe());
+  Tally t = tally(results_);
+  if (t.failed || t.pending) return {"failed", kExitError, changes_, t.failed};
+  return {changes_ ? "converged" : "in_sync", kExitOk, changes_, 0};
+}
+
+PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Action& failed, const Error& e,
+                                std::map<std::string, Value> put_back) {
+  ++failures_;
+  std::string what = failed.name + " on " + failed.node + " failed: " + e.message;
+  report_.diagnostics.push_back(make_error(ErrorCode::action_failed, what));
+  progress("  halting: " + what);
+  std::string safe_note;
+  observe(false);
+  std::map<std::string, Value> goals = put_back;
+  for (const auto& av : g.problem.available) {
+    auto was = g.problem.initial.find(av.online_fact);
+    if (was != g.problem.initial.end() && was->second == Value(true)) goals[av.online_fact] = Value(true);
+  }
+  // Prior values the manifest declares and earlier runs' outstanding restores too.
+  for (std::size_t i = 0; i < subjects_.size(); ++i) {
+    const Subject& s = subjects_[i];
+    if (s.manifest_index < 0) continue;
+    if (const Value* pl = m_.resources[s.manifest_index].prop("_prior"); pl && pl->is_list())
+      for (const auto& p : pl->as_list())
+        if (const Value* v = s.spec.prop(p.to_string()); v && !v->is_null()) goals.emplace(grounding::fact_key(s, p.to_string()), *v);
+  }
+  for (const auto& [k, v] : restore_) goals.emplace(k, v);
+  // Subjects that cannot be observed (a node that did not come back) drop out.
+  restore_ = goals;
+  auto safe = ground(false);
+  if (safe) {
+    for (auto& a : safe->problem.actions)
+      if (a.disruption == planning::Disruption::node) a.search = false;
+    safe->problem.max_expansions = 200'000;
+    if (goals_hold(*safe)) {
+      safe_note = "nothing to put back";
+    } else if (auto p = make_plan(*safe, false)) {
+      int done = 0;
+      const auto whys = explain_steps(*safe, subjects_, *p);
+      for (std::size_t i = 0; i < p->steps.size(); ++i) {
+        Error err;
+        const std::string label = "safe " + std::to_string(i + 1) + "/" + std::to_string(p->steps.size());
+        StepEnd end = run_journaled(*safe, *p, i, "safe halt; " + whys[i], label, put_back, err);
+        if (end != StepEnd::ok) {
+          safe_note = "putting back failed at " + safe->problem.actions[p->steps[i].action].name + ": " + err.message;
+          break;
+        }
+        ++done;
+      }
+      if (safe_note.empty()) safe_note = std::to_string(done) + " steps put transient changes and groups back";
+    } else {
+      safe_note = "no safe way to put everything back: " + p.error().message;
+    }
+  } else {
+    safe_note = "cannot plan the safe halt: " + safe.error().message;
+  }
+  observe(false);
+  if (auto r = resolve_priors(false); !r) report_.diagnostics.push_back(r.error());
+  refresh_results(touched_);
+  int threshold = -1;
+  for (const auto& c : m_.constraints)
+    if (c.kind == ConstraintSpec::Kind::halt_after_failures) threshold = c.limit;
+  // The threshold counts failed runs of this maintenance: this one and those halted or
+  // failed since the last run that ended in sync.
+  int failed_runs = 1;
+  if (journal_)
+    if (auto runs = journal_->runs(200))
+      for (const auto& r : *runs) {
+        if (r.id == run_id_ || r.command != "apply") continue;
+        if (r.status == "converged" || r.status == "in_sync") break;
+        if (r.status == "halted" || r.status == "failed") ++failed_runs;
+      }
+  std::string halt_text = "halted safely after " + what + ": " + safe_note +
+                          ". No further planned step ran. A rerun observes afresh, plans from there and finishes the job "
+                          "(prior values stay in the journal).";
+  report_.notes.push_back(halt_text);
+  report_.extra["halt"] = halt_text;
+  if (threshold >= 0 && failed_runs >= threshold) {
+    report_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ": " +
+                            std::to_string(failed_runs) + " failed run" + (failed_runs == 1 ? "" : "s") +
+                            " in this maintenance)");
+    return {"halted", kExitRefused, changes_, failures_};
+  }
+  if (threshold >= 0)
+    report_.notes.push_back("failed run " + std::to_string(failed_runs) + " of the " + std::to_string(threshold) +
+                            " this maintenance allows (halt_after_failures)");
+  return {"failed", kExitError, changes_, failures_};
+}
+
+}  // namespace converge::orchestration

@@ -1,0 +1,283 @@
+// engine/run/planned_run_execute.cpp — the planned run acting: each step journaled before and after,
+// its commands with retries, boot waits and verification; node chains side by side; the
+// apply loop with re-planning from a fresh observation.
+#include "engine/run/planned_run.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "engine/model/duration.h"
+#include "engine/run/executor.h"
+#include "engine/plan/plan_report.h"
+
+namespace converge::orchestration {
+
+std::chrono::milliseconds PlannedRun::scaled(std::int64_t seconds) const {
+  double s = static_cast<double>(seconds);
+  if (opts_.lab_speed > 0) s /= opts_.lab_speed;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+}
+
+Status PlannedRun::run_step(const Grounded& g, int a) {
+  const auto& ga = g.actions[a];
+  const Subject& s = subjects_[ga.subject];
+  ResourceSpec spec = s.spec;
+  for (const auto& [k, v] : ga.targets) spec.properties[k] = v;
+  Transport* t = transport(ga.run_node.empty() ? s.spec.node : ga.run_node);
+  if (!t) return std::unexpected(make_error(ErrorCode::unreachable, "no transport for " + s.spec.node));
+  auto timeout = std::max(scaled(ga.action->duration_seconds * 3 + 300), std::chrono::milliseconds(1000));
+  // A restart is waited for by its new boot id: without the current one, a restart
+  // cannot be told from a node that has not gone down yet.
+  std::string boot_before;
+  if (ga.action->boots) {
+    auto b = t->boot_id();
+    if (!b) return std::unexpected(make_error(ErrorCode::unreachable, "cannot read the boot id of " +
+                                                                          (ga.run_node.empty() ? s.spec.node : ga.run_node) +
+                                                                          " before restarting it: " + b.error().message));
+    boot_before = *b;
+  }
+  Status st;
+  for (int attempt = 0; attempt < opts_.retries + 1; ++attempt) {
+    if (attempt > 0) {
+      auto wait = std::chrono::milliseconds(opts_.retry_backoff_ms << (attempt - 1));
+      progress("        retry " + std::to_string(attempt) + " of " + std::to_string(opts_.retries) + " in " +
+               std::to_string(wait.count()) + " ms: " + st.error().message);
+      std::this_thread::sleep_for(wait);
+    }
+    st = datatype::run_commands(*s.type, *ga.action, spec, *t, timeout);
+    if (st || (st.error().code != ErrorCode::timeout && st.error().code != ErrorCode::unreachable &&
+               st.error().code != ErrorCode::retryable))
+      break;
+  }
+  if (!st) return st;
+  if (ga.action->boots) {
+    // The machine converge runs on is restarting: nothing to wait with. The run is left
+    // awaiting the reboot; the next invocation continues it once the boot id changed.
+    const std::string& node = ga.run_node.empty() ? s.spec.node : ga.run_node;
+    if (t->describe().starts_with("local")) {
+      awaiting_ = {node, boot_before};
+      return {};
+    }
+    return wait_for_boot(*t, node, boot_before);
+  }
+  return {};
+}
+
+Status PlannedRun::wait_for_boot(Transport& t, const std::string& node, const std::string& before) {
+  progress("        waiting for " + node + " to come back");
+  auto deadline = Clock::now() + std::chrono::milliseconds(opts_.reboot_timeout_ms);
+  while (Clock::now() < deadline) {
+    auto b = t.boot_id();
+    if (b && *b != before) {
+      for (auto it = derived_facts_.begin(); it != derived_facts_.end();)
+        it = it->first.starts_with(node + "/@") ? derived_facts_.erase(it) : std::next(it);
+      return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::unexpected(make_error(ErrorCode::unreachable, node + " did not come back from its restart within " +
+                                                                format_duration_ms(opts_.reboot_timeout_ms)));
+}
+
+Status PlannedRun::verify_step(const Grounded& g, int a, Observation& obs) {
+  const auto& ga = g.actions[a];
+  obs = observe_subject(subjects_[ga.subject]);
+  if (obs.state != Observation::State::present)
+    return std::unexpected(make_error(ErrorCode::action_failed, "after " + ga.action->name + ", " +
+                                                                    subjects_[ga.subject].spec.id() + " cannot be observed" +
+                                                                    (obs.error.empty() ? "" : ": " + obs.error)));
+  for (const auto& [k, v] : ga.targets) {
+    auto it = obs.props.find(k);
+    Value now = it == obs.props.end() ? Value() : it->second;
+    if (!(now == v))
+      return std::unexpected(make_error(ErrorCode::action_failed, ga.action->name + " reported success but " + k + " is " +
+                                                                      now.to_string() + ", not " + v.to_string()));
+  }
+  return {};
+}
+
+PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning::Plan& plan, std::size_t i,
+                                              const std::string& why, const std::string& label,
+                                              std::map<std::string, Value>& put_back, Error& err) {
+  const int a = plan.steps[i].action;
+  const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+  const auto& pa = g.problem.actions[a];
+  const auto& ga = g.actions[a];
+  const Subject& s = subjects_[ga.subject];
+  // Node chains may run concurrently (run_chains): the journal and the shared state are
+  // touched under mu_, the commands and the re-observation outside it.
+  std::unique_lock lock(mu_);
+  std::vector<StepRow> rows(1);
+  rows[0].run_id = run_id_;
+  rows[0].seq = ++seq_;
+  rows[0].resource = s.spec.id();
+  rows[0].action = ga.action->name + (kind ? std::string(" (") + step_kind_word(kind) + ")" : "");
+  rows[0].reason = why;
+  rows[0].before_json = Value(masked(s.spec, observed_[ga.subject].props)).to_json();
+  auto journal_failed = [&](const Error& e) {
+    err = e;
+    return StepEnd::journal_error;
+  };
+  if (journal_)
+    if (auto st = journal_->steps_started(rows); !st) return journal_failed(st.error());
+  if (kind == 1 && journal_)
+    for (const auto& [k, _] : ga.targets) {
+      auto o = observed_[ga.subject].props.find(k);
+      Value before = o == observed_[ga.subject].props.end() ? Value() : o->second;
+      if (auto st = journal_->record_prior(s.spec.id(), k, before.to_json(), run_id_); !st) return journal_failed(st.error());
+      put_back.emplace(grounding::fact_key(s, k), before);
+    }
+  lock.unlock();
+  progress("  [" + label + "] " + pa.node + "  " + pa.name);
+  auto start = Clock::now();
+  Status st = run_step(g, a);
+  Observation after;
+  if (st && awaiting_.first.empty()) st = verify_step(g, a, after);
+  lock.lock();
+  if (st && !awaiting_.first.empty()) {
+    rows[0].outcome = "awaiting reboot";
+    if (journal_)
+      if (auto js = journal_->steps_ended(rows); !js) return journal_failed(js.error());
+    ++changes_;
+    return StepEnd::awaiting;
+  }
+  rows[0].outcome = st ? "changed" : "failed";
+  rows[0].after_json = after.state == Observation::State::present ? Value(masked(s.spec, after.props)).to_json() : "";
+  if (!st) rows[0].error = st.error().message;
+  if (journal_)
+    if (auto js = journal_->steps_ended(rows); !js) return journal_failed(js.error());
+  // Test hook: die here, between two steps, as a power cut would.
+  if (kill_at_step_ > 0 && seq_ == kill_at_step_) ::kill(::getpid(), SIGKILL);
+  if (!st) {
+    failed_[s.spec.id()] = st.error().message;
+    err = st.error();
+    return StepEnd::failed;
+  }
+  progress("        ok: " + pa.node + " (" +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) + " ms)");
+  observed_[ga.subject] = after;
+  touched_.insert(s.spec.id());
+  ++step_count_[s.spec.id()];
+  ++changes_;
+  if (kind == 2)
+    for (const auto& [k, _] : ga.targets) put_back.erase(grounding::fact_key(s, k));
+  for (const auto& [k, v] : pa.effects)
+    if (k.find("/@") != std::string::npos) derived_facts_[k] = v;
+  return StepEnd::ok;
+}
+
+std::optional<std::vector<std::vector<std::size_t>>> PlannedRun::node_chains(const Grounded& g, const planning::Plan& plan) const {
+  if (!g.problem.available.empty() || !g.problem.order.empty()) return std::nullopt;
+  std::map<std::string, std::vector<std::size_t>> by_node;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto& a = g.problem.actions[plan.steps[i].action];
+    for (const auto& c : a.pre)
+      if (planning::fact_node(c.fact) != a.node) return std::nullopt;
+    for (const auto& [k, _] : a.effects)
+      if (planning::fact_node(k) != a.node) return std::nullopt;
+    if (g.actions[plan.steps[i].action].action->boots) return std::nullopt;
+    by_node[a.node].push_back(i);
+  }
+  if (by_node.size() < 2) return std::nullopt;
+  // In the plan's order of first appearance.
+  std::vector<std::pair<std::size_t, std::string>> first;
+  for (const auto& [node, steps] : by_node) first.push_back({steps.front(), node});
+  std::sort(first.begin(), first.end());
+  std::vector<std::vector<std::size_t>> out;
+  for (const auto& [_, node] : first) out.push_back(by_node[node]);
+  return out;
+}
+
+std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Grounded& g, const planning::Plan& plan,
+                                                                    const std::vector<std::vector<std::size_t>>& chains,
+                                                                    const std::vector<std::string>& whys,
+                                                                    std::map<std::string, Value>& put_back) {
+  int width = opts_.parallel > 0 ? opts_.parallel : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const auto& m : g.problem.max_disrupted) width = std::min(width, std::max(1, m.k));
+  width = std::min<int>(width, static_cast<int>(chains.size()));
+  report_.notes.push_back("ran " + std::to_string(chains.size()) + " independent node chains, " + std::to_string(width) +
+                          " at a time");
+  report_.extra["chains"] = {{"count", chains.size()}, {"at_once", width}};
+  std::atomic<bool> stop{false};
+  std::mutex failure_mu;
+  std::optional<std::pair<std::size_t, Error>> failure;
+  parallel_for(static_cast<int>(chains.size()), width, [&](int c) {
+    for (std::size_t i : chains[c]) {
+      if (stop) return;
+      Error err;
+      const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
+      if (run_journaled(g, plan, i, whys[i], label, put_back, err) != StepEnd::ok) {
+        std::lock_guard l(failure_mu);
+        if (!failure) failure = std::make_pair(i, err);
+        stop = true;
+        return;
+      }
+    }
+  });
+  return failure;
+}
+
+std::string PlannedRun::sensitive_transient(const Grounded& g, const planning::Plan& plan) const {
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    if (g.step_kind.empty() || g.step_kind[i] != 1) continue;
+    const auto& ga = g.actions[plan.steps[i].action];
+    for (const auto& [k, _] : ga.targets)
+      if (subjects_[ga.subject].spec.sensitive.count(k))
+        return "a transient change of " + subjects_[ga.subject].spec.id() + "'s sensitive property " + k +
+               " would put its value in the journal";
+  }
+  return {};
+}
+
+PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
+  if (std::string why = sensitive_transient(g, plan); !why.empty()) return refused(why);
+  auto id = begin_run_();
+  if (!id) return error(id.error().describe());
+  run_id_ = *id;
+  report_.run_id = run_id_;
+  if (auto s = resolve_priors(true); !s) return error(s.error().describe());
+  std::map<std::string, Value> put_back;  // transient facts changed and not yet restored
+  for (int round = 0; round < 4; ++round) {
+    if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
+    const auto whys = explain_steps(g, subjects_, plan);
+    if (auto chains = node_chains(g, plan)) {
+      if (auto failed = run_chains(g, plan, *chains, whys, put_back))
+        return halt(g, g.problem.actions[plan.steps[failed->first].action], failed->second, put_back);
+    } else {
+      for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+        Error err;
+        const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
+        switch (run_journaled(g, plan, i, whys[i], label, put_back, err)) {
+          case StepEnd::ok: break;
+          case StepEnd::awaiting: return await_reboot();
+          case StepEnd::failed:
+          case StepEnd::journal_error:
+            // A journal that cannot record is a failure like any other: halt. The halt's
+            // own steps are journaled too, so with the journal still failing nothing more runs.
+            return halt(g, g.problem.actions[plan.steps[i].action], err, put_back);
+        }
+      }
+    }
+    // A fresh look: everything the plan aimed for must hold now; else plan again.
+    observe(false);
+    if (auto s = resolve_priors(false); !s) return error(s.error().describe());
+    auto next = ground(true);
+    if (!next) return error(next.error().describe());
+    if (goals_hold(*next)) return finish();
+    auto p = make_plan(*next);
+    if (!p) {
+      refresh_results(touched_);
+      return refused(p.error().message);
+    }
+    g = std::move(*next);
+    plan = std::move(*p);
+  }
+  refresh_results(touched_);
+  return error("the goals still do not hold after 4 rounds of planning");
+}
+
+}  // namespace converge::orchestration

@@ -1,0 +1,121 @@
+// engine/state/journal.h — the write-ahead journal: SQLite in the state directory.
+//
+// Format (PRAGMA user_version = 1; WAL; synchronous=FULL so a committed row survives power
+// loss). The file is <state>/journal.db, mode 0600.
+//
+//   runs(id INTEGER PRIMARY KEY, command, status, exit_code, started_at, ended_at,
+//        user, host, pid, manifest_path, manifest_sha256, git_commit, git_dirty,
+//        changes, failed, note)
+//     status: running | converged | in_sync | changes_pending | drift | failed |
+//             refused | interrupted. A row still `running` when the next run takes the
+//     lock belongs to a run that died; it is marked `interrupted`.
+//   steps(id INTEGER PRIMARY KEY, run_id, seq, resource, action, reason,
+//         planned_at, started_at, ended_at, outcome, before_json, after_json, error)
+//     Written in two committed transactions per wave of the executor: every step of the
+//     wave with started_at set BEFORE any of them runs, then their outcomes after.
+//     outcome NULL after a crash means "started, result unknown": the next run
+//     re-observes, so nothing is lost or done twice.
+//   priors(resource, property, value_json, run_id, recorded_at, restored_at,
+//          PRIMARY KEY(resource, property))
+//     The value a property had before converge first changed it in a maintenance: the
+//     source of `prior` desired values and of restores of transient changes. The first
+//     record wins; it is committed before the change is made.
+//   drift(run_id, resource, property, observed_json, desired_json)
+//     What each `check` found.
+//   meta(key PRIMARY KEY, value): cached facts (git status per manifest version).
+//
+// Sensitive values are replaced by "(sensitive)" before they reach any row.
+// A run that changed nothing (a no-op apply, a check) is recorded with synchronous=NORMAL:
+// a power cut may lose that record, never a step, an outcome or a prior value.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/error.h"
+
+struct sqlite3;
+
+namespace converge {
+
+/// What a run row says.
+struct RunRow {
+  std::int64_t id = 0;
+  std::string command, status, started_at, ended_at, user, host, manifest_path, manifest_sha256, git_commit, note;
+  int exit_code = -1;
+  int git_dirty = -1;  ///< -1 unknown / not in git, 0 clean, 1 dirty
+  long pid = 0;
+  int changes = 0, failed = 0;
+};
+
+/// What a step row says.
+struct StepRow {
+  std::int64_t id = 0, run_id = 0;
+  int seq = 0;
+  std::string resource, action, reason, started_at, ended_at, outcome, before_json, after_json, error;
+};
+
+/// The journal of one state directory. Not thread-safe: the executor's main thread writes.
+class Journal {
+ public:
+  static constexpr int kFormat = 1;
+
+  /// Opens (creating if needed) <state_dir>/journal.db. Fails, before anything changes,
+  /// on a read-only or full directory, a corrupt file, or a newer format.
+  [[nodiscard]] static Result<std::unique_ptr<Journal>> open(const std::string& state_dir);
+  ~Journal();
+
+  /// Inserts a run row (status running) and commits it. Returns its id.
+  [[nodiscard]] Result<std::int64_t> begin_run(const RunRow& run);
+  /// Records a run that made no changes in one transaction (a no-op costs one commit).
+  [[nodiscard]] Result<std::int64_t> record_run(const RunRow& run);
+  /// Sets the final status of a run and commits.
+  [[nodiscard]] Status end_run(std::int64_t run, const std::string& status, int exit_code, int changes, int failed,
+                               const std::string& note = {});
+  /// Marks rows left `running` by dead runs as `interrupted`; returns them.
+  [[nodiscard]] Result<std::vector<RunRow>> close_interrupted();
+
+  /// Records steps as started (one transaction). Fills each step's id.
+  [[nodiscard]] Status steps_started(std::vector<StepRow>& steps);
+  /// Records outcomes of steps (one transaction).
+  [[nodiscard]] Status steps_ended(const std::vector<StepRow>& steps);
+
+  /// Records a prior value unless one is already recorded (first wins). Commits.
+  [[nodiscard]] Status record_prior(const std::string& resource, const std::string& property,
+                                    const std::string& value_json, std::int64_t run);
+  /// The recorded prior value (JSON), or nullopt.
+  [[nodiscard]] Result<std::optional<std::string>> prior(const std::string& resource, const std::string& property);
+  /// Every prior not yet marked restored: (resource, property, value_json).
+  [[nodiscard]] Result<std::vector<std::array<std::string, 3>>> outstanding_priors();
+  /// Marks every outstanding prior restored (the maintenance is over). Commits.
+  [[nodiscard]] Status close_priors();
+  /// Marks a prior as restored (it then no longer counts as outstanding).
+  [[nodiscard]] Status prior_restored(const std::string& resource, const std::string& property);
+
+  /// Records what a check found.
+  [[nodiscard]] Status record_drift(std::int64_t run, const std::vector<std::vector<std::string>>& rows);
+
+  [[nodiscard]] Result<std::vector<RunRow>> runs(int limit);
+  [[nodiscard]] Result<std::optional<RunRow>> run(std::int64_t id);
+  [[nodiscard]] Result<std::vector<StepRow>> steps(std::int64_t run);
+  [[nodiscard]] Result<std::vector<std::vector<std::string>>> drift(std::int64_t run);
+
+  [[nodiscard]] Result<std::optional<std::string>> meta(const std::string& key);
+  [[nodiscard]] Status set_meta(const std::string& key, const std::string& value);
+
+  /// Test-only: makes every later write fail as if the disk were full.
+  void fail_writes_for_testing(bool on) { fail_writes_ = on; }
+
+ private:
+  explicit Journal(sqlite3* db) : db_(db) {}
+  [[nodiscard]] Status exec(const char* sql);
+  [[nodiscard]] Status write_check() const;
+  sqlite3* db_ = nullptr;
+  bool fail_writes_ = false;
+};
+
+}  // namespace converge

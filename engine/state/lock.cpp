@@ -1,0 +1,67 @@
+#include "engine/state/lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+namespace converge {
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
+  return out;
+}
+
+Result<RunLock> RunLock::acquire(const std::string& state_dir, const std::string& command) {
+  std::string path = state_dir + "/lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(make_error(ErrorCode::io, "cannot open lock " + path + ": " + std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    std::string holder;
+    char buf[1024] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    if (err != EWOULDBLOCK)
+      return std::unexpected(make_error(ErrorCode::io, "cannot lock " + path + ": " + std::strerror(err)));
+    auto j = nlohmann::json::parse(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0), nullptr, false);
+    if (j.is_object())
+      holder = "pid " + std::to_string(j.value("pid", 0L)) + " on " + j.value("host", "?") + " (converge " +
+               j.value("command", "?") + ", started " + j.value("started", "?") + ")";
+    else
+      holder = "another process";
+    return std::unexpected(make_error(ErrorCode::locked, "state directory " + state_dir + " is locked by " + holder));
+  }
+  nlohmann::json info{{"pid", static_cast<long>(::getpid())}, {"host", host_name()}, {"started", now_iso()}, {"command", command}};
+  std::string text = info.dump() + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
+    // The lock is held either way; the holder record is only informative.
+  }
+  return RunLock(fd);
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+}  // namespace converge
