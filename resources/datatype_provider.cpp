@@ -6,71 +6,10 @@
 
 #include "engine/model/diff.h"
 #include "engine/model/manifest.h"
-#include "resources/datatype.h"
+#include "resources/datatype_provider.h"
 #include "resources/transports.h"
 
 namespace converge::datatype {
-
-const char* scope_word(Scope s) { return s == Scope::cluster ? "cluster" : "node"; }
-
-const char* disruption_word(Disruption d) {
-  switch (d) {
-    case Disruption::none: return "none";
-    case Disruption::resource: return "resource";
-    case Disruption::node: return "node";
-  }
-  return "?";
-}
-
-bool Action::can_set(const std::string& prop, const Value& desired) const {
-  auto it = sets.find(prop);
-  return it != sets.end() && (it->second == Value(kDesired) || it->second == desired);
-}
-
-const Action* DataType::find_action(const std::string& n) const {
-  for (const auto& a : actions)
-    if (a.name == n) return &a;
-  return nullptr;
-}
-
-Result<std::string> render_element(const std::string& tmpl, const std::map<std::string, std::string>& vars) {
-  std::string out;
-  for (std::size_t i = 0; i < tmpl.size(); ++i) {
-    char ch = tmpl[i];
-    if ((ch == '{' || ch == '}') && i + 1 < tmpl.size() && tmpl[i + 1] == ch) {
-      out += ch;
-      ++i;
-    } else if (ch == '{') {
-      auto close = tmpl.find('}', i);
-      if (close == std::string::npos)
-        return std::unexpected(make_error(ErrorCode::invalid_input, "unclosed '{' in '" + tmpl + "' (write {{ for a brace)"));
-      std::string key = tmpl.substr(i + 1, close - i - 1);
-      auto it = vars.find(key);
-      if (it == vars.end()) {
-        std::string known;
-        for (const auto& [k, _] : vars) known += (known.empty() ? "" : ", ") + ("{" + k + "}");
-        return std::unexpected(make_error(ErrorCode::invalid_input, "unknown placeholder {" + key + "} (known: " + known + ")"));
-      }
-      out += it->second;
-      i = close;
-    } else if (ch == '}') {
-      return std::unexpected(make_error(ErrorCode::invalid_input, "stray '}' in '" + tmpl + "' (write }} for a brace)"));
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
-Result<std::vector<std::string>> render_argv(const std::vector<std::string>& tmpl, const std::map<std::string, std::string>& vars) {
-  std::vector<std::string> out;
-  out.reserve(tmpl.size());
-  for (const auto& t : tmpl) {
-    CONVERGE_TRY(std::string s, render_element(t, vars));
-    out.push_back(std::move(s));
-  }
-  return out;
-}
 
 namespace {
 
@@ -184,21 +123,7 @@ ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::st
   return rd;
 }
 
-std::map<std::string, std::string> action_vars(const DataType& type, const ResourceSpec& r, const Action* a) {
-  std::map<std::string, std::string> v{{"name", r.name}, {"node", r.node}};
-  if (type.scope == Scope::cluster) v["cluster"] = r.node;
-  for (const auto& p : type.properties) {
-    const Value* val = r.prop(p.name);
-    std::string text = val && !val->is_null() ? val->to_string() : "";
-    if (a)
-      if (auto m = a->values.find(p.name); m != a->values.end())
-        if (auto e = m->second.find(text); e != m->second.end()) text = e->second;
-    v["prop." + p.name] = text;
-  }
-  return v;
-}
-
-Status run_commands(const DataType& type, const Action& a, const ResourceSpec& r, Transport& target,
+Status run_commands(const DataType& type, const ActionDef& a, const ResourceSpec& r, Transport& target,
                     std::chrono::milliseconds timeout) {
   auto v = action_vars(type, r, &a);
   for (const auto& cmd : a.commands) {
@@ -224,28 +149,7 @@ namespace {
 /// The generic provider: observe runs the probes, apply runs the matching actions.
 class DataProvider final : public Provider {
  public:
-  explicit DataProvider(DataType t) : t_(std::move(t)) {}
-  const DataType& definition() const { return t_; }
-
-  /// Refuses desired values for observed-only properties. A desired `prior` is accepted and,
-  /// until the journal-backed meaning exists, means "not managed yet": the property becomes
-  /// null (the diff skips null) and its name is kept in the `_prior` parameter so that the
-  /// engine can later journal and restore the value it had before the run.
-  std::expected<void, PropertyError> canonicalize(Map& props) const override {
-    List prior;
-    for (auto& [name, v] : props) {
-      auto x = t_.extras.find(name);
-      if (x == t_.extras.end()) continue;
-      if (x->second.observed_only && !v.is_null())
-        return std::unexpected(PropertyError{name, "is observed only; it cannot be given a desired value"});
-      if (x->second.accepts_prior && v == Value(kPrior)) {
-        prior.push_back(Value(name));
-        v = Value();
-      }
-    }
-    if (!prior.empty()) props["_prior"] = Value(std::move(prior));
-    return {};
-  }
+  explicit DataProvider(std::shared_ptr<const DataType> t) : def_(std::move(t)), t_(*def_) {}
 
   Observation observe(const ResourceSpec& r, Transport& t) const override {
     Map props;
@@ -277,7 +181,7 @@ class DataProvider final : public Provider {
   }
 
  private:
-  Status run_action(const Action& a, const ResourceSpec& r, const Observation& before, Transport& t) const {
+  Status run_action(const ActionDef& a, const ResourceSpec& r, const Observation& before, Transport& t) const {
     Transport* target = &t;
     if (!a.run_on.empty()) {
       auto it = before.props.find(a.run_on);
@@ -292,33 +196,14 @@ class DataProvider final : public Provider {
     return run_commands(t_, a, r, *target, std::chrono::seconds(a.duration_seconds * 3 + 300));
   }
 
-  DataType t_;
+  std::shared_ptr<const DataType> def_;
+  const DataType& t_;
 };
 
 }  // namespace
 
-TypeEntry make_type_entry(DataType t) {
-  TypeSchema s;
-  s.name = t.name;
-  s.doc = t.doc;
-  s.properties = t.properties;
-  s.cluster_scoped = t.scope == Scope::cluster;
-  bool any_prior = false;
-  for (const auto& [_, x] : t.extras) any_prior = any_prior || x.accepts_prior;
-  if (any_prior)
-    s.properties.push_back({"_prior", {Value::Kind::list}, false, false, std::nullopt, {},
-                            "set by the loader: properties whose desired value is `prior`"});
-  return TypeEntry{std::move(s), std::make_shared<DataProvider>(std::move(t))};
-}
-
-const DataType* data_type(const TypeEntry& e) {
-  auto* p = dynamic_cast<const DataProvider*>(e.provider.get());
-  return p ? &p->definition() : nullptr;
-}
-
-const DataType* data_type(const TypeRegistry& reg, const std::string& type) {
-  const TypeEntry* e = reg.find(type);
-  return e ? data_type(*e) : nullptr;
+std::shared_ptr<const Provider> make_data_provider(std::shared_ptr<const DataType> t) {
+  return std::make_shared<DataProvider>(std::move(t));
 }
 
 }  // namespace converge::datatype

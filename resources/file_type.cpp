@@ -141,8 +141,8 @@ class FileProvider final : public Provider {
     FileSystem* fs = files_of(t, r, &why);
     if (!fs) return std::unexpected(make_error(ErrorCode::action_failed, why));
     const std::string& path = r.prop("path")->as_string();
-    if (c.action == ActionKind::remove) return fs->remove(path, false);
-    bool rewrite = c.action == ActionKind::create || c.find("content");
+    if (c.action == ChangeKind::remove) return fs->remove(path, false);
+    bool rewrite = c.action == ChangeKind::create || c.find("content");
     if (!rewrite) return apply_metadata(r, before, c, *fs);
     // A new inode: it takes the stated mode, owner and group, and what the file it replaces
     // had for those the resource leaves alone (as an editor saving in place would).
@@ -195,8 +195,8 @@ class DirectoryProvider final : public Provider {
     FileSystem* fs = files_of(t, r, &why);
     if (!fs) return std::unexpected(make_error(ErrorCode::action_failed, why));
     const std::string& path = r.prop("path")->as_string();
-    if (c.action == ActionKind::remove) return fs->remove(path, false);
-    if (c.action == ActionKind::create) {
+    if (c.action == ChangeKind::remove) return fs->remove(path, false);
+    if (c.action == ChangeKind::create) {
       std::uint32_t mode = r.prop("mode") ? *parse_mode(*r.prop("mode")) : 0755;
       CONVERGE_CHECK(fs->make_dir(path, mode));
       if (!c.find("owner") && !c.find("group")) return {};

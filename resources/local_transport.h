@@ -28,6 +28,7 @@ class LocalTransport final : public Transport, public FileSystem {
   FileSystem* files() override { return this; }
   Result<std::string> boot_id() override;
   std::string describe() const override;
+  bool runs_here() const override { return true; }
 
   Result<FileInfo> stat(const std::string& path) override;
   Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) override;

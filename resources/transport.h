@@ -4,7 +4,8 @@
 // a POSIX filesystem, reads and writes files. Three implementations: `local` (this machine,
 // optionally under a root directory), `ssh` (OpenSSH client), and `lab` (the emulated
 // Windows cluster, which accepts only the commands a real Windows host would be sent).
-// Every implementation passes the conformance suite in tests/unit/transport_test.cpp.
+// Their tests: tests/unit/local_transport_test.cpp and process_test.cpp (local),
+// lab_test.cpp (lab), and the scenario tests over ssh's command path.
 #pragma once
 
 #include <chrono>
@@ -137,6 +138,9 @@ class Transport : public CommandRunner {
   [[nodiscard]] virtual Result<std::string> boot_id() = 0;
   /// A short description for messages ("local", "local root=/tmp/x", "lab NODE1").
   [[nodiscard]] virtual std::string describe() const = 0;
+  /// True when the node is the machine converge itself runs on: a step restarting it ends
+  /// the run "awaiting reboot" instead of waiting for the new boot.
+  [[nodiscard]] virtual bool runs_here() const { return false; }
 };
 
 }  // namespace converge

@@ -20,7 +20,7 @@
 #include "engine/run/orchestrate.h"
 #include "engine/cli/report.h"
 #include "engine/state/run_journal.h"
-#include "resources/datatype.h"
+#include "engine/model/datatype_parse.h"
 #include "resources/transports.h"
 
 namespace converge {
@@ -273,7 +273,7 @@ int cmd_converge(const std::string& command, const std::string& manifest_path, c
     StepRecorder recorder(*journal, id, m, rs);
     eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
     eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
-    converge::converge(m, build_graph(m.resources), types, lookup, rs, eo);
+    apply_waves(m, build_graph(m.resources), types, lookup, rs, eo);
     eo.before_wave = eo.after_wave = nullptr;  // the recorder ends here
     return {};
   };

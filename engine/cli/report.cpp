@@ -22,11 +22,11 @@ struct Colors {
   std::string reset() const { return on ? "\033[0m" : ""; }
 };
 
-std::string symbol_color(const Colors& c, ActionKind a) {
+std::string symbol_color(const Colors& c, ChangeKind a) {
   switch (a) {
-    case ActionKind::create: return c.green();
-    case ActionKind::update: return c.yellow();
-    case ActionKind::remove: return c.red();
+    case ChangeKind::create: return c.green();
+    case ChangeKind::update: return c.yellow();
+    case ChangeKind::remove: return c.red();
     default: return "";
   }
 }
@@ -65,9 +65,9 @@ Tally tally(const std::vector<ResourceResult>& results) {
       case Outcome::skipped: ++t.skipped; break;
     }
     if (r.outcome == Outcome::pending || r.outcome == Outcome::changed) {
-      if (r.changes.action == ActionKind::create) ++t.create;
-      if (r.changes.action == ActionKind::update) ++t.update;
-      if (r.changes.action == ActionKind::remove) ++t.remove;
+      if (r.changes.action == ChangeKind::create) ++t.create;
+      if (r.changes.action == ChangeKind::update) ++t.update;
+      if (r.changes.action == ChangeKind::remove) ++t.remove;
     }
   }
   return t;

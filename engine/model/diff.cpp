@@ -2,22 +2,22 @@
 
 namespace converge {
 
-const char* action_symbol(ActionKind a) {
+const char* action_symbol(ChangeKind a) {
   switch (a) {
-    case ActionKind::create: return "+";
-    case ActionKind::update: return "~";
-    case ActionKind::remove: return "-";
-    case ActionKind::none: return " ";
+    case ChangeKind::create: return "+";
+    case ChangeKind::update: return "~";
+    case ChangeKind::remove: return "-";
+    case ChangeKind::none: return " ";
   }
   return "?";
 }
 
-const char* action_word(ActionKind a) {
+const char* action_word(ChangeKind a) {
   switch (a) {
-    case ActionKind::create: return "create";
-    case ActionKind::update: return "update";
-    case ActionKind::remove: return "delete";
-    case ActionKind::none: return "none";
+    case ChangeKind::create: return "create";
+    case ChangeKind::update: return "update";
+    case ChangeKind::remove: return "delete";
+    case ChangeKind::none: return "none";
   }
   return "?";
 }
@@ -33,7 +33,7 @@ ResourceChanges diff(const ResourceSpec& desired, const TypeSchema& type, const 
   bool want_absent = type.ensurable && desired.prop_string("ensure", "present") == "absent";
   if (want_absent) {
     if (obs.state == Observation::State::present) {
-      out.action = ActionKind::remove;
+      out.action = ChangeKind::remove;
       out.properties.push_back({"ensure", Value("present"), Value("absent")});
       out.reason = "exists; ensure is absent";
     }
@@ -49,11 +49,11 @@ ResourceChanges diff(const ResourceSpec& desired, const TypeSchema& type, const 
     if (absent || !(have == *want)) out.properties.push_back({p.name, absent ? Value() : have, *want});
   }
   if (absent) {
-    out.action = ActionKind::create;
+    out.action = ChangeKind::create;
     if (type.ensurable) out.properties.insert(out.properties.begin(), {"ensure", Value("absent"), Value("present")});
     out.reason = "does not exist";
   } else if (!out.properties.empty()) {
-    out.action = ActionKind::update;
+    out.action = ChangeKind::update;
     for (const auto& c : out.properties) out.reason += (out.reason.empty() ? "differs: " : ", ") + c.property;
     if (!obs.note.empty()) out.reason = obs.note;
   }

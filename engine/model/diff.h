@@ -15,12 +15,12 @@
 
 namespace converge {
 
-enum class ActionKind { none, create, update, remove };
+enum class ChangeKind { none, create, update, remove };
 
 /// "+", "~", "-" (or " " for none).
-[[nodiscard]] const char* action_symbol(ActionKind a);
+[[nodiscard]] const char* action_symbol(ChangeKind a);
 /// "create", "update", "delete", "none".
-[[nodiscard]] const char* action_word(ActionKind a);
+[[nodiscard]] const char* action_word(ChangeKind a);
 
 /// One property that differs.
 struct PropertyChange {
@@ -31,11 +31,11 @@ struct PropertyChange {
 
 /// What one resource needs.
 struct ResourceChanges {
-  ActionKind action = ActionKind::none;
+  ChangeKind action = ChangeKind::none;
   std::vector<PropertyChange> properties;  ///< in the type's declaration order (ensure first)
   std::string reason;                      ///< why, for humans only
 
-  [[nodiscard]] bool empty() const { return action == ActionKind::none; }
+  [[nodiscard]] bool empty() const { return action == ChangeKind::none; }
   [[nodiscard]] const PropertyChange* find(const std::string& prop) const;
 };
 

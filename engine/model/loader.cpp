@@ -11,7 +11,7 @@
 #include "engine/model/loader_internal.h"
 #include "engine/model/schemas.h"
 #include "engine/model/sha256.h"
-#include "resources/datatype.h"
+#include "engine/model/datatype_parse.h"
 
 namespace converge {
 

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/model/datatype.h"
 #include "engine/model/graph.h"
 #include "engine/model/interpolate.h"
 #include "engine/model/loader_internal.h"
@@ -110,7 +111,9 @@ bool check_properties(LoaderState& st, const Located& r, const TypeEntry& type, 
     }
   }
   if (ok) {
-    if (auto c = type.provider->canonicalize(spec.properties); !c) {
+    auto c = type.data ? datatype::take_priors(*type.data, spec.properties, spec.prior)
+                       : type.provider->canonicalize(spec.properties);
+    if (!c) {
       bool from_name = name_is_path && c.error().property == type.schema.name_property;
       st.error((from_name ? "resource name (the " + c.error().property + ")" : "property '" + c.error().property + "'") +
                    ": " + c.error().message,

@@ -46,6 +46,9 @@ struct ResourceSpec {
   Map properties;                       ///< canonical; defaults applied
   std::vector<std::string> depends_on;  ///< ids of resources this one needs first
   std::set<std::string> sensitive;      ///< property names never printed or journaled
+  /// Properties whose desired value is `prior` (data types): the value each had before this
+  /// maintenance began, from the journal; null in `properties` until the planned run fills it.
+  std::vector<std::string> prior;
   SourceRange where;
   SourceRange depends_where;            ///< position of depends_on (load time only; not cached)
 

@@ -1,5 +1,7 @@
 #include "engine/model/types.h"
 
+#include "engine/model/datatype.h"
+
 namespace converge {
 
 const PropertySpec* TypeSchema::find(const std::string& prop) const {
@@ -12,6 +14,15 @@ Status TypeRegistry::add(TypeSchema schema, std::shared_ptr<const Provider> prov
   std::string name = schema.name;
   if (types_.count(name)) return std::unexpected(make_error(ErrorCode::invalid_input, "type '" + name + "' is defined twice"));
   types_.emplace(name, TypeEntry{std::move(schema), std::move(provider)});
+  return {};
+}
+
+Status TypeRegistry::add_data(datatype::DataType t) {
+  TypeSchema schema = datatype::type_schema(t);
+  auto data = std::make_shared<const datatype::DataType>(std::move(t));
+  auto provider = data_providers_ ? data_providers_(data) : nullptr;
+  CONVERGE_CHECK(add(std::move(schema), std::move(provider)));
+  types_.at(data->name).data = std::move(data);
   return {};
 }
 

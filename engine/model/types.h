@@ -20,6 +20,10 @@
 
 namespace converge {
 
+namespace datatype {
+struct DataType;
+}
+
 class Transport;
 class FileSystem;
 struct ResourceSpec;
@@ -101,24 +105,40 @@ class Provider {
                                      const ResourceChanges& changes, Transport& t, ApplyContext& ctx) const = 0;
 };
 
-/// A registered type: its schema and provider.
+/// A registered type: its schema and provider, and for a data-defined type its definition
+/// (engine/model/datatype.h), which the planner reads; null for a built-in type.
 struct TypeEntry {
   TypeSchema schema;
   std::shared_ptr<const Provider> provider;
+  std::shared_ptr<const datatype::DataType> data;
 };
+
+/// Makes the provider of a data-defined type. The registry is handed one (by
+/// builtin_types(), from resources/) so that the model never depends on how a provider
+/// reaches a node.
+using DataProviderFactory = std::function<std::shared_ptr<const Provider>(std::shared_ptr<const datatype::DataType>)>;
 
 /// Type name -> schema + provider. Registration of a duplicate name is an error.
 class TypeRegistry {
  public:
+  TypeRegistry() = default;
+  explicit TypeRegistry(DataProviderFactory data_providers) : data_providers_(std::move(data_providers)) {}
+
   [[nodiscard]] Status add(TypeSchema schema, std::shared_ptr<const Provider> provider);
+  /// Registers a data-defined type: its schema (datatype::type_schema), the provider the
+  /// factory makes for it (none without a factory: such a registry only loads and plans)
+  /// and the definition itself.
+  [[nodiscard]] Status add_data(datatype::DataType t);
   [[nodiscard]] const TypeEntry* find(const std::string& name) const;
   [[nodiscard]] std::vector<std::string> names() const;
 
  private:
   std::map<std::string, TypeEntry> types_;
+  DataProviderFactory data_providers_;
 };
 
-/// A registry holding the built-in types (file, directory, exec).
+/// A registry holding the built-in types (file, directory, exec) and the factory of
+/// data-type providers (resources/builtin.cpp).
 [[nodiscard]] TypeRegistry builtin_types();
 
 }  // namespace converge

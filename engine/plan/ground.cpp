@@ -6,7 +6,7 @@ namespace converge::grounding {
 
 namespace {
 
-using datatype::Condition;
+using datatype::ConditionDef;
 using datatype::DataType;
 
 /// A ground condition before `not_equals` is turned into the fact's other values.
@@ -41,8 +41,8 @@ std::vector<std::string> members(const Manifest& m, const std::string& cluster) 
 }
 
 /// The conditions of every action of a type.
-std::vector<const Condition*> conditions_of(const DataType& t) {
-  std::vector<const Condition*> out;
+std::vector<const ConditionDef*> conditions_of(const DataType& t) {
+  std::vector<const ConditionDef*> out;
   for (const auto& a : t.actions) {
     for (const auto& c : a.requires_) out.push_back(&c);
     for (const auto& c : a.transient) out.push_back(&c);
@@ -61,7 +61,7 @@ bool names_node(const DataType& t, const std::string& p) {
 }
 
 /// Every location a condition of `s` may designate (for finding referenced resources).
-std::vector<std::string> all_locations(const Condition& c, const Subject& s, const Manifest& m) {
+std::vector<std::string> all_locations(const ConditionDef& c, const Subject& s, const Manifest& m) {
   const bool cluster_scoped = s.type->scope == datatype::Scope::cluster;
   const std::string& loc = s.spec.node;
   if (c.on == "node") return {loc};
@@ -122,8 +122,8 @@ class Grounder {
   void collect_referenced() {
     for (const auto& s : in_.subjects)
       for (const auto* c : conditions_of(*s.type)) {
-        if (c->subject == Condition::Subject::resource) referenced_.insert({c->type, c->property});
-        if (c->subject == Condition::Subject::self) referenced_.insert({s.type->name, c->property});
+        if (c->subject == ConditionDef::Subject::resource) referenced_.insert({c->type, c->property});
+        if (c->subject == ConditionDef::Subject::self) referenced_.insert({s.type->name, c->property});
       }
     for (const auto& c : m_.constraints)
       if (c.kind == ConstraintSpec::Kind::available)
@@ -267,7 +267,7 @@ class Grounder {
   }
 
   /// The properties of self whose current value a condition reads ({prop.X}, observed:X).
-  void read_props(const Condition& c, const datatype::Action& a, std::set<std::string>& out) {
+  void read_props(const ConditionDef& c, const datatype::ActionDef& a, std::set<std::string>& out) {
     auto scan = [&](const Value& v) {
       if (!v.is_string()) return;
       const std::string& t = v.as_string();
@@ -282,7 +282,7 @@ class Grounder {
   }
 
   /// Locations a condition designates: the set it quantifies over.
-  std::vector<std::string> locations(const Condition& c, const Ctx& x) {
+  std::vector<std::string> locations(const ConditionDef& c, const Ctx& x) {
     const Subject& s = in_.subjects[x.subject];
     if (c.on.starts_with("observed:")) {
       auto it = x.current.find(c.on.substr(9));
@@ -297,17 +297,17 @@ class Grounder {
 
   /// Ground one condition: alternatives (any), each a conjunction. `transient`: facts of
   /// resources the node lacks are dropped (the requirement holds vacuously there).
-  std::vector<Conj> ground_condition(const Condition& c, const Ctx& x, bool transient) {
+  std::vector<Conj> ground_condition(const ConditionDef& c, const Ctx& x, bool transient) {
     const Subject& s = in_.subjects[x.subject];
     if (!c.when_role.empty() && !has_role(m_, x.node, c.when_role)) return {Conj{}};
     std::vector<Value> values;
-    std::string self_prop = c.subject == Condition::Subject::fact ? "" : c.property;
+    std::string self_prop = c.subject == ConditionDef::Subject::fact ? "" : c.property;
     if (c.one_of.empty()) values.push_back(resolve(c.value, x, self_prop));
     for (const auto& v : c.one_of) values.push_back(resolve(v, x, self_prop));
     std::vector<std::string> facts;
-    if (c.subject == Condition::Subject::self) {
+    if (c.subject == ConditionDef::Subject::self) {
       facts.push_back(fact_key(s, c.property));
-    } else if (c.subject == Condition::Subject::fact) {
+    } else if (c.subject == ConditionDef::Subject::fact) {
       std::string name = c.fact;
       if (auto r = datatype::render_element(name, {{"name", s.spec.name}, {"node", x.node}})) name = *r;
       for (const auto& loc : locations(c, x)) {
@@ -353,7 +353,7 @@ class Grounder {
     return out;
   }
 
-  void ground_action(int si, const datatype::Action& a) {
+  void ground_action(int si, const datatype::ActionDef& a) {
     const Subject& s = in_.subjects[si];
     std::vector<std::pair<std::string, std::vector<Value>>> target_choices, current_choices;
     for (const auto& [p, v] : a.sets)
@@ -391,9 +391,9 @@ class Grounder {
       }
   }
 
-  void add_action(int si, const datatype::Action& a, const Ctx& x, const Conj& pre, const Conj& transient) {
+  void add_action(int si, const datatype::ActionDef& a, const Ctx& x, const Conj& pre, const Conj& transient) {
     const Subject& s = in_.subjects[si];
-    planning::Action pa;
+    planning::Operator pa;
     const bool cluster_scoped = s.type->scope == datatype::Scope::cluster;
     pa.node = x.node;
     std::string target_text;
@@ -424,14 +424,12 @@ class Grounder {
       see(k, e.value);
     }
     pa.name = s.type->name + "[" + s.spec.name + "] " + a.name + (target_text.empty() ? "" : " (" + target_text + ")");
-    pa.disruption = a.disruption == datatype::Disruption::node       ? planning::Disruption::node
-                    : a.disruption == datatype::Disruption::resource ? planning::Disruption::resource
-                                                                     : planning::Disruption::none;
+    pa.disruption = a.disruption;
     pa.seconds = a.duration_seconds;
     for (const auto& c : m_.constraints)
       if (c.kind == ConstraintSpec::Kind::available && c.subject == s.spec.name && pa.disruption != planning::Disruption::none)
         pa.outages.push_back(c.subject);
-    GroundAction ga;
+    Binding ga;
     ga.subject = si;
     ga.action = &a;
     ga.targets = x.targets;
@@ -566,7 +564,7 @@ std::vector<Subject> subjects(const Manifest& m, const TypeRegistry& types) {
   for (std::size_t i = 0; i < declared; ++i) {
     const Subject s = out[i];
     for (const auto* c : conditions_of(*s.type)) {
-      if (c->subject != Condition::Subject::resource || c->name == "*") continue;
+      if (c->subject != ConditionDef::Subject::resource || c->name == "*") continue;
       if (!c->when_role.empty() && s.type->scope == datatype::Scope::node && !has_role(m, s.spec.node, c->when_role)) continue;
       const DataType* t = datatype::data_type(types, c->type);
       if (!t) continue;

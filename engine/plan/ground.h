@@ -34,7 +34,7 @@
 #include "engine/model/manifest.h"
 #include "engine/plan/planner.h"
 #include "engine/model/types.h"
-#include "resources/datatype.h"
+#include "engine/model/datatype.h"
 
 namespace converge::grounding {
 
@@ -65,21 +65,33 @@ struct Inputs {
 };
 
 /// One ground action: what the executor needs to run it.
-struct GroundAction {
+struct Binding {
   int subject = -1;
-  const datatype::Action* action = nullptr;
+  const datatype::ActionDef* action = nullptr;
   Map targets;               ///< property -> value the action leaves ({prop.X} renders these)
   std::string run_node;      ///< the member to run on (run_on), else empty
   std::vector<planning::Condition> transient;  ///< established before, restored after
   std::string reason;        ///< "version RTM -> SP1"
 };
 
+/// What a step of an expanded plan is for.
+enum class StepKind {
+  planned,    ///< found by the search
+  establish,  ///< establishes a transient requirement of the next planned step
+  restore,    ///< puts a transient requirement back to what it was
+};
+
+/// "planned" / "establish" / "restore".
+[[nodiscard]] const char* step_kind_word(StepKind k);
+
 struct Grounded {
   planning::Problem problem;
-  std::vector<GroundAction> actions;  ///< parallel to problem.actions
-  /// Step kinds after expand_transients(): 0 planned, 1 establishes a transient
-  /// requirement of the next planned step, 2 puts one back.
-  std::vector<int> step_kind;
+  std::vector<Binding> actions;  ///< parallel to problem.actions
+  /// Step kinds after expand_transients(), parallel to the plan's steps; empty before.
+  std::vector<StepKind> step_kind;
+
+  /// The kind of step `i` of the plan (planned when not expanded).
+  [[nodiscard]] StepKind kind(std::size_t i) const { return i < step_kind.size() ? step_kind[i] : StepKind::planned; }
 };
 
 /// The fact key of a property of a subject.

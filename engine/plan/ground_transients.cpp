@@ -63,13 +63,22 @@ std::optional<std::vector<int>> reach(const Grounded& g, const Facts& facts, con
 
 }  // namespace
 
+const char* step_kind_word(StepKind k) {
+  switch (k) {
+    case StepKind::establish: return "establish";
+    case StepKind::restore: return "restore";
+    case StepKind::planned: return "planned";
+  }
+  return "?";
+}
+
 std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, const planning::Plan& plan,
                                                                   bool node_disruption) {
   planning::Plan out;
   g.step_kind.clear();
   Facts facts = g.problem.initial;
   std::int64_t t = 0;
-  auto push = [&](int a, int kind) {
+  auto push = [&](int a, StepKind kind) {
     const auto& act = g.problem.actions[a];
     out.steps.push_back({a, t, t + act.seconds});
     t += act.seconds;
@@ -92,15 +101,15 @@ std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, 
         return std::unexpected(planning::Refusal{"transient", want.front().fact,
                                                  "no action establishes " + want.front().fact + " for " +
                                                      g.problem.actions[step.action].name});
-      for (int a : *path) push(a, 1);
+      for (int a : *path) push(a, StepKind::establish);
     }
-    push(step.action, 0);
+    push(step.action, StepKind::planned);
     for (const auto& [prefix, want] : saved) {
       auto path = reach(g, facts, prefix, want, node_disruption);
       if (!path)
         return std::unexpected(planning::Refusal{"transient", prefix,
                                                  "no action puts back " + prefix + " after " + g.problem.actions[step.action].name});
-      for (int a : *path) push(a, 2);
+      for (int a : *path) push(a, StepKind::restore);
     }
   }
   out.makespan_s = t;

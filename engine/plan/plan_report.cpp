@@ -9,14 +9,16 @@ namespace converge {
 
 using grounding::Grounded;
 using grounding::Subject;
+using grounding::StepKind;
+using grounding::step_kind_word;
 
 namespace {
 
 /// One step as a plan line: number, node, action (> establishes, < puts back), why, when.
 std::string fmt_step(std::size_t n, const std::string& node, const std::string& name, const std::string& why,
-                     std::int64_t at, std::int64_t secs, int kind) {
+                     std::int64_t at, std::int64_t secs, StepKind kind) {
   char buf[512];
-  std::snprintf(buf, sizeof buf, "  %3zu  %-8s %s%s  (%s)  +%s, %s\n", n, node.c_str(), kind == 0 ? "" : kind == 1 ? "  > " : "  < ",
+  std::snprintf(buf, sizeof buf, "  %3zu  %-8s %s%s  (%s)  +%s, %s\n", n, node.c_str(), kind == StepKind::planned ? "" : kind == StepKind::establish ? "  > " : "  < ",
                 name.c_str(), why.c_str(), at == 0 ? "0s" : format_duration_ms(at * 1000).c_str(), format_duration_ms(secs * 1000).c_str());
   return buf;
 }
@@ -47,7 +49,6 @@ Map masked(const ResourceSpec& spec, Map props) {
   return props;
 }
 
-const char* step_kind_word(int k) { return k == 1 ? "establish" : k == 2 ? "restore" : "planned"; }
 
 std::vector<std::string> explain_steps(const Grounded& g, const std::vector<Subject>& subjects, const planning::Plan& p) {
   std::vector<std::string> out;
@@ -55,7 +56,7 @@ std::vector<std::string> explain_steps(const Grounded& g, const std::vector<Subj
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
     const auto& a = g.problem.actions[p.steps[i].action];
     const auto& ga = g.actions[p.steps[i].action];
-    const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+    const StepKind kind = g.kind(i);
     std::string change;
     const ResourceSpec& spec = subjects[ga.subject].spec;
     for (const auto& [prop, v] : ga.targets) {
@@ -69,7 +70,7 @@ std::vector<std::string> explain_steps(const Grounded& g, const std::vector<Subj
     }
     for (const auto& [k, v] : a.effects) predicted[k] = v;
     if (change.empty()) change = ga.action->doc.empty() ? ga.action->name : ga.action->doc;
-    out.push_back(kind == 1 ? "for the next step; " + change : kind == 2 ? "put back; " + change : change);
+    out.push_back(kind == StepKind::establish ? "for the next step; " + change : kind == StepKind::restore ? "put back; " + change : change);
   }
   return out;
 }
@@ -98,7 +99,7 @@ PlanText describe(const Grounded& g, const std::vector<Subject>& subjects, const
     const auto& st = p.steps[i];
     const auto& a = g.problem.actions[st.action];
     const auto& ga = g.actions[st.action];
-    const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+    const StepKind kind = g.kind(i);
     const std::string& why = whys[i];
     text += fmt_step(i + 1, a.node, a.name, why, st.start_s, a.seconds, kind);
     steps.push_back({{"seq", i + 1},
@@ -108,9 +109,7 @@ PlanText describe(const Grounded& g, const std::vector<Subject>& subjects, const
                      {"targets", nlohmann::json::parse(Value(masked(subjects[ga.subject].spec, ga.targets)).to_json())},
                      {"kind", step_kind_word(kind)},
                      {"reason", why},
-                     {"disruption", a.disruption == planning::Disruption::node       ? "node"
-                                    : a.disruption == planning::Disruption::resource ? "resource"
-                                                                                     : "none"},
+                     {"disruption", disruption_word(a.disruption)},
                      {"start_s", st.start_s},
                      {"seconds", a.seconds}});
   }

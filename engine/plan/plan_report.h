@@ -23,9 +23,6 @@ namespace converge {
 /// A resource's properties with the values the manifest marks sensitive masked.
 [[nodiscard]] Map masked(const ResourceSpec& spec, Map props);
 
-/// "planned", "establish" (a transient requirement of the next step) or "restore".
-[[nodiscard]] const char* step_kind_word(int kind);
-
 /// Why each step: the change it makes in the state the plan predicts before it.
 [[nodiscard]] std::vector<std::string> explain_steps(const grounding::Grounded& g,
                                                      const std::vector<grounding::Subject>& subjects,

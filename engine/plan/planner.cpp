@@ -34,7 +34,7 @@ class Checker {
     return false;
   }
 
-  std::int64_t outage_after(const SearchState& s, const Action& a, const Available& g) const {
+  std::int64_t outage_after(const SearchState& s, const Operator& a, const Available& g) const {
     auto on = s.facts.find(g.online_fact);
     bool online = on != s.facts.end() && on->second == Value(true);
     bool down = !online || std::find(a.outages.begin(), a.outages.end(), g.group) != a.outages.end();
@@ -43,7 +43,7 @@ class Checker {
     return (it == s.outage.end() ? 0 : it->second) + (down ? a.seconds : 0);
   }
 
-  SearchState apply(const SearchState& s, const Action& a) const {
+  SearchState apply(const SearchState& s, const Operator& a) const {
     SearchState n = s;
     for (const auto& g : p_.available) n.outage[g.group] = outage_after(s, a, g);
     for (const auto& [k, v] : a.effects) n.facts[k] = v;
@@ -178,7 +178,7 @@ std::expected<void, Refusal> verify(const Problem& p, const Plan& plan) {
   std::map<std::string, std::int64_t> outage;
   // Preconditions and effects in start order (independent nodes commute).
   for (const auto& s : plan.steps) {
-    const Action& a = p.actions[s.action];
+    const Operator& a = p.actions[s.action];
     for (const auto& c : a.pre)
       if (!holds(c, facts))
         return std::unexpected(Refusal{"precondition", describe(c), a.name + " on " + a.node + " needs " + describe(c)});
@@ -206,7 +206,7 @@ std::expected<void, Refusal> verify(const Problem& p, const Plan& plan) {
   std::set<std::string> open_now;
   Facts replay = p.initial;
   for (const auto& s : plan.steps) {
-    const Action& a = p.actions[s.action];
+    const Operator& a = p.actions[s.action];
     for (const auto& [k, v] : a.effects) replay[k] = v;
     if (a.disruption != Disruption::none && !open_now.count(a.node)) {
       open_now.insert(a.node);

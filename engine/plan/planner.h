@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/disruption.h"
 #include "engine/model/value.h"
 
 namespace converge::planning {
@@ -42,10 +43,11 @@ struct Condition {
   std::vector<Value> any_of;
 };
 
-enum class Disruption { none, resource, node };
+/// The one vocabulary of engine/model/disruption.h.
+using converge::Disruption;
 
 /// A ground action.
-struct Action {
+struct Operator {
   std::string name;                                   ///< what runs, for humans
   std::string node;                                   ///< where it runs
   std::vector<Condition> pre;
@@ -75,7 +77,7 @@ struct Available {
 struct Problem {
   Facts initial;
   std::vector<Condition> goal;
-  std::vector<Action> actions;
+  std::vector<Operator> actions;
   std::vector<MaxDisrupted> max_disrupted;
   std::vector<Order> order;
   std::vector<Available> available;

@@ -377,7 +377,7 @@ std::vector<std::vector<char>> independence(const Problem& p) {
   std::vector<std::set<std::string>> touched(n);
   std::vector<char> quiet(n, 1);
   for (std::size_t i = 0; i < n; ++i) {
-    const Action& a = p.actions[i];
+    const Operator& a = p.actions[i];
     for (const auto& c : a.pre) touched[i].insert(c.fact);
     for (const auto& [k, v] : a.effects) touched[i].insert(k);
     quiet[i] = a.disruption == Disruption::none && a.outages.empty();

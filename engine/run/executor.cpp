@@ -67,24 +67,36 @@ void observe_one(const ResourceSpec& spec, const TypeEntry& type, Transport* t, 
   r.outcome = r.changes.empty() ? Outcome::in_sync : Outcome::pending;
 }
 
-/// Collects the deferred commits of one wave, grouped by filesystem.
-class WaveContext final : public ApplyContext {
+/// The deferred commits of one wave, each with the resource that owns it.
+class WaveCommits {
  public:
-  void defer(FileSystem* fs, Commit commit) override {
-    std::lock_guard lock(mu_);
-    owner_.push_back(current_);
-    commits_.push_back({fs, std::move(commit)});
-  }
   struct Pending {
+    int owner;  ///< index of the resource whose action deferred it
     FileSystem* fs;
-    Commit commit;
+    ApplyContext::Commit commit;
   };
+  void add(int owner, FileSystem* fs, ApplyContext::Commit commit) {
+    std::lock_guard lock(mu_);
+    pending_.push_back({owner, fs, std::move(commit)});
+  }
+  /// REQUIRES: no action of the wave is still running.
+  [[nodiscard]] const std::vector<Pending>& pending() const { return pending_; }
+
+ private:
   std::mutex mu_;
-  std::vector<int> owner_;
-  std::vector<Pending> commits_;
-  static thread_local int current_;
+  std::vector<Pending> pending_;
 };
-thread_local int WaveContext::current_ = -1;
+
+/// What one resource's action defers: its commits, marked as its own.
+class ResourceContext final : public ApplyContext {
+ public:
+  ResourceContext(WaveCommits& wave, int owner) : wave_(wave), owner_(owner) {}
+  void defer(FileSystem* fs, Commit commit) override { wave_.add(owner_, fs, std::move(commit)); }
+
+ private:
+  WaveCommits& wave_;
+  const int owner_;
+};
 
 }  // namespace
 
@@ -101,7 +113,7 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
   return results;
 }
 
-void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
+void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
               std::vector<ResourceResult>& results, const ExecOptions& opts) {
   const int n = static_cast<int>(m.resources.size());
   const Secrets secrets(m);
@@ -161,7 +173,7 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
         return;
       }
     }
-    WaveContext ctx;
+    WaveCommits commits;
     std::vector<char> acted(act.size(), 0);
     parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {
       int i = act[k];
@@ -178,7 +190,7 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
         std::lock_guard lock(progress_mu);
         opts.started(i, r);
       }
-      WaveContext::current_ = i;
+      ResourceContext ctx(commits, i);
       Status s;
       try {
         s = type.provider->apply(spec, r.before, r.changes, *t, ctx);
@@ -195,15 +207,15 @@ void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, cons
     });
     // Group commit: one sync per filesystem, then the deferred renames.
     std::set<FileSystem*> to_sync;
-    for (const auto& p : ctx.commits_) to_sync.insert(p.fs);
+    for (const auto& p : commits.pending()) to_sync.insert(p.fs);
     std::map<FileSystem*, Status> synced;
     for (FileSystem* fs : to_sync) synced[fs] = fs->sync();
-    for (std::size_t c = 0; c < ctx.commits_.size(); ++c) {
-      int i = ctx.owner_[c];
-      Status durable = synced[ctx.commits_[c].fs];
+    for (const auto& p : commits.pending()) {
+      const int i = p.owner;
+      Status durable = synced[p.fs];
       if (durable && results[i].outcome == Outcome::failed)
         durable = std::unexpected(make_error(ErrorCode::action_failed, "the action failed"));
-      Status s = ctx.commits_[c].commit(durable);
+      Status s = p.commit(durable);
       if (!s && results[i].outcome != Outcome::failed) {
         results[i].outcome = Outcome::failed;
         results[i].error = secrets.scrub(s.error().describe());

@@ -1,7 +1,7 @@
 // engine/run/executor.h — the convergence run for independent resources: observe, diff, act,
 // verify, with a worker pool.
 //
-// observe_all() reads every resource in parallel. converge() then acts in dependency
+// observe_all() reads every resource in parallel. apply_waves() then acts in dependency
 // order, wave by wave: every resource whose dependencies are done is applied in parallel;
 // deferred commits of the wave (batched atomic file writes) run after one sync per node;
 // then each acted-on resource is re-observed and must show no drift (a provider that
@@ -74,7 +74,7 @@ void parallel_for(int n, int workers, const std::function<void(int)>& fn);
 
 /// Applies the pending changes in `results` (from observe_all) in dependency order and
 /// verifies each. Updates `results` in place.
-void converge(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
+void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
               std::vector<ResourceResult>& results, const ExecOptions& opts);
 
 }  // namespace converge

@@ -1,7 +1,7 @@
 #include "engine/run/orchestrate.h"
 
 #include "engine/run/planned_run.h"
-#include "resources/datatype.h"
+#include "engine/model/datatype.h"
 
 namespace converge {
 

@@ -22,7 +22,8 @@
 #include "engine/plan/ground.h"
 #include "engine/run/orchestrate.h"
 #include "engine/plan/planner.h"
-#include "resources/datatype.h"
+#include "engine/model/datatype_parse.h"
+#include "resources/datatype_provider.h"
 #include "resources/transports.h"
 
 namespace converge::orchestration {
@@ -30,6 +31,8 @@ namespace converge::orchestration {
 using Clock = std::chrono::steady_clock;
 using grounding::Grounded;
 using grounding::Subject;
+using grounding::StepKind;
+using grounding::step_kind_word;
 
 /// One planned run of `command` over a manifest (see engine/orchestrate.h for the phases).
 /// Not thread-safe as a whole: run() is called once; node chains it runs side by side share
@@ -209,7 +212,7 @@ class PlannedRun {
 
   /// Safe halt: no further planned step; transient changes and available groups put back
   /// with a plan of steps that disrupt no node.
-  PlannedOutcome halt(const Grounded& g, const planning::Action& failed, const Error& e,
+  PlannedOutcome halt(const Grounded& g, const planning::Operator& failed, const Error& e,
                       std::map<std::string, Value> put_back);
 };
 

@@ -65,7 +65,7 @@ PlannedOutcome PlannedRun::finish() {
   return {changes_ ? "converged" : "in_sync", kExitOk, changes_, 0};
 }
 
-PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Action& failed, const Error& e,
+PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& failed, const Error& e,
                                 std::map<std::string, Value> put_back) {
   ++failures_;
   std::string what = failed.name + " on " + failed.node + " failed: " + e.message;
@@ -82,9 +82,8 @@ PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Action& faile
   for (std::size_t i = 0; i < subjects_.size(); ++i) {
     const Subject& s = subjects_[i];
     if (s.manifest_index < 0) continue;
-    if (const Value* pl = m_.resources[s.manifest_index].prop("_prior"); pl && pl->is_list())
-      for (const auto& p : pl->as_list())
-        if (const Value* v = s.spec.prop(p.to_string()); v && !v->is_null()) goals.emplace(grounding::fact_key(s, p.to_string()), *v);
+    for (const std::string& p : m_.resources[s.manifest_index].prior)
+      if (const Value* v = s.spec.prop(p); v && !v->is_null()) goals.emplace(grounding::fact_key(s, p), *v);
   }
   for (const auto& [k, v] : restore_) goals.emplace(k, v);
   // Subjects that cannot be observed (a node that did not come back) drop out.

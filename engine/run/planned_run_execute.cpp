@@ -58,7 +58,7 @@ Status PlannedRun::run_step(const Grounded& g, int a) {
     // The machine converge runs on is restarting: nothing to wait with. The run is left
     // awaiting the reboot; the next invocation continues it once the boot id changed.
     const std::string& node = ga.run_node.empty() ? s.spec.node : ga.run_node;
-    if (t->describe().starts_with("local")) {
+    if (t->runs_here()) {
       awaiting_ = {node, boot_before};
       return {};
     }
@@ -104,7 +104,7 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
                                               const std::string& why, const std::string& label,
                                               std::map<std::string, Value>& put_back, Error& err) {
   const int a = plan.steps[i].action;
-  const int kind = g.step_kind.empty() ? 0 : g.step_kind[i];
+  const StepKind kind = g.kind(i);
   const auto& pa = g.problem.actions[a];
   const auto& ga = g.actions[a];
   const Subject& s = subjects_[ga.subject];
@@ -115,7 +115,7 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   rows[0].run_id = run_id_;
   rows[0].seq = ++seq_;
   rows[0].resource = s.spec.id();
-  rows[0].action = ga.action->name + (kind ? std::string(" (") + step_kind_word(kind) + ")" : "");
+  rows[0].action = ga.action->name + (kind != StepKind::planned ? std::string(" (") + step_kind_word(kind) + ")" : "");
   rows[0].reason = why;
   rows[0].before_json = Value(masked(s.spec, observed_[ga.subject].props)).to_json();
   auto journal_failed = [&](const Error& e) {
@@ -124,7 +124,7 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   };
   if (journal_)
     if (auto st = journal_->steps_started(rows); !st) return journal_failed(st.error());
-  if (kind == 1 && journal_)
+  if (kind == StepKind::establish && journal_)
     for (const auto& [k, _] : ga.targets) {
       auto o = observed_[ga.subject].props.find(k);
       Value before = o == observed_[ga.subject].props.end() ? Value() : o->second;
@@ -163,7 +163,7 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   touched_.insert(s.spec.id());
   ++step_count_[s.spec.id()];
   ++changes_;
-  if (kind == 2)
+  if (kind == StepKind::restore)
     for (const auto& [k, _] : ga.targets) put_back.erase(grounding::fact_key(s, k));
   for (const auto& [k, v] : pa.effects)
     if (k.find("/@") != std::string::npos) derived_facts_[k] = v;
@@ -223,7 +223,7 @@ std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Ground
 
 std::string PlannedRun::sensitive_transient(const Grounded& g, const planning::Plan& plan) const {
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    if (g.step_kind.empty() || g.step_kind[i] != 1) continue;
+    if (g.kind(i) != StepKind::establish) continue;
     const auto& ga = g.actions[plan.steps[i].action];
     for (const auto& [k, _] : ga.targets)
       if (subjects_[ga.subject].spec.sensitive.count(k))

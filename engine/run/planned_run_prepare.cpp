@@ -130,10 +130,8 @@ Status PlannedRun::resolve_priors(bool record) {
     if (s.manifest_index >= 0) {
       const ResourceSpec& orig = m_.resources[s.manifest_index];
       for (const auto& [k, v] : orig.properties)
-        if (!v.is_null() && k != "_prior") declared.insert(k);
-      if (const Value* pl = orig.prop("_prior"); pl && pl->is_list())
-        for (const auto& p : pl->as_list()) {
-          const std::string prop = p.to_string();
+        if (!v.is_null()) declared.insert(k);
+      for (const std::string& prop : orig.prior) {
           declared.insert(prop);
           auto it = outstanding.find({s.spec.id(), prop});
           Value v;

@@ -14,7 +14,8 @@
 #include "engine/model/loader.h"
 #include "engine/model/manifest.h"
 #include "engine/model/schemas.h"
-#include "resources/datatype.h"
+#include "engine/model/datatype_parse.h"
+#include "resources/datatype_provider.h"
 #include "resources/transport.h"
 
 using namespace converge;
@@ -110,7 +111,7 @@ TEST_CASE("the shipped Windows and Exchange type files parse cleanly", "[datatyp
   TypeFile w = shipped("windows.yaml");
   TypeFile x = shipped("exchange2007.yaml");
   CHECK(type_named(w, "service").actions.size() == 4);
-  const Action* upgrade = type_named(x, "exchange_server").find_action("upgrade");
+  const ActionDef* upgrade = type_named(x, "exchange_server").find_action("upgrade");
   REQUIRE(upgrade);
   CHECK(upgrade->disruption == Disruption::node);
   CHECK(upgrade->duration_seconds == 25 * 60);
@@ -204,7 +205,9 @@ TEST_CASE("probes read the sample outputs of COMMANDS.md", "[datatype]") {
 
 TEST_CASE("the generic provider observes and applies through the transport", "[datatype]") {
   TypeFile w = shipped("windows.yaml");
-  TypeEntry e = make_type_entry(type_named(w, "service"));
+  TypeRegistry reg(make_data_provider);
+  REQUIRE(reg.add_data(type_named(w, "service")));
+  const TypeEntry& e = *reg.find("service");
   REQUIRE(data_type(e));
   FakeTransport t;
   t.answers["sc.exe|query|SharedAccess"] = {0, false, kScQuery, ""};
@@ -231,9 +234,10 @@ TEST_CASE("the generic provider observes and applies through the transport", "[d
   }
   SECTION("prior is accepted and left unmanaged") {
     Map props{{"state", Value("prior")}, {"startup", Value("disabled")}};
-    REQUIRE(e.provider->canonicalize(props));
+    std::vector<std::string> prior;
+    REQUIRE(take_priors(*data_type(e), props, prior));
     CHECK(props.at("state").is_null());
-    CHECK(props.at("_prior") == Value(List{Value("state")}));
+    CHECK(prior == std::vector<std::string>{"state"});
   }
 }
 

@@ -54,11 +54,11 @@ struct DiffFixture {
 }  // namespace
 
 TEST_CASE("action vocabulary is stable", "[diff]") {
-  auto [a, symbol, word] = GENERATE(table<ActionKind, std::string, std::string>({
-      {ActionKind::none, " ", "none"},
-      {ActionKind::create, "+", "create"},
-      {ActionKind::update, "~", "update"},
-      {ActionKind::remove, "-", "delete"},
+  auto [a, symbol, word] = GENERATE(table<ChangeKind, std::string, std::string>({
+      {ChangeKind::none, " ", "none"},
+      {ChangeKind::create, "+", "create"},
+      {ChangeKind::update, "~", "update"},
+      {ChangeKind::remove, "-", "delete"},
   }));
   CHECK(action_symbol(a) == symbol);
   CHECK(action_word(a) == word);
@@ -66,7 +66,7 @@ TEST_CASE("action vocabulary is stable", "[diff]") {
 
 TEST_CASE_METHOD(DiffFixture, "diff: an absent file is created with ensure and every managed property", "[diff]") {
   auto c = diff(file({{"content", Value("hi\n")}, {"mode", Value("0640")}}), schema("file"), Observation::absent());
-  CHECK(c.action == ActionKind::create);
+  CHECK(c.action == ChangeKind::create);
   CHECK_FALSE(c.empty());
   // path is a parameter, not state; owner and group are unmanaged.
   CHECK(render(c) == R"(create + does not exist | ensure: "absent" -> "present"; content: null -> "hi\n"; mode: null -> "0640";)");
@@ -116,7 +116,7 @@ TEST_CASE_METHOD(DiffFixture, "diff: unmanaged properties are ignored", "[diff]"
                {"owner", Value("nobody")}, {"group", Value("nogroup")}};
   // mode not stated at all; owner stated as null: neither is managed.
   auto c = diff(file({{"content", Value("same")}, {"owner", Value()}}), schema("file"), Observation::present(observed));
-  CHECK(c.action == ActionKind::none);
+  CHECK(c.action == ChangeKind::none);
   CHECK(c.empty());
   CHECK(c.properties.empty());
   CHECK(c.reason.empty());

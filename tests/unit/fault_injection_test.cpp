@@ -78,7 +78,7 @@ TEST_CASE_METHOD(FaultFixture, "a journal that cannot record the steps stops the
   RecordedRun r;
   begin_recorded_run(r, m);
   r.journal->fail_writes_for_testing(true);  // the disk is full from here on
-  converge::converge(m, build_graph(m.resources), types, lookup(), r.results, r.opts);
+  apply_waves(m, build_graph(m.resources), types, lookup(), r.results, r.opts);
 
   CHECK_FALSE(fs::exists(dir / "t"));  // nothing acted
   for (const auto& res : r.results) {
@@ -98,7 +98,7 @@ TEST_CASE_METHOD(FaultFixture, "outcomes that cannot be recorded leave started s
   r.opts.after_wave = [&](const std::vector<int>&) -> Status {
     return std::unexpected(make_error(ErrorCode::io, "journal: database or disk is full (simulated)"));
   };
-  converge::converge(m, build_graph(m.resources), types, lookup(), r.results, r.opts);
+  apply_waves(m, build_graph(m.resources), types, lookup(), r.results, r.opts);
   REQUIRE(fs::is_directory(dir / "t"));
   CHECK_FALSE(fs::exists(dir / "t" / "f0"));  // the run halted after the first wave
   auto steps = r.journal->steps(r.run);
@@ -109,7 +109,7 @@ TEST_CASE_METHOD(FaultFixture, "outcomes that cannot be recorded leave started s
 
   // The rerun observes afresh: the directory is in sync (not made again), the files are made.
   auto again = observe_all(m, types, lookup(), {});
-  converge::converge(m, build_graph(m.resources), types, lookup(), again, {});
+  apply_waves(m, build_graph(m.resources), types, lookup(), again, {});
   CHECK(again[0].outcome == Outcome::in_sync);
   for (std::size_t i = 1; i < again.size(); ++i) CHECK(again[i].outcome == Outcome::changed);
   struct stat after {};

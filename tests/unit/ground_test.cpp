@@ -56,7 +56,7 @@ struct Showcase {
   }
 };
 
-const planning::Action* find_action(const Grounded& g, const std::string& node, const std::string& prefix, int* index = nullptr) {
+const planning::Operator* find_action(const Grounded& g, const std::string& node, const std::string& prefix, int* index = nullptr) {
   for (std::size_t i = 0; i < g.problem.actions.size(); ++i)
     if (g.problem.actions[i].node == node && g.problem.actions[i].name.starts_with(prefix)) {
       if (index) *index = static_cast<int>(i);
@@ -65,7 +65,7 @@ const planning::Action* find_action(const Grounded& g, const std::string& node, 
   return nullptr;
 }
 
-const planning::Condition* pre_on(const planning::Action& a, const std::string& fact) {
+const planning::Condition* pre_on(const planning::Operator& a, const std::string& fact) {
   for (const auto& c : a.pre)
     if (c.fact == fact) return &c;
   return nullptr;
@@ -89,7 +89,7 @@ TEST_CASE("the showcase grounds from the type definitions", "[ground]") {
   auto g = ground(sc.in);
   REQUIRE(g);
   int setup2 = -1;
-  const planning::Action* setup = find_action(*g, "NODE2", "exchange_server[exchange] upgrade", &setup2);
+  const planning::Operator* setup = find_action(*g, "NODE2", "exchange_server[exchange] upgrade", &setup2);
   REQUIRE(setup);
   CHECK(setup->disruption == planning::Disruption::node);
   CHECK(setup->seconds == 25 * 60);
@@ -112,9 +112,9 @@ TEST_CASE("the showcase grounds from the type definitions", "[ground]") {
   CHECK(std::count(transient.begin(), transient.end(), "NODE2/service[HealthService].state") == 0);
 
   // A restart resets the facts that have an after_boot value.
-  const planning::Action* reboot = find_action(*g, "NODE2", "reboot[host] restart");
+  const planning::Operator* reboot = find_action(*g, "NODE2", "reboot[host] restart");
   REQUIRE(reboot);
-  auto effect = [&](const planning::Action& a, const std::string& k) -> std::optional<Value> {
+  auto effect = [&](const planning::Operator& a, const std::string& k) -> std::optional<Value> {
     for (const auto& [f, v] : a.effects)
       if (f == k) return v;
     return std::nullopt;
@@ -127,7 +127,7 @@ TEST_CASE("the showcase grounds from the type definitions", "[ground]") {
   CHECK(find_action(*g, "NODE1", "clustered_mailbox_server[E2K7CCR] upgrade"));
   CHECK(find_action(*g, "NODE2", "clustered_mailbox_server[E2K7CCR] upgrade"));
   // Starting a running service serves no goal: kept out of the search.
-  const planning::Action* start_mom = find_action(*g, "NODE1", "service[MOM] start");
+  const planning::Operator* start_mom = find_action(*g, "NODE1", "service[MOM] start");
   REQUIRE(start_mom);
   CHECK_FALSE(start_mom->search);
   // The constraints, from the manifest.
@@ -151,8 +151,8 @@ TEST_CASE("the showcase's ground problem plans the rolling order, with transient
   for (std::size_t i = 0; i < full->steps.size(); ++i) {
     const auto& a = g->problem.actions[full->steps[i].action];
     if (a.name.starts_with("exchange_server[exchange] upgrade")) setups.push_back(a.node);
-    establish += g->step_kind[i] == 1;
-    restore += g->step_kind[i] == 2;
+    establish += g->step_kind[i] == grounding::StepKind::establish;
+    restore += g->step_kind[i] == grounding::StepKind::restore;
     if (a.node == "NODE2" && a.name.starts_with("service[SharedAccess]")) sa_on_node2.push_back(a.name);
   }
   CHECK(setups == std::vector<std::string>{"HUBCAS", "NODE2", "NODE1"});

@@ -1,4 +1,4 @@
-// Parsing and checking a `kind: Types` document into datatype::TypeFile. Pure: every
+// engine/model/datatype_parse.cpp — parsing and checking a `kind: Types` document into datatype::TypeFile. Pure: every
 // problem becomes a diagnostic at the offending node; nothing throws.
 #include <algorithm>
 #include <regex>
@@ -6,7 +6,7 @@
 
 #include "engine/model/duration.h"
 #include "engine/model/schemas.h"
-#include "resources/datatype.h"
+#include "engine/model/datatype_parse.h"
 
 namespace converge::datatype {
 
@@ -104,8 +104,8 @@ Probe parse_probe(Ctx& c, const YNode& n, const DataType& t) {
   return p;
 }
 
-Condition parse_condition(Ctx& c, const YNode& n, const DataType& t) {
-  Condition k;
+ConditionDef parse_condition(Ctx& c, const YNode& n, const DataType& t) {
+  ConditionDef k;
   k.where = c.doc.at(n);
   k.property = text(n.get("property"));
   k.on = text(n.get("on"), "node");
@@ -124,24 +124,24 @@ Condition parse_condition(Ctx& c, const YNode& n, const DataType& t) {
   else
     k.value = (eq ? eq : ne ? ne : &n)->to_value();
   if (const YNode* f = n.get("fact")) {
-    k.subject = Condition::Subject::fact;
+    k.subject = ConditionDef::Subject::fact;
     k.fact = f->scalar.to_string();
     if (n.get("resource") || n.get("property")) c.error("a fact condition takes neither resource nor property", n);
   } else if (const YNode* r = n.get("resource")) {
-    k.subject = Condition::Subject::resource;
+    k.subject = ConditionDef::Subject::resource;
     std::string s = r->scalar.to_string();
     auto open = s.find('[');
     k.type = s.substr(0, open);
     k.name = s.substr(open + 1, s.size() - open - 2);
     if (k.property.empty()) c.error("a resource condition needs a property", n);
   } else {
-    k.subject = Condition::Subject::self;
+    k.subject = ConditionDef::Subject::self;
     if (!find_prop(t, k.property)) c.error("condition names unknown property '" + k.property + "' of type " + t.name, n);
   }
   return k;
 }
 
-void parse_command(Ctx& c, const YNode& n, const DataType& t, Action& a) {
+void parse_command(Ctx& c, const YNode& n, const DataType& t, ActionDef& a) {
   Command cmd;
   cmd.argv = argv_of(*n.get("argv"));
   cmd.ok_exit = exits(n.get("ok_exit"), {0});
@@ -149,8 +149,8 @@ void parse_command(Ctx& c, const YNode& n, const DataType& t, Action& a) {
   a.commands.push_back(std::move(cmd));
 }
 
-Action parse_action(Ctx& c, const YNode& n, const DataType& t) {
-  Action a;
+ActionDef parse_action(Ctx& c, const YNode& n, const DataType& t) {
+  ActionDef a;
   a.where = c.doc.at(n);
   a.name = text(n.get("name"));
   a.doc = text(n.get("doc"));
@@ -327,21 +327,8 @@ void register_types(const TypeFile& f, TypeRegistry& reg, Diagnostics& diags) {
       diags.push_back(make_error(ErrorCode::invalid_input, "type '" + t.name + "' is already defined", t.where));
       continue;
     }
-    TypeEntry e = make_type_entry(t);
-    (void)reg.add(std::move(e.schema), std::move(e.provider));
+    (void)reg.add_data(t);
   }
-}
-
-FileDeclarations declarations(const TypeRegistry& reg) {
-  FileDeclarations out;
-  std::set<const FileDeclarations*> seen;
-  for (const auto& name : reg.names()) {
-    const DataType* t = data_type(reg, name);
-    if (!t || !t->declared || !seen.insert(t->declared.get()).second) continue;
-    out.facts.insert(out.facts.end(), t->declared->facts.begin(), t->declared->facts.end());
-    out.preconditions.insert(out.preconditions.end(), t->declared->preconditions.begin(), t->declared->preconditions.end());
-  }
-  return out;
 }
 
 Diagnostics register_type_files(const std::vector<std::string>& paths, TypeRegistry& reg) {

@@ -1,4 +1,4 @@
-// resources/datatype.h — data-defined resource types: the model of a `kind: Types` file.
+// engine/model/datatype.h — data-defined resource types: the model of a `kind: Types` file.
 //
 // A type definition file (YAML, `apiVersion: converge/v1`, `kind: Types`, described by
 // schemas/types.schema.json) declares resource types as data: their properties, the probes
@@ -6,11 +6,11 @@
 // them, with the metadata the planner reasons with (preconditions, transient requirements,
 // effects, disruption, duration). It may also declare node facts (a pending reboot).
 //
-// Everything here is plain data: parse_type_file() builds it from a loaded YAML document
-// (pure; every diagnostic carries file:line:col), make_type_entry() turns one DataType into a
-// TypeSchema plus the generic DataProvider, which runs the probes and actions through the
-// node's Transport. The planner reads the action metadata from these structs via
-// data_type().
+// Everything here is plain data and pure functions over it: engine/model/datatype_parse.h
+// builds it from a loaded YAML document (every diagnostic carries file:line:col), the
+// registry (engine/model/types.h) holds each DataType beside its schema, and the generic
+// provider that runs the probes and actions through a node's Transport lives in
+// resources/datatype_provider.h. The planner reads the action metadata through data_type().
 //
 // Templates: an argv element may hold placeholders `{name}` (resource name), `{node}`
 // (node, or cluster for cluster-scoped resources), `{cluster}`, `{prop.X}` (the desired
@@ -30,10 +30,9 @@
 #include "engine/model/error.h"
 #include "engine/model/types.h"
 #include "engine/model/value.h"
-#include "engine/model/yaml_doc.h"
+#include "engine/model/disruption.h"
 
 namespace converge {
-class Transport;
 struct ResourceSpec;
 }  // namespace converge
 
@@ -41,19 +40,16 @@ namespace converge::datatype {
 
 /// The marker a `sets:` entry uses for "whatever the manifest desires".
 inline constexpr const char* kDesired = "desired";
-/// The desired value meaning "the value it had before this maintenance began" (see
-/// DataProvider::canonicalize for how it is treated today).
+/// The desired value meaning "the value it had before this maintenance began": the loader
+/// moves such properties to ResourceSpec::prior (take_priors), and the planned run fills
+/// them from the journal's priors or the first observation.
 inline constexpr const char* kPrior = "prior";
 
 /// Whether a type's resources live on a node or on a cluster (`on: CLUS1`).
 enum class Scope { node, cluster };
 
-/// How much an action disrupts: nothing, the resource itself, or the whole node.
-enum class Disruption { none, resource, node };
-
-/// "node" / "cluster"; "none" / "resource" / "node".
+/// "node" / "cluster".
 [[nodiscard]] const char* scope_word(Scope s);
-[[nodiscard]] const char* disruption_word(Disruption d);
 
 /// How one property is read from a probe's output.
 struct Capture {
@@ -76,7 +72,7 @@ struct Probe {
 };
 
 /// A condition over a property of this resource, of another resource, or a node fact.
-struct Condition {
+struct ConditionDef {
   enum class Subject { self, resource, fact };
   Subject subject = Subject::self;
   std::string type;            ///< resource: the type ("service")
@@ -114,7 +110,7 @@ struct Command {
 };
 
 /// A way to change a resource.
-struct Action {
+struct ActionDef {
   std::string name;
   std::string doc;
   Map sets;                    ///< property -> value it leaves, or "desired"
@@ -123,8 +119,8 @@ struct Action {
   std::map<std::string, std::map<std::string, std::string>> values;
   std::int64_t duration_seconds = 0;  ///< estimate
   Disruption disruption = Disruption::none;
-  std::vector<Condition> requires_;   ///< preconditions (YAML `requires`)
-  std::vector<Condition> transient;   ///< established for the action, restored after
+  std::vector<ConditionDef> requires_;   ///< preconditions (YAML `requires`)
+  std::vector<ConditionDef> transient;   ///< established for the action, restored after
   std::vector<Effect> effects;
   /// Cluster scope: a property whose observed value names the member node the commands
   /// must run on (setup.com /upgradecms runs on the CMS's owner); empty = any member.
@@ -166,14 +162,14 @@ struct DataType {
   std::vector<PropertySpec> properties;
   std::map<std::string, PropertyExtra> extras;
   std::vector<Probe> observe;
-  std::vector<Action> actions;  ///< in declaration order (apply's order)
+  std::vector<ActionDef> actions;  ///< in declaration order (apply's order)
   std::string file;             ///< the type file it came from
   /// The node facts and run preconditions declared in the same file (shared by its types):
   /// the engine reads them through the registry rather than parsing the file again.
   std::shared_ptr<const FileDeclarations> declared;
   SourceRange where;
 
-  [[nodiscard]] const Action* find_action(const std::string& name) const;
+  [[nodiscard]] const ActionDef* find_action(const std::string& name) const;
 };
 
 /// A run precondition a manifest may name (`precondition: full_backup, max_age: 24h`): the
@@ -197,38 +193,18 @@ struct FileDeclarations {
 /// The declarations of every type file behind the data types of `reg`, each file once.
 [[nodiscard]] FileDeclarations declarations(const TypeRegistry& reg);
 
-/// What a type file declares.
-struct TypeFile {
-  std::string path;
-  std::vector<DataType> types;
-  std::vector<Fact> facts;
-  std::vector<Precondition> preconditions;
-};
-
-/// Parses and checks a loaded `kind: Types` document; every semantic error (unknown
-/// property, bad regex, unknown placeholder, malformed duration...) is appended to `diags`
-/// with its position. Returns the types even when there are diagnostics; callers register
-/// them only when `diags` stayed empty.
-/// REQUIRES: `doc` passed validate_with_schema(doc, "types") without diagnostics.
-[[nodiscard]] TypeFile parse_type_file(const YDoc& doc, Diagnostics& diags);
-
-/// Reads, schema-checks and parses a type file from disk.
-[[nodiscard]] TypeFile load_type_file(const std::string& path, Diagnostics& diags);
-
-/// The registry entry for a data type: its TypeSchema and a DataProvider.
-[[nodiscard]] TypeEntry make_type_entry(DataType t);
-
-/// Registers every type of `f` into `reg`; a name already registered is reported at the
-/// type's position.
-void register_types(const TypeFile& f, TypeRegistry& reg, Diagnostics& diags);
-
-/// Loads each type file and registers its types (used on a model-cache hit).
-[[nodiscard]] Diagnostics register_type_files(const std::vector<std::string>& paths, TypeRegistry& reg);
-
 /// The data definition behind a registry entry, or nullptr for a built-in type.
-[[nodiscard]] const DataType* data_type(const TypeEntry& e);
+[[nodiscard]] inline const DataType* data_type(const TypeEntry& e) { return e.data.get(); }
 /// The data definition of the registered type `type`, or nullptr when it is unknown or built in.
 [[nodiscard]] const DataType* data_type(const TypeRegistry& reg, const std::string& type);
+
+/// The registry's schema of a data type: its properties, scope and name.
+[[nodiscard]] TypeSchema type_schema(const DataType& t);
+
+/// Refuses desired values of observed-only properties (the property and why); every
+/// property whose desired value is `prior` is named in `prior` (sorted) and left null in
+/// `props` (the diff skips null) until the planned run resolves it.
+[[nodiscard]] std::expected<void, PropertyError> take_priors(const DataType& t, Map& props, std::vector<std::string>& prior);
 
 /// Expands placeholders in one argv element. `vars` holds "name", "node", "cluster" and
 /// "prop.X" entries. Errors name the unknown placeholder. Pure.
@@ -240,27 +216,6 @@ void register_types(const TypeFile& f, TypeRegistry& reg, Diagnostics& diags);
 
 /// The placeholder values of `r` for argv templates ({name}, {node}, {cluster}, {prop.X},
 /// mapped through `a`'s values when given).
-[[nodiscard]] std::map<std::string, std::string> action_vars(const DataType& type, const ResourceSpec& r, const Action* a);
-
-/// Runs an action's commands on `target` with `r`'s properties as the values they set;
-/// the first command that fails, times out or exits outside ok_exit stops it.
-[[nodiscard]] Status run_commands(const DataType& type, const Action& a, const ResourceSpec& r, Transport& target,
-                                  std::chrono::milliseconds timeout);
-
-/// Interprets one probe's result: nullopt props when the exit code says absent; an error
-/// text when it says neither or a capture fails. Pure.
-struct ProbeReading {
-  enum class Verdict { present, absent, unknown };
-  Verdict verdict = Verdict::unknown;
-  Map props;
-  std::string error;
-};
-[[nodiscard]] ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const std::string& out,
-                                      const std::string& err);
-
-/// Renders a probe with `vars`, runs it on `target` (two minutes at most) and reads it;
-/// an error (render, transport, timeout, unreadable output) is an unknown reading.
-[[nodiscard]] ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars,
-                                     Transport& target);
+[[nodiscard]] std::map<std::string, std::string> action_vars(const DataType& type, const ResourceSpec& r, const ActionDef* a);
 
 }  // namespace converge::datatype

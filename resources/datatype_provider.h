@@ -1,0 +1,42 @@
+// resources/datatype_provider.h — the generic provider of data-defined types: it renders a
+// type's argv templates, runs its probes and actions through the node's Transport and reads
+// the outputs with the type's regular expressions. The types themselves are data
+// (engine/model/datatype.h).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/model/datatype.h"
+#include "resources/transport.h"
+
+namespace converge::datatype {
+
+/// The provider of one data type (installed as the registry's data-provider factory by
+/// builtin_types()).
+[[nodiscard]] std::shared_ptr<const Provider> make_data_provider(std::shared_ptr<const DataType> t);
+
+/// Runs an action's commands on `target` with `r`'s properties as the values they set;
+/// the first command that fails, times out or exits outside ok_exit stops it.
+[[nodiscard]] Status run_commands(const DataType& type, const ActionDef& a, const ResourceSpec& r, Transport& target,
+                                  std::chrono::milliseconds timeout);
+
+/// Interprets one probe's result: nullopt props when the exit code says absent; an error
+/// text when it says neither or a capture fails. Pure.
+struct ProbeReading {
+  enum class Verdict { present, absent, unknown };
+  Verdict verdict = Verdict::unknown;
+  Map props;
+  std::string error;
+};
+[[nodiscard]] ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const std::string& out,
+                                      const std::string& err);
+
+/// Renders a probe with `vars`, runs it on `target` (two minutes at most) and reads it;
+/// an error (render, transport, timeout, unreadable output) is an unknown reading.
+[[nodiscard]] ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars,
+                                     Transport& target);
+
+}  // namespace converge::datatype
