@@ -1,5 +1,8 @@
 #include "resources/file_type.h"
 
+#include <algorithm>
+#include <set>
+
 #include <cstdio>
 
 #include "engine/model/diff.h"
@@ -119,6 +122,19 @@ FileSystem* files_of(Transport& t, const ResourceSpec& r, std::string* why) {
 class FileProvider final : public Provider {
  public:
   std::expected<void, PropertyError> canonicalize(Map& props) const override { return canonicalize_common(props); }
+
+  /// A killed run may have died between its writes and their renames: its temporaries sit
+  /// beside the files it was writing. Only those directories are read.
+  int recover_interrupted(const std::vector<const ResourceSpec*>& rs, Transport& t) const override {
+    FileSystem* fs = t.files();
+    if (!fs) return 0;
+    std::set<std::string> dirs;
+    for (const ResourceSpec* r : rs)
+      if (std::string p = r->prop_string("path"); p.size() > 1) dirs.insert(p.substr(0, std::max<std::size_t>(1, p.find_last_of('/'))));
+    int swept = 0;
+    for (const auto& d : dirs) swept += fs->sweep_temps(d);
+    return swept;
+  }
 
   Observation observe(const ResourceSpec& r, Transport& t) const override {
     std::string why;

@@ -12,15 +12,10 @@
 #include <mutex>
 #include <set>
 
-#include "engine/model/graph.h"
-#include "engine/state/journal.h"
-#include "engine/state/lock.h"
-#include "engine/model/loader.h"
-#include "engine/model/model_cache.h"
-#include "engine/run/orchestrate.h"
 #include "engine/cli/report.h"
-#include "engine/state/run_journal.h"
-#include "engine/model/datatype_parse.h"
+#include "engine/model/loader.h"
+#include "engine/run/orchestrate.h"
+#include "engine/run/session.h"
 #include "resources/transports.h"
 
 namespace converge {
@@ -29,10 +24,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-std::int64_t ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+std::int64_t ms_since(SteadyClock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
 }
 
 void emit(const Report& r, const GlobalOptions& opts) {
@@ -51,7 +46,7 @@ void emit(const Report& r, const GlobalOptions& opts) {
     return;
   }
   // A report that is only an error (nothing observed) goes to stderr.
-  (r.exit_code != kExitOk && !r.results ? std::cerr : std::cout) << text;
+  (exit_code(r.status) != kExitOk && !r.results ? std::cerr : std::cout) << text;
 }
 
 }  // namespace
@@ -63,18 +58,6 @@ std::string default_state_dir(const std::string& manifest_path) {
 }
 
 namespace {
-
-/// Creates the state directory private to the user (0700).
-Status prepare_state_dir(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return std::unexpected(make_error(ErrorCode::io, "cannot create state directory " + dir + ": " + ec.message()));
-  if (::chmod(dir.c_str(), 0700) != 0)
-    return std::unexpected(make_error(ErrorCode::io, "cannot make state directory " + dir + " private"));
-  if (::access(dir.c_str(), W_OK) != 0)
-    return std::unexpected(make_error(ErrorCode::io, "state directory " + dir + " is not writable"));
-  return {};
-}
 
 /// Progress on a terminal: one line per finished resource that did something.
 ProgressFn progress_printer(const Manifest& m, const GlobalOptions& opts) {
@@ -103,7 +86,7 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
   int code = kExitOk;
   nlohmann::json all = nlohmann::json::array();
   for (const auto& f : files) {
-    auto start = Clock::now();
+    auto start = SteadyClock::now();
     LoadOutcome lo = load_manifest(f, types);
     (void)lo.types;  // validate needs only the diagnostics
     if (lo.manifest)
@@ -115,8 +98,7 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
     r.command = "validate";
     r.manifest_path = f;
     r.diagnostics = lo.diagnostics;
-    r.status = lo.manifest ? "valid" : "invalid";
-    r.exit_code = lo.manifest ? kExitOk : kExitError;
+    r.status = lo.manifest ? RunStatus::valid : RunStatus::invalid;
     r.duration_ms = ms_since(start);
     if (lo.manifest) {
       r.manifest_name = lo.manifest->name;
@@ -135,10 +117,10 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
 /// Phase timings on stderr when CONVERGE_TIMING is set (for profiling the fast path).
 class PhaseTimer {
  public:
-  PhaseTimer() : on_(std::getenv("CONVERGE_TIMING") != nullptr), last_(Clock::now()) {}
+  PhaseTimer() : on_(std::getenv("CONVERGE_TIMING") != nullptr), last_(SteadyClock::now()) {}
   void mark(const char* phase) {
     if (!on_) return;
-    auto now = Clock::now();
+    auto now = SteadyClock::now();
     std::fprintf(stderr, "timing: %-10s %8.2f ms\n", phase,
                  std::chrono::duration<double, std::milli>(now - last_).count());
     last_ = now;
@@ -146,219 +128,124 @@ class PhaseTimer {
 
  private:
   bool on_;
-  Clock::time_point last_;
+  SteadyClock::time_point last_;
 };
 
-int cmd_converge(const std::string& command, const std::string& manifest_path, const GlobalOptions& opts) {
-  auto start = Clock::now();
+namespace {
+
+/// The planned run's options from the command line's.
+PlannedRunOptions planned_options(const GlobalOptions& opts, bool resumed) {
+  PlannedRunOptions po;
+  po.parallel = opts.parallel;
+  po.lab_speed = opts.lab_speed;
+  po.reboot_timeout = std::chrono::milliseconds(opts.reboot_timeout_ms);
+  po.retries = opts.retries;
+  po.retry_backoff = std::chrono::milliseconds(opts.retry_backoff_ms);
+  po.graph_file = opts.graph_file;
+  if (opts.progress && !opts.quiet && !opts.json)
+    po.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  po.resumed = resumed;
+  po.dump_problem = std::getenv("CONVERGE_DUMP_PROBLEM") != nullptr;
+  if (const char* k = std::getenv("CONVERGE_TEST_KILL_AT_STEP")) po.kill_at_step = std::atoi(k);
+  return po;
+}
+
+/// Built-in resources through the executor's journaled waves, data-typed ones through the
+/// planned run (after the built-in ones, which carry no action metadata). Sets the
+/// report's status and returns the run's changes and failures.
+std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<ResourceResult>& results, ExecOptions eo,
+                                  Report& report, const GlobalOptions& opts) {
+  const std::vector<char> planned = planned_resources(s.manifest(), s.types());
+  const bool any_planned = std::find(planned.begin(), planned.end(), 1) != planned.end();
+  if (command == Command::apply) {
+    std::vector<ResourceResult> builtin = results;
+    bool pending = false;
+    for (std::size_t i = 0; i < builtin.size(); ++i) {
+      if (planned[i]) builtin[i].outcome = Outcome::in_sync;
+      pending = pending || (!planned[i] && builtin[i].outcome == Outcome::pending);
+    }
+    if (pending) {
+      if (auto st = s.apply_waves(builtin, eo); !st) {
+        report.diagnostics.push_back(st.error());
+        report.status = RunStatus::failed;
+        return {0, 1};
+      }
+      for (std::size_t i = 0; i < builtin.size(); ++i)
+        if (!planned[i]) results[i] = builtin[i];
+    }
+  }
+  std::optional<PlannedOutcome> po;
+  if (any_planned) {
+    const BeginRun begin = [&s]() { return s.begin(); };
+    Journal* journal = command == Command::plan ? nullptr : &s.journal();
+    po = run_planned(command, s.manifest(), s.types(), s.transports(), journal, begin, results,
+                     planned_options(opts, !s.interrupted().empty()));
+    report.diagnostics.insert(report.diagnostics.end(), po->diagnostics.begin(), po->diagnostics.end());
+    // The plan (its first note when there is one) goes first, as apply prints it first.
+    auto rest = po->notes.begin() + (po->extra.contains("plan") && !po->notes.empty() ? 1 : 0);
+    report.notes.insert(report.notes.begin(), po->notes.begin(), rest);
+    report.notes.insert(report.notes.end(), rest, po->notes.end());
+    for (auto& [k, v] : po->extra.items()) report.extra[k] = v;
+  }
+  Tally t = tally(results);
+  report.status = final_status(command, t, po ? &*po : nullptr);
+  return {std::max(t.changed, po ? po->changes : 0), std::max(t.failed, po ? po->failed : 0)};
+}
+
+}  // namespace
+
+int cmd_converge(const std::string& command_name, const std::string& manifest_path, const GlobalOptions& opts) {
+  const auto start = SteadyClock::now();
   PhaseTimer timer;
-  TypeRegistry types = builtin_types();
+  const Command command = command_name == "plan" ? Command::plan : command_name == "check" ? Command::check : Command::apply;
   Report report;
-  report.command = command;
+  report.command = command_name;
   report.manifest_path = manifest_path;
-  auto fail = [&](Error e, const char* status, int code) {
-    report.results = nullptr;
-    report.diagnostics.push_back(std::move(e));
-    report.status = status;
-    report.exit_code = code;
+  auto finish = [&]() {
     report.duration_ms = ms_since(start);
     emit(report, opts);
-    return code;
+    return exit_code(report.status);
   };
-  // The manifest, or the lab file it names, does not load: its diagnostics, exit 1.
-  auto invalid = [&](Diagnostics diagnostics) {
-    report.manifest = nullptr;
-    report.results = nullptr;
-    report.diagnostics = std::move(diagnostics);
-    report.status = "invalid";
-    report.exit_code = kExitError;
-    report.duration_ms = ms_since(start);
-    emit(report, opts);
-    return kExitError;
-  };
-
-  // The model: from the cache when no source changed, else parsed and validated.
-  std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
-  std::string cache_file = state_dir + "/model.cache";
-  std::optional<Manifest> cached = opts.no_cache ? std::nullopt : load_cached_model(cache_file, manifest_path);
-  // A cached model still needs the types its Types includes define (unchanged, since the
-  // cache is keyed on every source); if they no longer load, reload from YAML.
-  if (cached && !datatype::register_type_files(cached->type_files, types).empty()) {
-    cached.reset();
-    types = builtin_types();
+  const std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
+  auto session = RunSession::open(manifest_path, {command, state_dir, !opts.no_cache, opts.lab_speed});
+  if (!session) {
+    report.status = session.error().status;
+    report.diagnostics = std::move(session.error().diagnostics);
+    return finish();
   }
-  bool from_cache = cached.has_value();
-  if (!cached) {
-    LoadOutcome lo = load_manifest(manifest_path, types);
-    types = std::move(lo.types);
-    if (!lo.manifest) return invalid(std::move(lo.diagnostics));
-    cached = std::move(lo.manifest);
-  }
-  const Manifest& m = *cached;
-  report.manifest = &m;
-  report.manifest_name = m.name;
-  report.manifest_sha256 = m.version_sha256();
+  RunSession& s = **session;
+  report.manifest = &s.manifest();
+  report.manifest_name = s.manifest().name;
+  report.manifest_sha256 = s.manifest().version_sha256();
   timer.mark("load");
-
-  // State directory, lock, journal: all before any host is touched, and after the lab
-  // file is known to load when this run would create the lab from it.
-  if (Diagnostics lab = check_lab_file(m, state_dir); !lab.empty()) return invalid(std::move(lab));
-  if (auto s = prepare_state_dir(state_dir); !s) return fail(s.error(), "failed", kExitError);
-  if (!from_cache && !opts.no_cache) store_cached_model(cache_file, m);
-  auto lock = RunLock::acquire(state_dir, command);
-  if (!lock) return fail(lock.error(), lock.error().code == ErrorCode::locked ? "locked" : "failed",
-                         lock.error().code == ErrorCode::locked ? kExitLocked : kExitError);
-  // The journal opens (and closes out interrupted runs) on its own thread while the nodes
-  // are observed: observation changes nothing, and no change is made before both are done.
-  struct Opened {
-    std::unique_ptr<Journal> journal;
-    std::vector<RunRow> interrupted;
-  };
-  auto opening = std::async(std::launch::async, [&state_dir]() -> Result<Opened> {
-    CONVERGE_TRY(auto j, Journal::open(state_dir));
-    CONVERGE_TRY(auto interrupted, j->close_interrupted());
-    return Opened{std::move(j), std::move(interrupted)};
-  });
-  auto transports = TransportSet::open(m, TransportOptions{state_dir, opts.lab_speed, command == "apply"});
-  if (!transports) {
-    if (auto j = opening.get(); !j) return fail(j.error(), "failed", kExitError);
-    return fail(transports.error(), "failed", kExitError);
+  ExecOptions eo{opts.parallel, progress_printer(s.manifest(), opts), start_printer(s.manifest(), opts), nullptr, nullptr};
+  auto observed = s.observe(eo);
+  if (!observed) {
+    report.status = RunStatus::failed;
+    report.diagnostics.push_back(observed.error());
+    return finish();
   }
-  TransportLookup lookup = [&](const std::string& node) { return (*transports)->find(node); };
-
-  ExecOptions eo{opts.parallel, progress_printer(m, opts), start_printer(m, opts), nullptr, nullptr};
-  std::vector<ResourceResult> results;
-  {
-    // Nothing changes on any node while everything is observed: directories may stay open.
-    auto held = (*transports)->hold_directories();
-    results = observe_all(m, types, lookup, eo);
-  }
-  auto opened = opening.get();
-  if (!opened) return fail(opened.error(), "failed", kExitError);
-  std::unique_ptr<Journal> journal = std::move(opened->journal);
-  const std::vector<RunRow>& interrupted = opened->interrupted;
-  for (const auto& r : interrupted)
+  std::vector<ResourceResult>& results = *observed;
+  for (const auto& r : s.interrupted())
     report.notes.push_back("note: run #" + std::to_string(r.id) + " (" + r.command + ", started " + r.started_at +
                            ") was interrupted; this run observes afresh and finishes the job");
-  // An interrupted run may have died between its writes and their renames: its
-  // temporaries sit beside the files it was writing. Only then are those directories read.
-  if (!interrupted.empty() && command == "apply") {
-    int swept = 0;
-    std::set<std::pair<std::string, std::string>> dirs;
-    for (const auto& r : m.resources)
-      if (r.type == "file")
-        if (std::string p = r.prop_string("path"); p.size() > 1)
-          dirs.emplace(r.node, p.substr(0, std::max<std::size_t>(1, p.find_last_of('/'))));
-    for (const auto& [node, dir] : dirs)
-      if (Transport* t = lookup(node); t && t->files()) swept += t->files()->sweep_temps(dir);
-    if (swept > 0)
-      report.notes.push_back("note: removed " + std::to_string(swept) + " temporary file(s) the interrupted run left");
-  }
+  if (command == Command::apply)
+    if (int removed = s.recover_interrupted(); removed > 0)
+      report.notes.push_back("note: removed " + std::to_string(removed) + " temporary file(s) the interrupted run left");
   report.results = &results;
   timer.mark("observe");
-  // plan records nothing, so it neither reads git nor touches the journal's git cache.
-  RunRow run = command == "plan" ? RunRow{} : describe_run(command, m, *journal);
-  timer.mark("git");
-  // The run's row, written once, before the first change (write-ahead).
-  std::function<Result<std::int64_t>()> begin = [&]() -> Result<std::int64_t> {
-    if (report.run_id) return report.run_id;
-    auto id = journal->begin_run(run);
-    if (id) report.run_id = *id;
-    return id;
-  };
-  // Converges the pending resources of `rs` through the executor, each wave's steps
-  // journaled before it acts; an error when the run's row could not be written.
-  auto converge_journaled = [&](std::vector<ResourceResult>& rs) -> Status {
-    CONVERGE_TRY(std::int64_t id, begin());
-    StepRecorder recorder(*journal, id, m, rs);
-    eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
-    eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
-    apply_waves(m, build_graph(m.resources), types, lookup, rs, eo);
-    eo.before_wave = eo.after_wave = nullptr;  // the recorder ends here
-    return {};
-  };
-  Tally t;
-  const std::vector<char> planned = planned_resources(m, types);
-  if (std::find(planned.begin(), planned.end(), 1) != planned.end()) {
-    // Resources of built-in types go first, through the executor (they carry no action
-    // metadata); then the planned run takes the data-typed ones.
-    if (command == "apply") {
-      std::vector<ResourceResult> builtin = results;
-      bool any = false;
-      for (std::size_t i = 0; i < builtin.size(); ++i) {
-        if (planned[i]) builtin[i].outcome = Outcome::in_sync;
-        any = any || (!planned[i] && builtin[i].outcome == Outcome::pending);
-      }
-      if (any) {
-        if (auto s = converge_journaled(builtin); !s) return fail(s.error(), "failed", kExitError);
-        for (std::size_t i = 0; i < builtin.size(); ++i)
-          if (!planned[i]) results[i] = builtin[i];
-      }
-    }
-    PlannedOutcome po =
-        run_planned(command, m, types, **transports, journal.get(), begin, results, report, opts, !interrupted.empty());
-    t = tally(results);
-    report.status = po.status;
-    report.exit_code = po.exit_code;
-    if (po.exit_code == kExitOk && (t.failed || t.skipped)) {
-      report.status = "failed";
-      report.exit_code = kExitError;
-    }
-    // Built-in resources count too: a plan with only their changes pending is pending, an
-    // apply that changed only them converged.
-    if (po.exit_code == kExitOk && t.pending) {
-      report.status = command == "check" ? "drift" : command == "plan" ? "changes_pending" : "failed";
-      report.exit_code = command == "apply" ? kExitError : kExitPending;
-    } else if (po.status == "in_sync" && command == "apply" && t.changed) {
-      report.status = "converged";
-    }
-    t.changed = std::max(t.changed, po.changes);
-    t.failed = std::max(t.failed, po.failed);
-    timer.mark("planned");
-  } else {
-    if (command == "apply" && tally(results).pending > 0)
-      if (auto s = converge_journaled(results); !s) return fail(s.error(), "failed", kExitError);
-    t = tally(results);
-    if (t.failed || t.skipped) {
-      report.status = "failed";
-      report.exit_code = kExitError;
-    } else if (t.pending) {
-      report.status = command == "check" ? "drift" : "changes_pending";
-      report.exit_code = kExitPending;
-    } else {
-      report.status = command == "apply" && t.changed ? "converged" : "in_sync";
-      report.exit_code = kExitOk;
-    }
+  auto [changes, failed] = run_resources(command, s, results, eo, report, opts);
+  timer.mark("run");
+  if (auto recorded = s.record(report.status, changes, failed, results); !recorded) {
+    report.diagnostics.push_back(recorded.error());
+    report.status = RunStatus::failed;
   }
-  // Record the run's end. plan changes nothing and records nothing.
-  if (command != "plan") {
-    Status recorded;
-    if (report.run_id) {
-      recorded = journal->end_run(report.run_id, report.status, report.exit_code, t.changed, t.failed);
-    } else {
-      run.status = report.status;
-      run.exit_code = report.exit_code;
-      run.failed = t.failed;
-      auto id = journal->record_run(run);
-      if (id) {
-        report.run_id = *id;
-        if (command == "check") recorded = journal->record_drift(*id, drift_rows(m, results));
-      } else {
-        recorded = std::unexpected(id.error());
-      }
-    }
-    if (!recorded) {
-      report.diagnostics.push_back(recorded.error());
-      report.exit_code = kExitError;
-      report.status = "failed";
-    }
-  }
+  report.run_id = s.run_id();
   timer.mark("record");
-  if (std::string s = (*transports)->summary(); !s.empty()) report.notes.push_back(s);
-  report.duration_ms = ms_since(start);
-  emit(report, opts);
+  if (std::string summary = s.summary(); !summary.empty()) report.notes.push_back(summary);
+  const int code = finish();
   timer.mark("report");
-  return report.exit_code;
+  return code;
 }
 
 }  // namespace converge

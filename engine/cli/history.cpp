@@ -23,7 +23,7 @@ std::string version_text(const RunRow& r) {
 }
 
 nlohmann::json run_json(const RunRow& r) {
-  nlohmann::json j{{"id", r.id},           {"command", r.command},       {"status", r.status},
+  nlohmann::json j{{"id", r.id},           {"command", r.command},       {"status", status_word(r.status)},
                    {"exit_code", r.exit_code}, {"started_at", r.started_at}, {"ended_at", r.ended_at},
                    {"user", r.user},       {"host", r.host},             {"pid", r.pid},
                    {"changes", r.changes}, {"failed", r.failed},
@@ -67,7 +67,7 @@ int show_run(Journal& journal, long long id, const GlobalOptions& opts) {
   }
   const RunRow& r = **run;
   std::cout << fmt::format("run #{}: {} {} (exit {}), {} .. {}\n  by {}@{} pid {}\n  manifest {} {}\n", r.id, r.command,
-                           r.status, r.exit_code, r.started_at, r.ended_at.empty() ? "?" : r.ended_at, r.user, r.host,
+                           status_word(r.status), r.exit_code, r.started_at, r.ended_at.empty() ? "?" : r.ended_at, r.user, r.host,
                            r.pid, r.manifest_path, version_text(r));
   for (const auto& s : *steps)
     std::cout << fmt::format("  {:>4}  {:<9} {:<8} {}{}\n", s.seq, s.outcome.empty() ? "INTERRUPTED" : s.outcome, s.action,
@@ -108,8 +108,8 @@ int cmd_history(const std::string& manifest, long long run, const GlobalOptions&
   std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", "RUN", "STARTED", "COMMAND", "STATUS",
                            "CHANGES", "FAILED", "MANIFEST VERSION");
   for (const auto& r : *runs)
-    std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", r.id, r.started_at, r.command, r.status,
-                             r.changes, r.failed, version_text(r));
+    std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", r.id, r.started_at, r.command,
+                             status_word(r.status), r.changes, r.failed, version_text(r));
   return kExitOk;
 }
 

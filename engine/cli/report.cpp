@@ -54,31 +54,13 @@ std::string render_value(const Value& v) {
   return s;
 }
 
-Tally tally(const std::vector<ResourceResult>& results) {
-  Tally t;
-  for (const auto& r : results) {
-    switch (r.outcome) {
-      case Outcome::in_sync: ++t.in_sync; break;
-      case Outcome::pending: ++t.pending; break;
-      case Outcome::changed: ++t.changed; break;
-      case Outcome::failed: ++t.failed; break;
-      case Outcome::skipped: ++t.skipped; break;
-    }
-    if (r.outcome == Outcome::pending || r.outcome == Outcome::changed) {
-      if (r.changes.action == ChangeKind::create) ++t.create;
-      if (r.changes.action == ChangeKind::update) ++t.update;
-      if (r.changes.action == ChangeKind::remove) ++t.remove;
-    }
-  }
-  return t;
-}
 
 nlohmann::json report_json(const Report& r) {
   nlohmann::json j;
   j["converge"] = CONVERGE_VERSION;
   j["command"] = r.command;
-  j["status"] = r.status;
-  j["exit_code"] = r.exit_code;
+  j["status"] = status_word(r.status);
+  j["exit_code"] = exit_code(r.status);
   if (!r.manifest_path.empty()) {
     j["manifest"] = {{"path", r.manifest_path}};
     if (!r.manifest_name.empty()) j["manifest"]["name"] = r.manifest_name;
@@ -173,7 +155,7 @@ std::string report_text(const Report& r, bool color, bool verbose) {
       out += fmt::format("Apply: {} changed, {} failed, {} skipped; {} in sync", t.changed, t.failed, t.skipped, t.in_sync);
     }
     if (t.failed && r.command != "apply") out += fmt::format(", {} could not be observed", t.failed);
-    out += fmt::format(" ({} ms)\n", r.duration_ms);
+    out += fmt::format(" ({} ms): {}\n", r.duration_ms, status_word(r.status));
   }
   for (const auto& note : r.notes) out += note + "\n";
   return out;

@@ -11,11 +11,10 @@
 #include "engine/model/error.h"
 #include "engine/run/executor.h"
 #include "engine/model/manifest.h"
+#include "engine/model/run_status.h"
 
 namespace converge {
 
-/// Exit codes (DESIGN §4), the same for every command.
-enum ExitCode : int { kExitOk = 0, kExitError = 1, kExitPending = 2, kExitRefused = 3, kExitLocked = 4 };
 
 /// The outcome of one command, ready to print.
 struct Report {
@@ -23,8 +22,7 @@ struct Report {
   std::string manifest_path;
   std::string manifest_name;
   std::string manifest_sha256;
-  std::string status;              ///< converged | in_sync | changes_pending | drift | failed | invalid | refused | locked | valid
-  int exit_code = kExitOk;
+  RunStatus status = RunStatus::in_sync;  ///< its word and exit code: engine/model/run_status.h
   Diagnostics diagnostics;
   std::vector<std::string> notes;  ///< extra lines for humans (run id, cache, ...)
   const Manifest* manifest = nullptr;              ///< may be null (validation failed)
@@ -47,11 +45,5 @@ struct Report {
 /// The whole report as text. `color` adds ANSI colors; `verbose` lists in-sync resources.
 [[nodiscard]] std::string report_text(const Report& r, bool color, bool verbose);
 
-/// Counts of outcomes: in_sync, pending, changed, failed, skipped.
-struct Tally {
-  int in_sync = 0, pending = 0, changed = 0, failed = 0, skipped = 0;
-  int create = 0, update = 0, remove = 0;
-};
-[[nodiscard]] Tally tally(const std::vector<ResourceResult>& results);
 
 }  // namespace converge

@@ -103,6 +103,11 @@ class Provider {
   /// Makes the changes. REQUIRES: `changes` came from diff(r, before).
   [[nodiscard]] virtual Status apply(const ResourceSpec& r, const Observation& before,
                                      const ResourceChanges& changes, Transport& t, ApplyContext& ctx) const = 0;
+  /// After a run was interrupted, before anything changes: removes what an action of this
+  /// type may have left half done on the node (the file type: temporaries written and not
+  /// yet renamed). `rs` are this type's resources on the node. Returns how many leftovers
+  /// it removed; best effort.
+  virtual int recover_interrupted(const std::vector<const ResourceSpec*>& rs, Transport& t) const { return 0; }
 };
 
 /// A registered type: its schema and provider, and for a data-defined type its definition

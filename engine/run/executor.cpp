@@ -98,7 +98,72 @@ class ResourceContext final : public ApplyContext {
   const int owner_;
 };
 
+/// Group commit: one sync per filesystem, then each deferred commit with the sync's outcome
+/// (a failed sync, or a failed action, makes it undo instead). A failed commit fails its
+/// resource.
+void commit_wave(const WaveCommits& commits, std::vector<ResourceResult>& results, const Secrets& secrets) {
+  std::set<FileSystem*> to_sync;
+  for (const auto& p : commits.pending()) to_sync.insert(p.fs);
+  std::map<FileSystem*, Status> synced;
+  for (FileSystem* fs : to_sync) synced[fs] = fs->sync();
+  for (const auto& p : commits.pending()) {
+    const int i = p.owner;
+    Status durable = synced[p.fs];
+    if (durable && results[i].outcome == Outcome::failed)
+      durable = std::unexpected(make_error(ErrorCode::action_failed, "the action failed"));
+    Status s = p.commit(durable);
+    if (!s && results[i].outcome != Outcome::failed) {
+      results[i].outcome = Outcome::failed;
+      results[i].error = secrets.scrub(s.error().describe());
+    }
+  }
+}
+
+/// Verify: every resource of `act` that acted (and did not fail) is observed again and must
+/// show no drift; it ends changed, or failed saying why.
+void verify_wave(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
+                 const std::vector<int>& act, const std::vector<char>& acted, int workers, const Secrets& secrets,
+                 std::vector<ResourceResult>& results) {
+  parallel_for(static_cast<int>(act.size()), workers, [&](int k) {
+    int i = act[k];
+    ResourceResult& r = results[i];
+    if (!acted[k] || r.outcome == Outcome::failed) return;
+    const ResourceSpec& spec = m.resources[i];
+    const TypeEntry& type = *types.find(spec.type);
+    ResourceResult after;
+    observe_one(spec, type, transports(spec.node), secrets, after);
+    if (after.outcome == Outcome::failed) {
+      r.outcome = Outcome::failed;
+      r.error = "after the change, " + after.error;
+    } else if (after.outcome == Outcome::pending) {
+      r.outcome = Outcome::failed;
+      r.error = "the action reported success but drift remains (" + after.changes.reason + ")";
+    } else {
+      r.outcome = Outcome::changed;
+    }
+  });
+}
+
 }  // namespace
+
+Tally tally(const std::vector<ResourceResult>& results) {
+  Tally t;
+  for (const auto& r : results) {
+    switch (r.outcome) {
+      case Outcome::in_sync: ++t.in_sync; break;
+      case Outcome::pending: ++t.pending; break;
+      case Outcome::changed: ++t.changed; break;
+      case Outcome::failed: ++t.failed; break;
+      case Outcome::skipped: ++t.skipped; break;
+    }
+    if (r.outcome == Outcome::pending || r.outcome == Outcome::changed) {
+      if (r.changes.action == ChangeKind::create) ++t.create;
+      if (r.changes.action == ChangeKind::update) ++t.update;
+      if (r.changes.action == ChangeKind::remove) ++t.remove;
+    }
+  }
+  return t;
+}
 
 std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
                                         const ExecOptions& opts) {
@@ -205,42 +270,10 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
       }
       r.elapsed = since(start);
     });
-    // Group commit: one sync per filesystem, then the deferred renames.
-    std::set<FileSystem*> to_sync;
-    for (const auto& p : commits.pending()) to_sync.insert(p.fs);
-    std::map<FileSystem*, Status> synced;
-    for (FileSystem* fs : to_sync) synced[fs] = fs->sync();
-    for (const auto& p : commits.pending()) {
-      const int i = p.owner;
-      Status durable = synced[p.fs];
-      if (durable && results[i].outcome == Outcome::failed)
-        durable = std::unexpected(make_error(ErrorCode::action_failed, "the action failed"));
-      Status s = p.commit(durable);
-      if (!s && results[i].outcome != Outcome::failed) {
-        results[i].outcome = Outcome::failed;
-        results[i].error = secrets.scrub(s.error().describe());
-      }
-    }
-    // Verify: every acted-on resource must now show no drift.
-    parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {
-      int i = act[k];
-      ResourceResult& r = results[i];
-      if (!acted[k] || r.outcome == Outcome::failed) return;
-      const ResourceSpec& spec = m.resources[i];
-      const TypeEntry& type = *types.find(spec.type);
-      ResourceResult after;
-      observe_one(spec, type, transports(spec.node), secrets, after);
-      if (after.outcome == Outcome::failed) {
-        r.outcome = Outcome::failed;
-        r.error = "after the change, " + after.error;
-      } else if (after.outcome == Outcome::pending) {
-        r.outcome = Outcome::failed;
-        r.error = "the action reported success but drift remains (" + after.changes.reason + ")";
-      } else {
-        r.outcome = Outcome::changed;
-        changed_upstream[i] = 1;
-      }
-    });
+    commit_wave(commits, results, secrets);
+    verify_wave(m, types, transports, act, acted, opts.parallel, secrets, results);
+    for (std::size_t k = 0; k < act.size(); ++k)
+      if (results[act[k]].outcome == Outcome::changed) changed_upstream[act[k]] = 1;
     for (int i : act) report(i);
     for (int i : wave) done[i] = 1;
     todo.swap(rest);

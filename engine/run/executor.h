@@ -44,6 +44,13 @@ struct ResourceResult {
   std::chrono::microseconds elapsed{0};
 };
 
+/// Counts of outcomes: in_sync, pending, changed, failed, skipped.
+struct Tally {
+  int in_sync = 0, pending = 0, changed = 0, failed = 0, skipped = 0;
+  int create = 0, update = 0, remove = 0;
+};
+[[nodiscard]] Tally tally(const std::vector<ResourceResult>& results);
+
 /// Finds the transport of a node; the executor never creates transports itself.
 using TransportLookup = std::function<Transport*(const std::string& node)>;
 

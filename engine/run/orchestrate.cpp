@@ -1,9 +1,18 @@
 #include "engine/run/orchestrate.h"
 
-#include "engine/run/planned_run.h"
 #include "engine/model/datatype.h"
+#include "engine/run/planned_run.h"
 
 namespace converge {
+
+const char* command_word(Command c) {
+  switch (c) {
+    case Command::apply: return "apply";
+    case Command::plan: return "plan";
+    case Command::check: return "check";
+  }
+  return "?";
+}
 
 std::vector<char> planned_resources(const Manifest& m, const TypeRegistry& types) {
   std::vector<char> planned;
@@ -12,10 +21,10 @@ std::vector<char> planned_resources(const Manifest& m, const TypeRegistry& types
   return planned;
 }
 
-PlannedOutcome run_planned(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,
-                           Journal* journal, const std::function<Result<std::int64_t>()>& begin_run,
-                           std::vector<ResourceResult>& results, Report& report, const GlobalOptions& opts, bool resumed) {
-  return orchestration::PlannedRun(command, m, types, transports, journal, begin_run, results, report, opts, resumed).run();
+PlannedOutcome run_planned(Command command, const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
+                           Journal* journal, const BeginRun& begin_run, std::vector<ResourceResult>& results,
+                           const PlannedRunOptions& opts) {
+  return orchestration::PlannedRun(command, m, types, transports, journal, begin_run, results, opts).run();
 }
 
 }  // namespace converge

@@ -20,15 +20,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/plan/ground.h"
-#include "engine/run/orchestrate.h"
 #include "engine/plan/planner.h"
-#include "engine/model/datatype_parse.h"
+#include "engine/run/orchestrate.h"
 #include "resources/datatype_provider.h"
-#include "resources/transports.h"
 
 namespace converge::orchestration {
 
-using Clock = std::chrono::steady_clock;
 using grounding::Grounded;
 using grounding::Subject;
 using grounding::StepKind;
@@ -39,26 +36,26 @@ using grounding::step_kind_word;
 /// the journal and the run's state under mu_.
 class PlannedRun {
  public:
-  PlannedRun(const std::string& command, const Manifest& m, const TypeRegistry& types, TransportSet& transports,
-             Journal* journal, const std::function<Result<std::int64_t>()>& begin_run, std::vector<ResourceResult>& results,
-             Report& report, const GlobalOptions& opts, bool resumed)
+  PlannedRun(Command command, const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
+             Journal* journal, const BeginRun& begin_run, std::vector<ResourceResult>& results,
+             const PlannedRunOptions& opts)
       : command_(command), m_(m), types_(types), transports_(transports), journal_(journal), begin_run_(begin_run),
-        results_(results), report_(report), opts_(opts), resumed_(resumed) {}
+        results_(results), opts_(opts), clock_(opts.clock ? *opts.clock : system_clock()) {}
 
-  /// Observes, checks, plans and (for apply) executes; the outcome for the report.
+  /// Observes, checks, plans and (for apply) executes; how it ended.
   PlannedOutcome run();
 
  private:
-  const std::string command_;
+  const Command command_;
   const Manifest& m_;
   const TypeRegistry& types_;
-  TransportSet& transports_;
+  const TransportLookup& transports_;
   Journal* journal_;
-  const std::function<Result<std::int64_t>()>& begin_run_;
+  const BeginRun& begin_run_;
   std::vector<ResourceResult>& results_;
-  Report& report_;
-  const GlobalOptions& opts_;
-  const bool resumed_;
+  const PlannedRunOptions& opts_;
+  Clock& clock_;
+  PlannedOutcome out_;  ///< notes, diagnostics and report fields gathered so far
 
   std::vector<datatype::Fact> facts_;
   std::vector<datatype::Precondition> preconditions_;
@@ -75,13 +72,13 @@ class PlannedRun {
   std::int64_t run_id_ = 0;
   int seq_ = 0;
   std::mutex mu_;  ///< the journal and the state below, while node chains run side by side
-  /// CONVERGE_TEST_KILL_AT_STEP=N: SIGKILL itself once step N's outcome is journaled
-  /// (the crash tests' step boundaries).
-  const int kill_at_step_ = std::getenv("CONVERGE_TEST_KILL_AT_STEP") ? std::atoi(std::getenv("CONVERGE_TEST_KILL_AT_STEP")) : 0;
   int changes_ = 0;
   int failures_ = 0;
 
   // ---- observation, priors, preconditions, planning (planned_run_prepare.cpp) ----
+
+  /// The outcome gathered so far, ending with `status`.
+  PlannedOutcome end(RunStatus status, int failed);
 
   /// A failed outcome with `msg` (scrubbed) as its diagnostic.
   PlannedOutcome error(const std::string& msg);
@@ -93,13 +90,13 @@ class PlannedRun {
   /// A refused outcome (exit 3) naming why, scrubbed; also the report's "refusal".
   PlannedOutcome refused(const std::string& raw);
 
-  /// One line of progress on stderr, when --progress asks for it.
+  /// One line of progress, when the options ask for it.
   void progress(const std::string& line) const;
 
   /// The node facts and run preconditions of the included type files, from the registry.
   void load_type_files();
 
-  Transport* transport(const std::string& node) const { return transports_.find(node); }
+  Transport* transport(const std::string& node) const { return transports_(node); }
 
   /// One subject observed now through its type's provider.
   Observation observe_subject(const Subject& s) const;
@@ -150,14 +147,14 @@ class PlannedRun {
 
   // ---- execution (planned_run_execute.cpp) ----
 
-  /// `seconds` of the plan's time in real time (the lab runs --lab-speed times faster).
+  /// `seconds` of the plan's time in real time (the lab runs lab_speed times faster).
   std::chrono::milliseconds scaled(std::int64_t seconds) const;
 
   /// Runs one step's commands, with retries of what may pass (a timeout, an unreachable
   /// node) after a backoff.
   Status run_step(const Grounded& g, int a);
 
-  /// Waits (up to --reboot-timeout) for `node` to answer with a boot id other than `before`.
+  /// Waits (up to the reboot timeout) for `node` to answer with a boot id other than `before`.
   Status wait_for_boot(Transport& t, const std::string& node, const std::string& before);
 
   /// After a step: its resource must show what the step set.

@@ -5,23 +5,18 @@
 
 #include "engine/model/duration.h"
 #include "engine/plan/plan_report.h"
-#include "engine/cli/report.h"
 
 namespace converge::orchestration {
 
 PlannedOutcome PlannedRun::await_reboot() {
-  nlohmann::json j = {{"run", run_id_},
-                      {"node", awaiting_.first},
-                      {"boot_id", awaiting_.second},
-                      {"since", std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::system_clock::now().time_since_epoch()).count()}};
+  nlohmann::json j = {{"run", run_id_}, {"node", awaiting_.first}, {"boot_id", awaiting_.second}, {"since", clock_.unix_seconds()}};
   if (journal_)
     if (auto ms = journal_->set_meta(kAwaitKey, j.dump()); !ms) return error(ms.error().describe());
   refresh_results(touched_);
-  report_.notes.push_back("awaiting reboot: " + awaiting_.first +
+  out_.notes.push_back("awaiting reboot: " + awaiting_.first +
                           " is restarting (it is the machine converge runs on); run converge again once it is back: "
                           "the next run continues this one");
-  return {"awaiting_reboot", kExitPending, changes_, 0};
+  return end(RunStatus::awaiting_reboot, 0);
 }
 
 std::optional<PlannedOutcome> PlannedRun::check_awaited_reboot() {
@@ -34,24 +29,22 @@ std::optional<PlannedOutcome> PlannedRun::check_awaited_reboot() {
   Transport* t = transport(node);
   auto now = t ? t->boot_id() : Result<std::string>(std::unexpected(make_error(ErrorCode::unreachable, "no transport")));
   const std::int64_t since = j.value("since", std::int64_t{0});
-  const std::int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const bool given_up = (now_s - since) * 1000 > opts_.reboot_timeout_ms;
+  const bool given_up = (clock_.unix_seconds() - since) * 1000 > opts_.reboot_timeout.count();
   if (now && *now == j.value("boot_id", std::string()) && !given_up) {
-    report_.notes.push_back("still awaiting the restart of " + node + " requested by run #" +
+    out_.notes.push_back("still awaiting the restart of " + node + " requested by run #" +
                             std::to_string(j.value("run", 0)) + ": nothing done (after --reboot-timeout, " +
-                            format_duration_ms(opts_.reboot_timeout_ms) + ", the next run stops waiting and plans afresh)");
-    return PlannedOutcome{"awaiting_reboot", kExitPending, 0, 0};
+                            format_duration_ms(opts_.reboot_timeout.count()) + ", the next run stops waiting and plans afresh)");
+    return end(RunStatus::awaiting_reboot, 0);
   }
   if (now && *now == j.value("boot_id", std::string())) {
     if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
-    report_.notes.push_back("note: " + node + " did not restart within " + format_duration_ms(opts_.reboot_timeout_ms) +
+    out_.notes.push_back("note: " + node + " did not restart within " + format_duration_ms(opts_.reboot_timeout.count()) +
                             " of run #" + std::to_string(j.value("run", 0)) + "'s request; planning afresh");
     return std::nullopt;
   }
   if (!now) return std::nullopt;  // not back yet: the observation below reports it
   if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
-  report_.notes.push_back("note: " + node + " restarted (new boot id); continuing the work of run #" +
+  out_.notes.push_back("note: " + node + " restarted (new boot id); continuing the work of run #" +
                           std::to_string(j.value("run", 0)));
   return std::nullopt;
 }
@@ -61,15 +54,15 @@ PlannedOutcome PlannedRun::finish() {
   if (journal_)
     if (auto s = journal_->close_priors(); !s) return error(s.error().describe());
   Tally t = tally(results_);
-  if (t.failed || t.pending) return {"failed", kExitError, changes_, t.failed};
-  return {changes_ ? "converged" : "in_sync", kExitOk, changes_, 0};
+  if (t.failed || t.pending) return end(RunStatus::failed, t.failed);
+  return end(changes_ ? RunStatus::converged : RunStatus::in_sync, 0);
 }
 
 PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& failed, const Error& e,
                                 std::map<std::string, Value> put_back) {
   ++failures_;
   std::string what = failed.name + " on " + failed.node + " failed: " + e.message;
-  report_.diagnostics.push_back(make_error(ErrorCode::action_failed, what));
+  out_.diagnostics.push_back(make_error(ErrorCode::action_failed, what));
   progress("  halting: " + what);
   std::string safe_note;
   observe(false);
@@ -116,7 +109,7 @@ PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& fai
     safe_note = "cannot plan the safe halt: " + safe.error().message;
   }
   observe(false);
-  if (auto r = resolve_priors(false); !r) report_.diagnostics.push_back(r.error());
+  if (auto r = resolve_priors(false); !r) out_.diagnostics.push_back(r.error());
   refresh_results(touched_);
   int threshold = -1;
   for (const auto& c : m_.constraints)
@@ -128,24 +121,24 @@ PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& fai
     if (auto runs = journal_->runs(200))
       for (const auto& r : *runs) {
         if (r.id == run_id_ || r.command != "apply") continue;
-        if (r.status == "converged" || r.status == "in_sync") break;
-        if (r.status == "halted" || r.status == "failed") ++failed_runs;
+        if (ended_in_sync(r.status)) break;
+        if (r.status == RunStatus::halted || r.status == RunStatus::failed) ++failed_runs;
       }
   std::string halt_text = "halted safely after " + what + ": " + safe_note +
                           ". No further planned step ran. A rerun observes afresh, plans from there and finishes the job "
                           "(prior values stay in the journal).";
-  report_.notes.push_back(halt_text);
-  report_.extra["halt"] = halt_text;
+  out_.notes.push_back(halt_text);
+  out_.extra["halt"] = halt_text;
   if (threshold >= 0 && failed_runs >= threshold) {
-    report_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ": " +
+    out_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ": " +
                             std::to_string(failed_runs) + " failed run" + (failed_runs == 1 ? "" : "s") +
                             " in this maintenance)");
-    return {"halted", kExitRefused, changes_, failures_};
+    return end(RunStatus::halted, failures_);
   }
   if (threshold >= 0)
-    report_.notes.push_back("failed run " + std::to_string(failed_runs) + " of the " + std::to_string(threshold) +
+    out_.notes.push_back("failed run " + std::to_string(failed_runs) + " of the " + std::to_string(threshold) +
                             " this maintenance allows (halt_after_failures)");
-  return {"failed", kExitError, changes_, failures_};
+  return end(RunStatus::failed, failures_);
 }
 
 }  // namespace converge::orchestration

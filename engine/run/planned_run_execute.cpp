@@ -43,10 +43,10 @@ Status PlannedRun::run_step(const Grounded& g, int a) {
   Status st;
   for (int attempt = 0; attempt < opts_.retries + 1; ++attempt) {
     if (attempt > 0) {
-      auto wait = std::chrono::milliseconds(opts_.retry_backoff_ms << (attempt - 1));
+      auto wait = opts_.retry_backoff * (std::int64_t{1} << (attempt - 1));
       progress("        retry " + std::to_string(attempt) + " of " + std::to_string(opts_.retries) + " in " +
                std::to_string(wait.count()) + " ms: " + st.error().message);
-      std::this_thread::sleep_for(wait);
+      clock_.sleep_for(wait);
     }
     st = datatype::run_commands(*s.type, *ga.action, spec, *t, timeout);
     if (st || (st.error().code != ErrorCode::timeout && st.error().code != ErrorCode::unreachable &&
@@ -69,18 +69,18 @@ Status PlannedRun::run_step(const Grounded& g, int a) {
 
 Status PlannedRun::wait_for_boot(Transport& t, const std::string& node, const std::string& before) {
   progress("        waiting for " + node + " to come back");
-  auto deadline = Clock::now() + std::chrono::milliseconds(opts_.reboot_timeout_ms);
-  while (Clock::now() < deadline) {
+  auto deadline = clock_.now() + opts_.reboot_timeout;
+  while (clock_.now() < deadline) {
     auto b = t.boot_id();
     if (b && *b != before) {
       for (auto it = derived_facts_.begin(); it != derived_facts_.end();)
         it = it->first.starts_with(node + "/@") ? derived_facts_.erase(it) : std::next(it);
       return {};
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    clock_.sleep_for(std::chrono::milliseconds(50));
   }
   return std::unexpected(make_error(ErrorCode::unreachable, node + " did not come back from its restart within " +
-                                                                format_duration_ms(opts_.reboot_timeout_ms)));
+                                                                format_duration_ms(opts_.reboot_timeout.count())));
 }
 
 Status PlannedRun::verify_step(const Grounded& g, int a, Observation& obs) {
@@ -133,7 +133,7 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
     }
   lock.unlock();
   progress("  [" + label + "] " + pa.node + "  " + pa.name);
-  auto start = Clock::now();
+  auto start = clock_.now();
   Status st = run_step(g, a);
   Observation after;
   if (st && awaiting_.first.empty()) st = verify_step(g, a, after);
@@ -151,14 +151,14 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   if (journal_)
     if (auto js = journal_->steps_ended(rows); !js) return journal_failed(js.error());
   // Test hook: die here, between two steps, as a power cut would.
-  if (kill_at_step_ > 0 && seq_ == kill_at_step_) ::kill(::getpid(), SIGKILL);
+  if (opts_.kill_at_step > 0 && seq_ == opts_.kill_at_step) ::kill(::getpid(), SIGKILL);
   if (!st) {
     failed_[s.spec.id()] = st.error().message;
     err = st.error();
     return StepEnd::failed;
   }
   progress("        ok: " + pa.node + " (" +
-           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) + " ms)");
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start).count()) + " ms)");
   observed_[ga.subject] = after;
   touched_.insert(s.spec.id());
   ++step_count_[s.spec.id()];
@@ -199,9 +199,9 @@ std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Ground
   int width = opts_.parallel > 0 ? opts_.parallel : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (const auto& m : g.problem.max_disrupted) width = std::min(width, std::max(1, m.k));
   width = std::min<int>(width, static_cast<int>(chains.size()));
-  report_.notes.push_back("ran " + std::to_string(chains.size()) + " independent node chains, " + std::to_string(width) +
+  out_.notes.push_back("ran " + std::to_string(chains.size()) + " independent node chains, " + std::to_string(width) +
                           " at a time");
-  report_.extra["chains"] = {{"count", chains.size()}, {"at_once", width}};
+  out_.extra["chains"] = {{"count", chains.size()}, {"at_once", width}};
   std::atomic<bool> stop{false};
   std::mutex failure_mu;
   std::optional<std::pair<std::size_t, Error>> failure;
@@ -238,8 +238,7 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
   auto id = begin_run_();
   if (!id) return error(id.error().describe());
   run_id_ = *id;
-  report_.run_id = run_id_;
-  if (auto s = resolve_priors(true); !s) return error(s.error().describe());
+    if (auto s = resolve_priors(true); !s) return error(s.error().describe());
   std::map<std::string, Value> put_back;  // transient facts changed and not yet restored
   for (int round = 0; round < 4; ++round) {
     if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");

@@ -16,12 +16,12 @@ PlannedOutcome PlannedRun::run() {
   load_type_files();
   subjects_ = grounding::subjects(m_, types_);
   observe(true);
-  if (resumed_ && command_ == "apply") wait_for_nodes();
-  if (command_ == "apply")
+  if (opts_.resumed && command_ == Command::apply) wait_for_nodes();
+  if (command_ == Command::apply)
     if (auto stop = check_awaited_reboot()) return *stop;
   if (auto s = resolve_priors(false); !s) return error(s.error().describe());
   refresh_results({});
-  if (command_ == "check") return check_outcome();
+  if (command_ == Command::check) return check_outcome();
   if (auto refusal = preconditions(); !refusal.empty()) return refused(refusal);
   for (std::size_t i = 0; i < subjects_.size(); ++i)
     if (observed_[i].state == Observation::State::unknown)
@@ -30,34 +30,44 @@ PlannedOutcome PlannedRun::run() {
   if (!g) return error(g.error().describe());
   if (goals_hold(*g)) {
     // Nothing left to do: a maintenance an interrupted run left open is over.
-    if (command_ == "apply" && journal_)
+    if (command_ == Command::apply && journal_)
       if (auto s = journal_->close_priors(); !s) return error(s.error().describe());
-    return {"in_sync", kExitOk, 0, 0};
+    return end(RunStatus::in_sync, 0);
   }
   auto plan = make_plan(*g);
   if (!plan) return refused(plan.error().message + (plan.error().constraint.empty() ? "" : " [" + plan.error().constraint + "]"));
   describe_plan(*g, *plan);
   if (!opts_.graph_file.empty()) write_graph(*g, *plan);
-  if (command_ == "plan") return {"changes_pending", kExitPending, 0, 0};
+  if (command_ == Command::plan) return end(RunStatus::changes_pending, 0);
   return apply(std::move(*g), std::move(*plan));
 }
 
+PlannedOutcome PlannedRun::end(RunStatus status, int failed) {
+  PlannedOutcome o = std::move(out_);
+  out_ = {};
+  o.status = status;
+  o.changes = changes_;
+  o.failed = failed;
+  o.run_id = run_id_;
+  return o;
+}
+
 PlannedOutcome PlannedRun::error(const std::string& msg) {
-  report_.diagnostics.push_back(make_error(ErrorCode::action_failed, scrub(msg)));
-  return {"failed", kExitError, changes_, failures_ + 1};
+  out_.diagnostics.push_back(make_error(ErrorCode::action_failed, scrub(msg)));
+  return end(RunStatus::failed, failures_ + 1);
 }
 
 std::string PlannedRun::scrub(std::string text) const { return Secrets(m_).scrub(std::move(text)); }
 
 PlannedOutcome PlannedRun::refused(const std::string& raw) {
   const std::string msg = scrub(raw);
-  report_.diagnostics.push_back(make_error(ErrorCode::refused, "refused: " + msg));
-  report_.extra["refusal"] = msg;
-  return {"refused", kExitRefused, changes_, failures_};
+  out_.diagnostics.push_back(make_error(ErrorCode::refused, "refused: " + msg));
+  out_.extra["refusal"] = msg;
+  return end(RunStatus::refused, failures_);
 }
 
 void PlannedRun::progress(const std::string& line) const {
-  if (opts_.progress && !opts_.quiet && !opts_.json) std::fprintf(stderr, "%s\n", line.c_str());
+  if (opts_.progress) opts_.progress(line);
 }
 
 void PlannedRun::load_type_files() {
@@ -73,15 +83,15 @@ Observation PlannedRun::observe_subject(const Subject& s) const {
 }
 
 void PlannedRun::wait_for_nodes() {
-  auto deadline = Clock::now() + std::chrono::milliseconds(opts_.reboot_timeout_ms);
+  auto deadline = clock_.now() + opts_.reboot_timeout;
   bool waited = false;
   for (;;) {
     bool all = true;
     for (const auto& n : m_.nodes) all = all && reachable_.count(n.name);
-    if (all || Clock::now() >= deadline) break;
+    if (all || clock_.now() >= deadline) break;
     if (!waited) progress("waiting for nodes restarted by the interrupted run to come back");
     waited = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    clock_.sleep_for(std::chrono::milliseconds(50));
     observe_nodes();
   }
   if (waited) observe(false);
@@ -191,9 +201,8 @@ void PlannedRun::refresh_results(const std::set<std::string>& changed) {
 
 PlannedOutcome PlannedRun::check_outcome() {
   Tally t = tally(results_);
-  if (t.failed) return {"failed", kExitError, 0, t.failed};
-  if (t.pending) return {"drift", kExitPending, 0, 0};
-  return {"in_sync", kExitOk, 0, 0};
+  if (t.failed) return end(RunStatus::failed, t.failed);
+  return end(t.pending ? RunStatus::drift : RunStatus::in_sync, 0);
 }
 
 std::string PlannedRun::preconditions() {
@@ -223,7 +232,7 @@ std::string PlannedRun::preconditions() {
       const std::string who = subjects_[i].spec.name;
       if (!t0 || !t1) {
         if (in_maintenance) {
-          report_.notes.push_back("note: precondition " + c.subject + " cannot be read on " + who +
+          out_.notes.push_back("note: precondition " + c.subject + " cannot be read on " + who +
                                   " now; it held when this maintenance began");
           ++checked;
           continue;
@@ -234,7 +243,7 @@ std::string PlannedRun::preconditions() {
       if (c.seconds >= 0 && age > c.seconds)
         return "precondition " + c.subject + ": " + p->timestamp + " of " + who + " is " + format_duration_ms(age * 1000) +
                " old (max_age " + format_duration_ms(c.seconds * 1000) + ")";
-      report_.notes.push_back("precondition " + c.subject + ": " + who + " " + format_duration_ms(age * 1000) + " old (max_age " +
+      out_.notes.push_back("precondition " + c.subject + ": " + who + " " + format_duration_ms(age * 1000) + " old (max_age " +
                               format_duration_ms(c.seconds * 1000) + "): ok");
       ++checked;
     }
@@ -262,7 +271,7 @@ bool PlannedRun::goals_hold(const Grounded& g) {
 }
 
 std::expected<planning::Plan, planning::Refusal> PlannedRun::make_plan(Grounded& g, bool node_disruption) {
-  if (std::getenv("CONVERGE_DUMP_PROBLEM")) dump_problem(g.problem, stderr);
+  if (opts_.dump_problem) dump_problem(g.problem, stderr);
   auto p = planning::plan(g.problem);
   if (!p) return p;
   return grounding::expand_transients(g, *p, node_disruption);
@@ -270,18 +279,19 @@ std::expected<planning::Plan, planning::Refusal> PlannedRun::make_plan(Grounded&
 
 void PlannedRun::describe_plan(const Grounded& g, const planning::Plan& p) {
   PlanText d = describe(g, subjects_, p, m_);
-  report_.extra["plan"] = std::move(d.json);
-  if (command_ == "apply" && opts_.progress && !opts_.quiet && !opts_.json) {
-    std::fprintf(stderr, "%s\n", d.text.c_str());
-    report_.notes.insert(report_.notes.begin(), d.text.substr(0, d.text.find('\n')));
+  out_.extra["plan"] = std::move(d.json);
+  if (command_ == Command::apply && opts_.progress) {
+    // The plan goes before the steps' progress; the summary keeps its first line.
+    opts_.progress(d.text);
+    out_.notes.insert(out_.notes.begin(), d.text.substr(0, d.text.find('\n')));
   } else {
-    report_.notes.insert(report_.notes.begin(), d.text);
+    out_.notes.insert(out_.notes.begin(), d.text);
   }
 }
 
 void PlannedRun::write_graph(const Grounded& g, const planning::Plan& p) {
-  if (auto s = write_plan_graph(g, p, opts_.graph_file); !s) report_.diagnostics.push_back(s.error());
-  else report_.notes.push_back("plan graph written to " + opts_.graph_file);
+  if (auto s = write_plan_graph(g, p, opts_.graph_file); !s) out_.diagnostics.push_back(s.error());
+  else out_.notes.push_back("plan graph written to " + opts_.graph_file);
 }
 
 }  // namespace converge::orchestration

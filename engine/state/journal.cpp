@@ -79,7 +79,7 @@ RunRow read_run(const Stmt& s) {
   RunRow r;
   r.id = s.integer(0);
   r.command = s.text(1);
-  r.status = s.text(2);
+  r.status = parse_status(s.text(2)).value_or(RunStatus::interrupted);
   r.exit_code = s.is_null(3) ? -1 : static_cast<int>(s.integer(3));
   r.started_at = s.text(4);
   r.ended_at = s.text(5);
@@ -201,7 +201,7 @@ Result<std::int64_t> Journal::begin_run(const RunRow& r) {
   Stmt s(db_,
          "INSERT INTO runs(command, status, started_at, user, host, pid, manifest_path, manifest_sha256, git_commit, "
          "git_dirty) VALUES(?,?,?,?,?,?,?,?,?,?)");
-  s.bind(1, r.command).bind(2, std::string("running")).bind(3, now_iso()).bind(4, r.user).bind(5, r.host);
+  s.bind(1, r.command).bind(2, std::string(status_word(RunStatus::running))).bind(3, now_iso()).bind(4, r.user).bind(5, r.host);
   s.bind(6, static_cast<std::int64_t>(r.pid)).bind(7, r.manifest_path).bind(8, r.manifest_sha256).bind_opt(9, r.git_commit);
   if (r.git_dirty >= 0) s.bind(10, static_cast<std::int64_t>(r.git_dirty));
   if (s.step() != SQLITE_DONE) return std::unexpected(s.error("cannot record run"));
@@ -221,7 +221,7 @@ Result<std::int64_t> Journal::record_run(const RunRow& r) {
   Stmt s(db_,
          "INSERT INTO runs(command, status, exit_code, started_at, ended_at, user, host, pid, manifest_path, "
          "manifest_sha256, git_commit, git_dirty, changes, failed, note) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  s.bind(1, r.command).bind(2, r.status).bind(3, std::int64_t{r.exit_code}).bind(4, r.started_at).bind(5, now_iso());
+  s.bind(1, r.command).bind(2, std::string(status_word(r.status))).bind(3, std::int64_t{exit_code(r.status)}).bind(4, r.started_at).bind(5, now_iso());
   s.bind(6, r.user).bind(7, r.host).bind(8, static_cast<std::int64_t>(r.pid)).bind(9, r.manifest_path);
   s.bind(10, r.manifest_sha256).bind_opt(11, r.git_commit);
   if (r.git_dirty >= 0) s.bind(12, static_cast<std::int64_t>(r.git_dirty));
@@ -230,11 +230,10 @@ Result<std::int64_t> Journal::record_run(const RunRow& r) {
   return sqlite3_last_insert_rowid(db_);
 }
 
-Status Journal::end_run(std::int64_t run, const std::string& status, int exit_code, int changes, int failed,
-                        const std::string& note) {
+Status Journal::end_run(std::int64_t run, RunStatus status, int changes, int failed, const std::string& note) {
   CONVERGE_CHECK(write_check());
   Stmt s(db_, "UPDATE runs SET status=?, exit_code=?, ended_at=?, changes=?, failed=?, note=? WHERE id=?");
-  s.bind(1, status).bind(2, std::int64_t{exit_code}).bind(3, now_iso()).bind(4, std::int64_t{changes});
+  s.bind(1, std::string(status_word(status))).bind(2, std::int64_t{exit_code(status)}).bind(3, now_iso()).bind(4, std::int64_t{changes});
   s.bind(5, std::int64_t{failed}).bind_opt(6, note).bind(7, run);
   if (s.step() != SQLITE_DONE) return std::unexpected(s.error("cannot finish run"));
   return {};

@@ -6,8 +6,8 @@
 //   runs(id INTEGER PRIMARY KEY, command, status, exit_code, started_at, ended_at,
 //        user, host, pid, manifest_path, manifest_sha256, git_commit, git_dirty,
 //        changes, failed, note)
-//     status: running | converged | in_sync | changes_pending | drift | failed |
-//             refused | interrupted. A row still `running` when the next run takes the
+//     status: a word of engine/model/run_status.h (running, interrupted, or how the run
+//     ended), exit_code its exit code. A row still `running` when the next run takes the
 //     lock belongs to a run that died; it is marked `interrupted`.
 //   steps(id INTEGER PRIMARY KEY, run_id, seq, resource, action, reason,
 //         planned_at, started_at, ended_at, outcome, before_json, after_json, error)
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "engine/model/error.h"
+#include "engine/model/run_status.h"
 
 struct sqlite3;
 
@@ -45,8 +46,9 @@ namespace converge {
 /// What a run row says.
 struct RunRow {
   std::int64_t id = 0;
-  std::string command, status, started_at, ended_at, user, host, manifest_path, manifest_sha256, git_commit, note;
-  int exit_code = -1;
+  RunStatus status = RunStatus::running;  ///< an unknown word in the file reads as interrupted
+  std::string command, started_at, ended_at, user, host, manifest_path, manifest_sha256, git_commit, note;
+  int exit_code = -1;  ///< as recorded; -1 while running
   int git_dirty = -1;  ///< -1 unknown / not in git, 0 clean, 1 dirty
   long pid = 0;
   int changes = 0, failed = 0;
@@ -71,11 +73,11 @@ class Journal {
 
   /// Inserts a run row (status running) and commits it. Returns its id.
   [[nodiscard]] Result<std::int64_t> begin_run(const RunRow& run);
-  /// Records a run that made no changes in one transaction (a no-op costs one commit).
+  /// Records a run that made no changes in one transaction (a no-op costs one commit),
+  /// with its status and that status's exit code.
   [[nodiscard]] Result<std::int64_t> record_run(const RunRow& run);
-  /// Sets the final status of a run and commits.
-  [[nodiscard]] Status end_run(std::int64_t run, const std::string& status, int exit_code, int changes, int failed,
-                               const std::string& note = {});
+  /// Sets the final status of a run (and its exit code) and commits.
+  [[nodiscard]] Status end_run(std::int64_t run, RunStatus status, int changes, int failed, const std::string& note = {});
   /// Marks rows left `running` by dead runs as `interrupted`; returns them.
   [[nodiscard]] Result<std::vector<RunRow>> close_interrupted();
 

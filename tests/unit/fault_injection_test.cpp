@@ -12,7 +12,7 @@
 #include "engine/model/graph.h"
 #include "engine/state/journal.h"
 #include "engine/model/loader.h"
-#include "engine/state/run_journal.h"
+#include "engine/run/run_journal.h"
 #include "resources/local_transport.h"
 
 namespace fs = std::filesystem;

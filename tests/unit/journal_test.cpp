@@ -118,7 +118,7 @@ TEST_CASE_METHOD(JournalFixture, "begin_run, end_run and reading runs back", "[j
   auto r = j->run(*id);
   REQUIRE(r.has_value());
   REQUIRE(r->has_value());
-  CHECK((*r)->status == "running");
+  CHECK((*r)->status == RunStatus::running);
   CHECK((*r)->command == "apply");
   CHECK((*r)->pid == 4242);
   CHECK((*r)->exit_code == -1);
@@ -126,10 +126,10 @@ TEST_CASE_METHOD(JournalFixture, "begin_run, end_run and reading runs back", "[j
   CHECK((*r)->ended_at.empty());
   CHECK((*r)->started_at.size() == 24);  // 2026-11-25T14:40:23.123Z
 
-  REQUIRE(j->end_run(*id, "converged", 0, 3, 1, "ok").has_value());
+  REQUIRE(j->end_run(*id, RunStatus::converged, 3, 1, "ok").has_value());
   auto done = j->run(*id);
   REQUIRE(done->has_value());
-  CHECK((*done)->status == "converged");
+  CHECK((*done)->status == RunStatus::converged);
   CHECK((*done)->exit_code == 0);
   CHECK((*done)->changes == 3);
   CHECK((*done)->failed == 1);
@@ -137,8 +137,7 @@ TEST_CASE_METHOD(JournalFixture, "begin_run, end_run and reading runs back", "[j
   CHECK_FALSE((*done)->ended_at.empty());
 
   RunRow plan = run_row("check");
-  plan.status = "in_sync";
-  plan.exit_code = 0;
+  plan.status = RunStatus::in_sync;
   plan.started_at = "2026-01-01T00:00:00.000Z";
   plan.git_dirty = 1;
   auto id2 = j->record_run(plan);
@@ -147,7 +146,8 @@ TEST_CASE_METHOD(JournalFixture, "begin_run, end_run and reading runs back", "[j
   REQUIRE(list.has_value());
   REQUIRE(list->size() == 2);
   CHECK((*list)[0].id == *id2);  // newest first
-  CHECK((*list)[0].status == "in_sync");
+  CHECK((*list)[0].status == RunStatus::in_sync);
+  CHECK((*list)[0].exit_code == 0);
   CHECK((*list)[0].git_dirty == 1);
   CHECK((*list)[1].id == *id);
   CHECK(j->runs(1)->size() == 1);
@@ -206,20 +206,20 @@ TEST_CASE_METHOD(JournalFixture, "a crash between started and ended leaves steps
   REQUIRE(closed.has_value());
   REQUIRE(closed->size() == 1);
   CHECK((*closed)[0].id == run);
-  CHECK((*closed)[0].status == "running");  // as it was found
-  CHECK((*j->run(run))->status == "interrupted");
+  CHECK((*closed)[0].status == RunStatus::running);  // as it was found
+  CHECK((*j->run(run))->status == RunStatus::interrupted);
   CHECK(j->close_interrupted()->empty());
 }
 
 TEST_CASE_METHOD(JournalFixture, "close_interrupted leaves finished runs alone", "[journal]") {
   auto j = open();
   auto a = *j->begin_run(run_row());
-  REQUIRE(j->end_run(a, "failed", 1, 0, 1).has_value());
+  REQUIRE(j->end_run(a, RunStatus::failed, 0, 1).has_value());
   auto b = *j->begin_run(run_row());
   auto closed = *j->close_interrupted();
   REQUIRE(closed.size() == 1);
   CHECK(closed[0].id == b);
-  CHECK((*j->run(a))->status == "failed");
+  CHECK((*j->run(a))->status == RunStatus::failed);
 }
 
 TEST_CASE_METHOD(JournalFixture, "priors: the first record wins until restored", "[journal]") {
@@ -292,7 +292,7 @@ TEST_CASE_METHOD(JournalFixture, "simulated write failures leave no partial rows
   CHECK(steps[0].id == 0);
   CHECK_FALSE(j->record_prior("r", "p", "1", run).has_value());
   CHECK_FALSE(j->record_drift(run, {{"r", "p", "1", "2"}}).has_value());
-  CHECK_FALSE(j->end_run(run, "converged", 0, 0, 0).has_value());
+  CHECK_FALSE(j->end_run(run, RunStatus::converged, 0, 0).has_value());
   CHECK_FALSE(j->set_meta("k", "v").has_value());
 
   j->fail_writes_for_testing(false);
@@ -314,7 +314,7 @@ TEST_CASE_METHOD(JournalFixture, "the WAL stays short over many runs, each with 
   for (int i = 0; i < 200; ++i) {
     auto j = open();
     RunRow r = run_row();
-    r.status = "in_sync";
+    r.status = RunStatus::in_sync;
     REQUIRE(j->record_run(r).has_value());
     j.reset();
     std::error_code ec;

@@ -1,4 +1,4 @@
-#include "engine/state/run_journal.h"
+#include "engine/run/run_journal.h"
 
 #include <pwd.h>
 #include <unistd.h>

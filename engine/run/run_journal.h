@@ -1,4 +1,4 @@
-// engine/state/run_journal.h — what a run writes to the journal, built from the model and the
+// engine/run/run_journal.h — what a run writes to the journal, built from the model and the
 // executor's results. Sensitive values are masked here, before anything reaches SQLite.
 #pragma once
 

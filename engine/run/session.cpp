@@ -1,0 +1,163 @@
+#include "engine/run/session.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "engine/model/datatype_parse.h"
+#include "engine/model/graph.h"
+#include "engine/model/loader.h"
+#include "engine/model/model_cache.h"
+#include "engine/run/run_journal.h"
+#include "resources/transports.h"
+
+namespace converge {
+
+namespace {
+
+/// Creates the state directory private to the user (0700).
+Status prepare_state_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return std::unexpected(make_error(ErrorCode::io, "cannot create state directory " + dir + ": " + ec.message()));
+  if (::chmod(dir.c_str(), 0700) != 0)
+    return std::unexpected(make_error(ErrorCode::io, "cannot make state directory " + dir + " private"));
+  if (::access(dir.c_str(), W_OK) != 0)
+    return std::unexpected(make_error(ErrorCode::io, "state directory " + dir + " is not writable"));
+  return {};
+}
+
+SessionFailure failure(RunStatus status, Error e) { return {status, Diagnostics{std::move(e)}}; }
+
+}  // namespace
+
+RunStatus final_status(Command command, const Tally& t, const PlannedOutcome* planned) {
+  // The planned run's verdict stands unless it is a success the built-in resources deny:
+  // one of them failed or was skipped, or (plan, check) still has changes pending.
+  if (planned && exit_code(planned->status) != kExitOk) return planned->status;
+  if (t.failed || t.skipped) return RunStatus::failed;
+  if (t.pending) {
+    if (command == Command::check) return RunStatus::drift;
+    if (command == Command::plan) return RunStatus::changes_pending;
+    return RunStatus::failed;  // apply left a change undone
+  }
+  const bool changed = t.changed > 0 || (planned && planned->changes > 0);
+  return command == Command::apply && changed ? RunStatus::converged : RunStatus::in_sync;
+}
+
+RunSession::~RunSession() {
+  // A journal still opening on its thread is waited for before the lock is released.
+  if (opening_.valid()) opening_.wait();
+}
+
+std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(const std::string& manifest_path,
+                                                                            const SessionOptions& opts) {
+  std::unique_ptr<RunSession> s(new RunSession());
+  s->opts_ = opts;
+  s->types_ = builtin_types();
+  const std::string cache_file = opts.state_dir + "/model.cache";
+  std::optional<Manifest> cached = opts.use_cache ? load_cached_model(cache_file, manifest_path) : std::nullopt;
+  // A cached model still needs the types its Types includes define (unchanged, since the
+  // cache is keyed on every source); if they no longer load, reload from YAML.
+  if (cached && !datatype::register_type_files(cached->type_files, s->types_).empty()) {
+    cached.reset();
+    s->types_ = builtin_types();
+  }
+  const bool from_cache = cached.has_value();
+  if (!cached) {
+    LoadOutcome lo = load_manifest(manifest_path, s->types_);
+    s->types_ = std::move(lo.types);
+    if (!lo.manifest) return std::unexpected(SessionFailure{RunStatus::invalid, std::move(lo.diagnostics)});
+    cached = std::move(lo.manifest);
+  }
+  s->model_ = std::move(cached);
+  const Manifest& m = *s->model_;
+  // State directory, lock, journal: all before any host is touched, and after the lab
+  // file is known to load when this run would create the lab from it.
+  if (Diagnostics lab = check_lab_file(m, opts.state_dir); !lab.empty())
+    return std::unexpected(SessionFailure{RunStatus::invalid, std::move(lab)});
+  if (auto st = prepare_state_dir(opts.state_dir); !st) return std::unexpected(failure(RunStatus::failed, st.error()));
+  if (!from_cache && opts.use_cache) store_cached_model(cache_file, m);
+  auto lock = RunLock::acquire(opts.state_dir, command_word(opts.command));
+  if (!lock)
+    return std::unexpected(
+        failure(lock.error().code == ErrorCode::locked ? RunStatus::locked : RunStatus::failed, lock.error()));
+  s->lock_.emplace(std::move(*lock));
+  // The journal opens (and closes out interrupted runs) on its own thread while the nodes
+  // are observed: observation changes nothing, and no change is made before both are done.
+  s->opening_ = std::async(std::launch::async, [dir = opts.state_dir]()
+                               -> Result<std::pair<std::unique_ptr<Journal>, std::vector<RunRow>>> {
+    CONVERGE_TRY(auto j, Journal::open(dir));
+    CONVERGE_TRY(auto interrupted, j->close_interrupted());
+    return std::make_pair(std::move(j), std::move(interrupted));
+  });
+  auto transports =
+      TransportSet::open(m, TransportOptions{opts.state_dir, opts.lab_speed, opts.command == Command::apply});
+  if (!transports) {
+    if (auto j = s->opening_.get(); !j) return std::unexpected(failure(RunStatus::failed, j.error()));
+    return std::unexpected(failure(RunStatus::failed, transports.error()));
+  }
+  s->transports_ = std::move(*transports);
+  s->lookup_ = [set = s->transports_.get()](const std::string& node) { return set->find(node); };
+  return s;
+}
+
+Result<std::vector<ResourceResult>> RunSession::observe(const ExecOptions& eo) {
+  std::vector<ResourceResult> results;
+  {
+    // Nothing changes on any node while everything is observed: directories may stay open.
+    auto held = transports_->hold_directories();
+    results = observe_all(*model_, types_, lookup_, eo);
+  }
+  auto opened = opening_.get();
+  if (!opened) return std::unexpected(opened.error());
+  journal_ = std::move(opened->first);
+  interrupted_ = std::move(opened->second);
+  return results;
+}
+
+int RunSession::recover_interrupted() {
+  if (interrupted_.empty()) return 0;
+  std::map<std::pair<std::string, std::string>, std::vector<const ResourceSpec*>> by_type_node;
+  for (const auto& r : model_->resources) by_type_node[{r.type, r.node}].push_back(&r);
+  int removed = 0;
+  for (const auto& [key, rs] : by_type_node)
+    if (Transport* t = lookup_(key.second))
+      removed += types_.find(key.first)->provider->recover_interrupted(rs, *t);
+  return removed;
+}
+
+Result<std::int64_t> RunSession::begin() {
+  if (run_id_) return run_id_;
+  if (!row_) row_ = describe_run(command_word(opts_.command), *model_, *journal_);
+  CONVERGE_TRY(run_id_, journal_->begin_run(*row_));
+  return run_id_;
+}
+
+Status RunSession::apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo) {
+  CONVERGE_TRY(std::int64_t id, begin());
+  StepRecorder recorder(*journal_, id, *model_, rs);
+  eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
+  eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
+  converge::apply_waves(*model_, build_graph(model_->resources), types_, lookup_, rs, eo);
+  return {};
+}
+
+Status RunSession::record(RunStatus status, int changes, int failed, const std::vector<ResourceResult>& results) {
+  if (opts_.command == Command::plan) return {};  // plan changes nothing and records nothing
+  if (run_id_) return journal_->end_run(run_id_, status, changes, failed);
+  // A run that changed nothing: one row, written in one transaction.
+  if (!row_) row_ = describe_run(command_word(opts_.command), *model_, *journal_);
+  RunRow row = *row_;
+  row.status = status;
+  row.failed = failed;
+  CONVERGE_TRY(run_id_, journal_->record_run(row));
+  if (opts_.command == Command::check) return journal_->record_drift(run_id_, drift_rows(*model_, results));
+  return {};
+}
+
+std::string RunSession::summary() const { return transports_->summary(); }
+
+}  // namespace converge

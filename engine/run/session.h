@@ -1,0 +1,105 @@
+// engine/run/session.h — one run's surroundings, from the model to the run's journal row:
+// the model (from the cache when no source changed), the state directory, its lock, the
+// journal, the transports, recovery after an interrupted run, the built-in resources'
+// journaled waves, and the run's row from its beginning (write-ahead, before the first
+// change) to its end. cmd_converge opens one and runs the pipeline through it.
+#pragma once
+
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/manifest.h"
+#include "engine/model/run_status.h"
+#include "engine/model/types.h"
+#include "engine/run/executor.h"
+#include "engine/run/orchestrate.h"
+#include "engine/state/journal.h"
+#include "engine/state/lock.h"
+
+namespace converge {
+
+class TransportSet;
+
+/// Where and how a session opens.
+struct SessionOptions {
+  Command command = Command::apply;
+  std::string state_dir;   ///< REQUIRES: set (the CLI resolves the default)
+  bool use_cache = true;   ///< read and write the validated-model cache
+  double lab_speed = 0;    ///< the lab: virtual seconds per real second
+};
+
+/// Why a session did not open: the status to report (invalid, locked or failed), why, and
+/// the model when it loaded.
+struct SessionFailure {
+  RunStatus status = RunStatus::failed;
+  Diagnostics diagnostics;
+};
+
+/// How the resources of a run ended, over built-in and planned resources alike.
+/// `planned` is the planned run's outcome when the manifest has data-typed resources.
+[[nodiscard]] RunStatus final_status(Command command, const Tally& t, const PlannedOutcome* planned);
+
+/// The session of one apply, plan or check. Not thread-safe; the run's threads go through
+/// the executor and the planned run, which take what they need from it.
+class RunSession {
+ public:
+  /// Loads the model (or takes it from the cache), checks the lab file a run would create
+  /// the lab from, prepares the private state directory, stores the cache, takes the lock,
+  /// starts opening the journal (closing out interrupted runs) on its own thread, and opens
+  /// the transports. Nothing is written before the model and its lab file are known good.
+  [[nodiscard]] static std::expected<std::unique_ptr<RunSession>, SessionFailure> open(const std::string& manifest_path,
+                                                                                       const SessionOptions& opts);
+  ~RunSession();
+
+  [[nodiscard]] const Manifest& manifest() const { return *model_; }
+  [[nodiscard]] const TypeRegistry& types() const { return types_; }
+  [[nodiscard]] const TransportLookup& transports() const { return lookup_; }
+  /// REQUIRES: observe() succeeded.
+  [[nodiscard]] Journal& journal() { return *journal_; }
+  /// The runs the journal found interrupted (closed out as such when it opened).
+  [[nodiscard]] const std::vector<RunRow>& interrupted() const { return interrupted_; }
+
+  /// Observes every resource (directories held open, nothing changing) while the journal
+  /// finishes opening; an error when the journal cannot be opened.
+  [[nodiscard]] Result<std::vector<ResourceResult>> observe(const ExecOptions& eo);
+
+  /// After an interrupted run: each type's recovery (the file type sweeps its stale
+  /// temporaries) on each node; how many leftovers were removed.
+  int recover_interrupted();
+
+  /// The run's row, written once before the first change; its id.
+  [[nodiscard]] Result<std::int64_t> begin();
+  /// The run's id, 0 while no row is written.
+  [[nodiscard]] std::int64_t run_id() const { return run_id_; }
+
+  /// Applies the pending built-in resources of `rs` in waves, each journaled before and
+  /// after it acts; an error when the run's row could not be written.
+  [[nodiscard]] Status apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo);
+
+  /// Records the run's end (plan records nothing): its status, changes and failures, and
+  /// for check the drift found.
+  [[nodiscard]] Status record(RunStatus status, int changes, int failed, const std::vector<ResourceResult>& results);
+
+  /// Text the transports want shown at the end (the lab's availability summary).
+  [[nodiscard]] std::string summary() const;
+
+ private:
+  RunSession() = default;
+
+  SessionOptions opts_;
+  TypeRegistry types_;
+  std::optional<Manifest> model_;
+  std::optional<RunLock> lock_;
+  std::future<Result<std::pair<std::unique_ptr<Journal>, std::vector<RunRow>>>> opening_;
+  std::unique_ptr<Journal> journal_;
+  std::vector<RunRow> interrupted_;
+  std::unique_ptr<TransportSet> transports_;
+  TransportLookup lookup_;
+  std::optional<RunRow> row_;  ///< identity fields, read once (git) when first needed
+  std::int64_t run_id_ = 0;
+};
+
+}  // namespace converge
