@@ -20,7 +20,7 @@ struct LoadOutcome {
   std::optional<Manifest> manifest;
   Diagnostics diagnostics;  ///< sorted; non-empty iff !manifest
   /// The registry the manifest was checked against: the given types plus those defined by
-  /// its `kind: Types` includes (resources/datatype.h). Use it to observe and apply.
+  /// its `kind: Types` includes (engine/model/datatype_parse.h). Use it to observe and apply.
   TypeRegistry types;
 };
 

@@ -1,6 +1,6 @@
 // engine/model/manifest.h — the validated model of a manifest.
 //
-// Produced by load_manifest() (engine/loader.h): includes merged, for_each stamped out,
+// Produced by load_manifest() (engine/model/loader.h): includes merged, for_each stamped out,
 // ${...} interpolated, targets resolved to nodes, properties checked against their types
 // and canonicalized, dependencies resolved. Everything downstream (diff, plan, execute)
 // works on this model and never looks at YAML again.

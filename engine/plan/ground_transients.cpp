@@ -1,5 +1,5 @@
 // The transient requirements of a ground plan: the steps that establish each just before
-// its action and put it back right after (engine/ground.h, expand_transients).
+// its action and put it back right after (engine/plan/ground.h, expand_transients).
 #include <algorithm>
 #include <deque>
 #include <map>

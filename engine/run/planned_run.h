@@ -1,4 +1,4 @@
-// engine/run/planned_run.h — internal to the planned run (engine/orchestrate.h is its interface):
+// engine/run/planned_run.h — internal to the planned run (engine/run/orchestrate.h is its interface):
 // the state of one planned run and its steps, in three parts:
 //   planned_run_prepare.cpp  observation, priors, run preconditions, grounding and planning;
 //   planned_run_execute.cpp  journaled steps with retries, boot waits and verification, node
@@ -31,7 +31,7 @@ using grounding::Subject;
 using grounding::StepKind;
 using grounding::step_kind_word;
 
-/// One planned run of `command` over a manifest (see engine/orchestrate.h for the phases).
+/// One planned run of `command` over a manifest (see engine/run/orchestrate.h for the phases).
 /// Not thread-safe as a whole: run() is called once; node chains it runs side by side share
 /// the journal and the run's state under mu_.
 class PlannedRun {

@@ -1,4 +1,4 @@
-// resources/datatype.h: type definition files parsed with positions, argv templates rendered
+// engine/model/datatype.h, datatype_parse.h and resources/datatype_provider.h: type definition files parsed with positions, argv templates rendered
 // element by element (never through a shell), probes reading the outputs COMMANDS.md shows,
 // and the generic provider driving a fake transport.
 #include <catch2/catch.hpp>
