@@ -180,7 +180,7 @@ TEST_CASE("the showcase's ground problem plans the rolling order, with transient
 
 TEST_CASE("a transient change a killed run left is a goal to put back", "[ground]") {
   Showcase sc;
-  // MOM on NODE2 was stopped for setup when the run died; its prior says running.
+  // FSCController on NODE2 was stopped for setup when the run died; its prior says running.
   for (std::size_t i = 0; i < sc.in.subjects.size(); ++i)
     if (sc.in.subjects[i].spec.id() == "service[HealthService]@NODE2") sc.in.observed[i] = Observation::absent();
   sc.in.restore["NODE2/service[FSCController].state"] = Value("running");
