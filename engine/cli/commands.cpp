@@ -177,7 +177,8 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
   std::optional<PlannedOutcome> po;
   if (any_planned) {
     const BeginRun begin = [&s]() { return s.begin(); };
-    Journal* journal = command == Command::plan ? nullptr : &s.journal();
+    // plan reads the journal too (the maintenance's priors) and writes nothing to it.
+    Journal* journal = &s.journal();
     po = run_planned(command, s.manifest(), s.types(), s.transports(), journal, begin, results,
                      planned_options(opts, !s.interrupted().empty()));
     report.diagnostics.insert(report.diagnostics.end(), po->diagnostics.begin(), po->diagnostics.end());

@@ -86,7 +86,8 @@ struct PlannedOutcome {
 using BeginRun = std::function<Result<std::int64_t>()>;
 
 /// The planned run of `command`. `results` holds observe_all()'s results and is updated to
-/// the final observation. `journal` may be null (plan and check record nothing here).
+/// the final observation. `journal` is read for priors and an awaited reboot (every command)
+/// and written by apply only; it may be null (nothing recorded, no prior known).
 [[nodiscard]] PlannedOutcome run_planned(Command command, const Manifest& m, const TypeRegistry& types,
                                          const TransportLookup& transports, Journal* journal, const BeginRun& begin_run,
                                          std::vector<ResourceResult>& results, const PlannedRunOptions& opts);
