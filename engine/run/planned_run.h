@@ -138,11 +138,11 @@ class PlannedRun {
   /// Searches a plan for `g` and inserts its transient establish/restore steps.
   std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g, bool node_disruption = true);
 
-  /// The plan in the report: its text first among the notes (on a terminal, apply prints
-  /// it before the progress and keeps only its first line), its JSON under "plan".
+  /// The plan in the outcome: its text first among the notes (with a progress sink, apply
+  /// prints it there before the steps and keeps only its first line), its JSON under "plan".
   void describe_plan(const Grounded& g, const planning::Plan& p);
 
-  /// The plan as a DOT graph to --graph's file (a failure to write is a diagnostic).
+  /// The plan as a DOT graph to the options' graph_file (a failure to write is a diagnostic).
   void write_graph(const Grounded& g, const planning::Plan& p);
 
   // ---- execution (planned_run_execute.cpp) ----

@@ -31,8 +31,7 @@ struct SessionOptions {
   double lab_speed = 0;    ///< the lab: virtual seconds per real second
 };
 
-/// Why a session did not open: the status to report (invalid, locked or failed), why, and
-/// the model when it loaded.
+/// Why a session did not open: the status to report (invalid, locked or failed) and why.
 struct SessionFailure {
   RunStatus status = RunStatus::failed;
   Diagnostics diagnostics;
