@@ -15,12 +15,6 @@ namespace {
 
 bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
-std::string tail(const std::string& s, std::size_t n = 400) {
-  std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\r')) t.pop_back();
-  while (!t.empty() && (t.front() == '\n' || t.front() == '\r')) t.erase(t.begin());
-  return t;
-}
 
 /// Unmapped captured text, converted by the property's kinds.
 Value convert(const std::string& text, const PropertySpec* p, int base) {
@@ -64,7 +58,7 @@ ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const 
   }
   if (!contains(p.present_exit, exit_code)) {
     r.error = "exited " + std::to_string(exit_code);
-    if (auto e = tail(err.empty() ? out : err); !e.empty()) r.error += ": " + e;
+    if (auto e = Secrets().tail(err.empty() ? out : err); !e.empty()) r.error += ": " + e;
     return r;
   }
   for (const auto& c : p.captures) {
@@ -137,7 +131,7 @@ Status run_commands(const DataType& type, const ActionDef& a, const ResourceSpec
     if (res.timed_out) return std::unexpected(make_error(ErrorCode::timeout, "`" + line + "` timed out"));
     if (!contains(cmd.ok_exit, res.exit_code)) {
       std::string msg = "`" + line + "` exited " + std::to_string(res.exit_code);
-      if (auto e = tail(res.err.empty() ? res.out : res.err); !e.empty()) msg += ": " + e;
+      if (auto e = Secrets(r).tail(res.err.empty() ? res.out : res.err); !e.empty()) msg += ": " + e;
       return std::unexpected(make_error(ErrorCode::action_failed, msg));
     }
   }

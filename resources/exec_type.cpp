@@ -30,11 +30,6 @@ ExecRequest request(const ResourceSpec& r, const char* key) {
   return req;
 }
 
-std::string tail(const std::string& s, std::size_t n = 400) {
-  std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-  return t;
-}
 
 class ExecProvider final : public Provider {
  public:
@@ -70,7 +65,7 @@ class ExecProvider final : public Provider {
                                                                 format_duration_ms(parse_duration_ms(*r.prop("timeout")).value_or(0))));
     if (res->exit_code != 0) {
       std::string msg = "apply exited " + std::to_string(res->exit_code);
-      if (auto e = tail(res->err); !e.empty()) msg += ": " + e;
+      if (auto e = Secrets(r).tail(res->err); !e.empty()) msg += ": " + e;
       return std::unexpected(make_error(ErrorCode::action_failed, msg));
     }
     return {};

@@ -44,7 +44,7 @@ std::expected<void, PropertyError> canonicalize_common(Map& props) {
   const std::string& path = props["path"].is_string() ? props["path"].as_string() : "";
   if (path.empty() || path[0] != '/') return std::unexpected(PropertyError{"path", "must be an absolute path"});
   if (path.find("/../") != std::string::npos || path.ends_with("/..") || path.find("/./") != std::string::npos ||
-      path.find("//") != std::string::npos)
+      path.ends_with("/.") || path.find("//") != std::string::npos)
     return std::unexpected(PropertyError{"path", "must be normalized (no '.', '..' or '//' components)"});
   if (path.size() > 1 && path.back() == '/') props["path"] = Value(path.substr(0, path.size() - 1));
   if (auto it = props.find("mode"); it != props.end() && !it->second.is_null()) {
@@ -52,8 +52,12 @@ std::expected<void, PropertyError> canonicalize_common(Map& props) {
     if (!m) return std::unexpected(PropertyError{"mode", "must be octal permission bits such as \"0644\""});
     it->second = Value(format_mode(*m));
   }
-  for (const char* k : {"owner", "group"})
-    if (auto it = props.find(k); it != props.end() && it->second.is_int()) it->second = Value(it->second.to_string());
+  for (const char* k : {"owner", "group"}) {
+    auto it = props.find(k);
+    if (it == props.end() || it->second.is_null()) continue;
+    if (it->second.is_int()) it->second = Value(it->second.to_string());
+    if (auto id = numeric_id(it->second.as_string()); !id) return std::unexpected(PropertyError{k, id.error().message});
+  }
   return {};
 }
 
@@ -163,7 +167,9 @@ class FileProvider final : public Provider {
     // A new inode: it takes the stated mode, owner and group, and what the file it replaces
     // had for those the resource leaves alone (as an editor saving in place would).
     bool replaces = before.state == Observation::State::present;
-    std::uint32_t mode = kept_mode(r, before).value_or(0644);
+    // A new file of no stated mode: 0666 less the node's umask, as a shell would create it;
+    // 0600 when its content is sensitive.
+    std::uint32_t mode = kept_mode(r, before).value_or(r.sensitive.count("content") ? 0600 : 0666 & ~fs->umask());
     CONVERGE_TRY(Ownership owner, wanted_ownership(r, *fs));
     if (replaces && (!owner.uid || !owner.gid)) {
       CONVERGE_TRY(FileInfo old, fs->stat(path));
@@ -213,7 +219,7 @@ class DirectoryProvider final : public Provider {
     const std::string& path = r.prop("path")->as_string();
     if (c.action == ChangeKind::remove) return fs->remove(path, false);
     if (c.action == ChangeKind::create) {
-      std::uint32_t mode = r.prop("mode") ? *parse_mode(*r.prop("mode")) : 0755;
+      std::uint32_t mode = r.prop("mode") ? *parse_mode(*r.prop("mode")) : 0777 & ~fs->umask();
       CONVERGE_CHECK(fs->make_dir(path, mode));
       if (!c.find("owner") && !c.find("group")) return {};
       // Owner after mode would clear a stated setgid: apply_metadata sets the mode again.

@@ -9,13 +9,34 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "resources/transport.h"
 
 namespace converge {
 
+/// An owned file descriptor (-1: none), closed on destruction.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+};
+
 /// Files and processes of this machine. With a root, every path is mapped under it and
 /// commands run with CONVERGE_ROOT set to it (commands are not chrooted).
+///
+/// Paths are resolved one component at a time from the root's descriptor (openat with
+/// O_NOFOLLOW), and every change acts relative to the descriptor of the directory that
+/// holds it, never through a path looked up again: beneath a node root no symbolic link is
+/// followed (a link there could lead out of it); without a root, only links that root owns
+/// in directories only root may write are (the system's own, /bin -> usr/bin), so that a
+/// user who can write a directory above a managed file cannot redirect the write. A link
+/// as the managed path itself is never followed: it is replaced, or its mode left alone.
 class LocalTransport final : public Transport, public FileSystem {
  public:
   /// `root` empty means "/". REQUIRES: root, when given, is absolute.
@@ -49,6 +70,8 @@ class LocalTransport final : public Transport, public FileSystem {
   Status chmod(const std::string& path, std::uint32_t mode) override;
   Status chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) override;
   Status remove(const std::string& path, bool recursive) override;
+  /// The process' umask (read once): the default mode of new files and directories.
+  std::uint32_t umask() const override;
   Result<std::uint32_t> user_id(const std::string& name) override;
   Result<std::uint32_t> group_id(const std::string& name) override;
 
@@ -56,6 +79,15 @@ class LocalTransport final : public Transport, public FileSystem {
   [[nodiscard]] std::string real(const std::string& path) const;
 
  private:
+  /// The directory reached from the root through `dirs` (see the class comment for links);
+  /// Fd{-1} when one on the way does not exist; an error for a link not followed.
+  [[nodiscard]] Result<Fd> walk(const std::vector<std::string>& dirs, const std::string& path) const;
+  /// The directory holding the node path `path`, and its last component in `leaf`; Fd{-1}
+  /// when a directory on the way is missing.
+  [[nodiscard]] Result<Fd> open_parent(const std::string& path, std::string& leaf) const;
+  /// open_parent(), with a missing directory an error (for a change).
+  [[nodiscard]] Result<Fd> parent_of(const std::string& path, std::string& leaf) const;
+
   /// The held directory `dir` (a real path), opened O_PATH on first use; -1 when
   /// directories are not held, `dir` cannot be opened, or kMaxHeldDirs are held already.
   int held_dir(const std::string& dir);

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <mutex>
+#include <set>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -101,7 +103,31 @@ Result<ExecResult> finish_status(int status, ExecResult& r) {
   return std::move(r);
 }
 
+/// The process groups of the commands running now, and whether new ones may start.
+struct Running {
+  std::mutex mu;
+  std::set<pid_t> groups;
+  bool stopped = false;
+};
+
+Running& running() {
+  static Running r;
+  return r;
+}
+
 }  // namespace
+
+void signal_running(int sig) {
+  Running& r = running();
+  std::lock_guard l(r.mu);
+  for (pid_t g : r.groups) ::kill(-g, sig);
+}
+
+void stop_starting() {
+  Running& r = running();
+  std::lock_guard l(r.mu);
+  r.stopped = true;
+}
 
 Result<ExecResult> run_process(const ExecRequest& req) {
   if (req.argv.empty()) return std::unexpected(make_error(ErrorCode::invalid_input, "empty command"));
@@ -144,9 +170,28 @@ Result<ExecResult> run_process(const ExecRequest& req) {
     env = envp.data();
   }
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), env);
+  int rc = 0;
+  {
+    // Registered under the same lock as it starts: a signal either finds it or stops it.
+    std::lock_guard l(running().mu);
+    if (running().stopped) {
+      posix_spawn_file_actions_destroy(&fa);
+      posix_spawnattr_destroy(&attr);
+      return std::unexpected(make_error(ErrorCode::action_failed, "not started: converge was interrupted"));
+    }
+    rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), env);
+    if (rc == 0) running().groups.insert(pid);
+  }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
+  struct Unregister {
+    pid_t pid;
+    ~Unregister() {
+      if (pid <= 0) return;
+      std::lock_guard l(running().mu);
+      running().groups.erase(pid);
+    }
+  } unregister{rc == 0 ? pid : 0};
   if (rc != 0) {
     // The child's chdir fails with the same errors as the exec: say which one it was.
     if (!req.cwd.empty()) {

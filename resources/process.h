@@ -12,4 +12,12 @@ namespace converge {
 /// not be started (not found, not executable): the message names the program.
 [[nodiscard]] Result<ExecResult> run_process(const ExecRequest& req);
 
+/// Sends `sig` to the process group of every command running now (an interrupted run asks
+/// them to end with SIGTERM, then ends them with SIGKILL). Async-signal-unsafe: call it
+/// from a thread, not a signal handler. Thread-safe.
+void signal_running(int sig);
+
+/// From now on run_process() starts nothing and returns an error at once. Thread-safe.
+void stop_starting();
+
 }  // namespace converge

@@ -1,5 +1,9 @@
 #include "resources/ssh_transport.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/model/sha256.h"
 #include "resources/process.h"
 
 namespace converge {
@@ -13,8 +17,38 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+namespace {
+
+/// The longest control directory whose sockets fit sun_path (108 bytes): "/" + %C's 40
+/// hex digits + the ".XXXXXXXXXXXXXXXX" ssh appends while it creates one.
+constexpr std::size_t kMaxControlDir = 107 - 1 - 40 - 17;
+
+/// A short private directory for the sockets of a long state directory: /tmp/converge-UID-
+/// HASH (0700, this user's; anything else there is refused).
+std::string short_control_dir(const std::string& dir) {
+  const std::string digest = sha256_hex(dir).substr(0, 16);
+  std::string shortdir = "/tmp/converge-" + std::to_string(::getuid()) + "-" + digest;
+  ::mkdir(shortdir.c_str(), 0700);
+  struct stat st {};
+  if (::lstat(shortdir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & 077) != 0)
+    return dir;  // not ours: keep the long one, whose connections then fail with ssh's own word
+  return shortdir;
+}
+
+/// The remote shell's prelude when the command has an environment: it reads `n` assignments
+/// from stdin, each as a byte count on a line and then the bytes of NAME=VALUE, exports them
+/// and runs the command with the rest of stdin. So no value appears in any argv (ssh's or
+/// the remote shell's), where every user of either machine could read it in `ps`.
+constexpr const char* kEnvPrelude =
+    "n=$1; shift; while [ \"$n\" -gt 0 ]; do IFS= read -r len || exit 125; "
+    "kv=$(head -c \"$len\"; echo x); kv=${kv%x}; export \"$kv\" || exit 125; n=$((n - 1)); done; exec \"$@\"";
+
+}  // namespace
+
 SshTransport::SshTransport(std::string node, TransportSpec spec, std::string control_dir)
-    : node_(std::move(node)), spec_(std::move(spec)), control_dir_(std::move(control_dir)) {}
+    : node_(std::move(node)), spec_(std::move(spec)), control_dir_(std::move(control_dir)) {
+  if (control_dir_.size() > kMaxControlDir) control_dir_ = short_control_dir(control_dir_);
+}
 
 std::string SshTransport::describe() const { return "ssh " + (spec_.host.empty() ? node_ : spec_.host); }
 
@@ -28,24 +62,35 @@ std::vector<std::string> SshTransport::ssh_argv(const ExecRequest& req) const {
   a.push_back("--");
   std::string line;
   if (!req.cwd.empty()) line += "cd " + shell_quote(req.cwd) + " && ";
-  if (!req.env.empty()) {
-    line += "env";
-    for (const auto& [k, v] : req.env) line += " " + shell_quote(k + "=" + v);
-    line += " ";
-  }
+  if (!req.env.empty())
+    line += "sh -c " + shell_quote(kEnvPrelude) + " sh " + std::to_string(req.env.size()) + " ";
   for (std::size_t i = 0; i < req.argv.size(); ++i) line += (i ? " " : "") + shell_quote(req.argv[i]);
   a.push_back(line);
   return a;
+}
+
+std::string SshTransport::env_stdin(const ExecRequest& req) {
+  std::string in;
+  for (const auto& [k, v] : req.env) {
+    const std::string kv = k + "=" + v;
+    in += std::to_string(kv.size()) + "\n" + kv;
+  }
+  return in + req.stdin_data;
 }
 
 Result<ExecResult> SshTransport::run(const ExecRequest& req) {
   ExecRequest local;
   local.argv = ssh_argv(req);
   local.timeout = req.timeout;
-  local.stdin_data = req.stdin_data;
+  local.stdin_data = env_stdin(req);
   CONVERGE_TRY(ExecResult r, run_process(local));
-  if (r.exit_code == 255 && !r.timed_out)  // ssh's own failure: the node is not reachable
-    return std::unexpected(make_error(ErrorCode::unreachable, "ssh to " + node_ + " failed: " + r.err));
+  if (r.exit_code == 255 && !r.timed_out) {
+    // ssh's own failure (or the remote command's exit 255): the node is not reachable.
+    std::string why = r.err;
+    while (!why.empty() && (why.back() == '\n' || why.back() == '\r' || why.back() == ' ')) why.pop_back();
+    if (why.empty()) why = "ssh exited 255 and said nothing (the connection was dropped, or the remote command exited 255)";
+    return std::unexpected(make_error(ErrorCode::unreachable, "ssh to " + node_ + " failed: " + why));
+  }
   return r;
 }
 

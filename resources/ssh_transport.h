@@ -2,9 +2,12 @@
 // with connection reuse (ControlMaster) so that many commands share one connection.
 //
 // argv is sent as one remote command line in which every element is single-quoted, so no
-// manifest value is ever interpreted by the remote shell. Environment variables travel as
-// arguments of `env`. File operations are not offered over ssh yet (files() is null): the
-// file and directory types report that instead of guessing.
+// manifest value is ever interpreted by the remote shell. Environment variables travel on
+// stdin, ahead of the command's own input, and a small POSIX-shell prelude exports them: no
+// value is in any argv, where `ps` would show it. The sockets live in the state directory,
+// or, when its path is too long for a socket's name, in a private /tmp/converge-UID-HASH.
+// File operations are not offered over ssh yet (files() is null): the file and directory
+// types report that instead of guessing.
 #pragma once
 
 #include "engine/model/manifest.h"
@@ -24,6 +27,10 @@ class SshTransport final : public Transport {
 
   /// The argv of the local ssh process for `req` (exposed for tests).
   [[nodiscard]] std::vector<std::string> ssh_argv(const ExecRequest& req) const;
+  /// What the local ssh process reads on stdin for `req`: its environment, then its input.
+  [[nodiscard]] static std::string env_stdin(const ExecRequest& req);
+  /// Where the control sockets are.
+  [[nodiscard]] const std::string& control_dir() const { return control_dir_; }
 
  private:
   std::string node_;

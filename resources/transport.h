@@ -8,11 +8,13 @@
 // lab_test.cpp (lab), and the scenario tests over ssh's command path.
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/model/error.h"
@@ -62,6 +64,21 @@ struct Inspection {
   FileInfo info;
   std::optional<std::string> content;  ///< set for a regular file when content was asked for
 };
+
+/// The largest user or group id (4294967295 is -1, "unchanged", to chown).
+inline constexpr std::uint64_t kMaxId = 4294967294;
+
+/// A user or group named by number: the id; nullopt when `s` is a name (not all digits); an
+/// error for a number past kMaxId (it would wrap to another user's id).
+[[nodiscard]] inline Result<std::optional<std::uint32_t>> numeric_id(std::string_view s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return std::optional<std::uint32_t>{};
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v > kMaxId)
+    return std::unexpected(make_error(ErrorCode::invalid_input, "id " + std::string(s) + " is out of range (at most " +
+                                                                    std::to_string(kMaxId) + ")"));
+  return std::optional<std::uint32_t>(static_cast<std::uint32_t>(v));
+}
 
 /// Runs commands on a node. Thread-safe: the executor calls it from several workers.
 class CommandRunner {
@@ -123,7 +140,11 @@ class FileSystem {
                                      std::optional<std::uint32_t> gid) = 0;
   /// Removes a file or an empty directory (`recursive` removes a whole tree).
   [[nodiscard]] virtual Status remove(const std::string& path, bool recursive) = 0;
-  /// Resolves a user or group name on the node to its id.
+  /// The permission bits a new file or directory of no stated mode leaves out (the node's
+  /// umask): it gets 0666 (0777) minus these, as a shell's redirection or mkdir would.
+  [[nodiscard]] virtual std::uint32_t umask() const { return 022; }
+  /// Resolves a user or group name on the node to its id. A numeric name is an id, at
+  /// most 4294967294 (an id of -1 means "unchanged" to chown).
   [[nodiscard]] virtual Result<std::uint32_t> user_id(const std::string& name) = 0;
   [[nodiscard]] virtual Result<std::uint32_t> group_id(const std::string& name) = 0;
 };

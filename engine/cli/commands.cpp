@@ -1,5 +1,6 @@
 #include "engine/cli/commands.h"
 
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <set>
 
 #include "engine/cli/report.h"
+#include "engine/cli/signals.h"
 #include "engine/model/loader.h"
 #include "engine/run/orchestrate.h"
 #include "engine/run/session.h"
@@ -145,6 +147,7 @@ PlannedRunOptions planned_options(const GlobalOptions& opts, bool resumed) {
   if (opts.progress && !opts.quiet && !opts.json)
     po.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   po.resumed = resumed;
+  po.stop = [] { return interrupted_by() != 0; };
   po.dump_problem = std::getenv("CONVERGE_DUMP_PROBLEM") != nullptr;
   if (const char* k = std::getenv("CONVERGE_TEST_KILL_AT_STEP")) po.kill_at_step = std::atoi(k);
   return po;
@@ -165,13 +168,14 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
       pending = pending || (!planned[i] && builtin[i].outcome == Outcome::pending);
     }
     if (pending) {
-      if (auto st = s.apply_waves(builtin, eo); !st) {
-        report.diagnostics.push_back(st.error());
-        report.status = RunStatus::failed;
-        return {0, 1};
-      }
+      Status st = s.apply_waves(builtin, eo);
       for (std::size_t i = 0; i < builtin.size(); ++i)
         if (!planned[i]) results[i] = builtin[i];
+      if (!st) {
+        report.diagnostics.push_back(st.error());
+        report.status = RunStatus::failed;
+        return {tally(results).changed, std::max(1, tally(results).failed)};
+      }
     }
   }
   std::optional<PlannedOutcome> po;
@@ -219,7 +223,8 @@ int cmd_converge(const std::string& command_name, const std::string& manifest_pa
   report.manifest_name = s.manifest().name;
   report.manifest_sha256 = s.manifest().version_sha256();
   timer.mark("load");
-  ExecOptions eo{opts.parallel, progress_printer(s.manifest(), opts), start_printer(s.manifest(), opts), nullptr, nullptr};
+  ExecOptions eo{opts.parallel, progress_printer(s.manifest(), opts), start_printer(s.manifest(), opts), nullptr, nullptr,
+                 [] { return interrupted_by() != 0; }};
   auto observed = s.observe(eo);
   if (!observed) {
     report.status = RunStatus::failed;
@@ -236,6 +241,11 @@ int cmd_converge(const std::string& command_name, const std::string& manifest_pa
   report.results = &results;
   timer.mark("observe");
   auto [changes, failed] = run_resources(command, s, results, eo, report, opts);
+  if (int sig = interrupted_by(); sig != 0 && report.status != RunStatus::interrupted) {
+    report.status = RunStatus::interrupted;
+    report.notes.push_back(std::string("interrupted by ") + (::sigabbrev_np(sig) ? "SIG" + std::string(::sigabbrev_np(sig)) : "a signal") +
+                           ": no further step started; a rerun observes afresh and finishes the job");
+  }
   timer.mark("run");
   if (auto recorded = s.record(report.status, changes, failed, results); !recorded) {
     report.diagnostics.push_back(recorded.error());

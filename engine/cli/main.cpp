@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/cli/commands.h"
+#include "engine/cli/signals.h"
 #include "engine/model/duration.h"
 #include "engine/model/value.h"
 
@@ -22,6 +23,7 @@ bool is_subcommand(const char* a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  converge::install_signal_handling();
   // `converge [OPTIONS] MANIFEST` means `converge [OPTIONS] apply MANIFEST`: find the first
   // positional word (skipping the values of options that take one).
   std::vector<char*> args(argv, argv + argc);

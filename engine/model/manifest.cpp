@@ -42,9 +42,30 @@ void collect_secrets(const Value& v, std::vector<std::string>& out) {
 }  // namespace
 
 Secrets::Secrets(const Manifest& m) {
-  for (const auto& r : m.resources)
-    for (const auto& k : r.sensitive)
-      if (const Value* v = r.prop(k)) collect_secrets(*v, values_);
+  for (const auto& r : m.resources) add(r);
+  order();
+}
+
+Secrets::Secrets(const ResourceSpec& r) {
+  add(r);
+  order();
+}
+
+void Secrets::add(const ResourceSpec& r) {
+  for (const auto& k : r.sensitive)
+    if (const Value* v = r.prop(k)) collect_secrets(*v, values_);
+}
+
+std::string Secrets::tail(const std::string& text, std::size_t n) const {
+  // Scrubbed whole first: a cut through a secret would leave a piece no scrub can match.
+  std::string s = scrub(text);
+  std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\r')) t.pop_back();
+  while (!t.empty() && (t.front() == '\n' || t.front() == '\r')) t.erase(t.begin());
+  return t;
+}
+
+void Secrets::order() {
   std::sort(values_.begin(), values_.end(),
             [](const std::string& a, const std::string& b) { return a.size() != b.size() ? a.size() > b.size() : a < b; });
   values_.erase(std::unique(values_.begin(), values_.end()), values_.end());

@@ -101,12 +101,20 @@ struct Manifest {
 class Secrets {
  public:
   explicit Secrets(const Manifest& m);
+  /// The sensitive values of one resource (what its own command could echo).
+  explicit Secrets(const ResourceSpec& r);
+  Secrets() = default;
   /// `text` with each sensitive value replaced by "(sensitive)". A list or map counts
   /// element by element (argv, env); values under 3 bytes are left alone, as they would
   /// blank out common words without hiding anything.
   [[nodiscard]] std::string scrub(std::string text) const;
+  /// The last `n` bytes of `text` scrubbed (scrubbed before the cut, so that no piece of a
+  /// secret survives it), "..." before them when cut, blank lines around trimmed.
+  [[nodiscard]] std::string tail(const std::string& text, std::size_t n = 400) const;
 
  private:
+  void add(const ResourceSpec& r);
+  void order();  ///< longest first, each once
   std::vector<std::string> values_;  ///< longest first: a secret holding another goes whole
 };
 

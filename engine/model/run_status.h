@@ -11,7 +11,10 @@
 namespace converge {
 
 /// Exit codes (DESIGN §4), the same for every command.
-enum ExitCode : int { kExitOk = 0, kExitError = 1, kExitPending = 2, kExitRefused = 3, kExitLocked = 4 };
+enum ExitCode : int {
+  kExitOk = 0, kExitError = 1, kExitPending = 2, kExitRefused = 3, kExitLocked = 4,
+  kExitInterrupted = 130,  ///< 128 + SIGINT, as shells report a command Ctrl-C ended
+};
 
 /// How a command (or a journaled run) ended.
 enum class RunStatus {
@@ -26,12 +29,13 @@ enum class RunStatus {
   refused,          ///< no safe plan, or a run precondition fails (3)
   halted,           ///< the failure threshold stopped the run, safely (3)
   locked,           ///< another run holds the lock (4)
-  running,          ///< journal only: a run that has not ended (or died: see interrupted)
-  interrupted,      ///< journal only: a run found still `running` by the next one
+  interrupted,      ///< SIGINT, SIGTERM or SIGHUP stopped the run between steps (130); also a
+                    ///< run the next one found still `running` (it died)
+  running,          ///< journal only: a run that has not ended
 };
 
-/// One status's word, exit code and whether a command reports it (running and interrupted
-/// are only ever journaled).
+/// One status's word, exit code and whether a command reports it (running is only ever
+/// journaled).
 struct RunStatusInfo {
   RunStatus status;
   std::string_view word;
@@ -52,8 +56,8 @@ inline constexpr std::array<RunStatusInfo, 13> kRunStatuses{{
     {RunStatus::refused, "refused", kExitRefused, true},
     {RunStatus::halted, "halted", kExitRefused, true},
     {RunStatus::locked, "locked", kExitLocked, true},
+    {RunStatus::interrupted, "interrupted", kExitInterrupted, true},
     {RunStatus::running, "running", kExitError, false},
-    {RunStatus::interrupted, "interrupted", kExitError, false},
 }};
 
 /// The status's word as reports and the journal write it ("in_sync").
@@ -72,7 +76,7 @@ inline constexpr std::array<RunStatusInfo, 13> kRunStatuses{{
 /// True when the run ended with everything as desired (the end of a maintenance).
 [[nodiscard]] constexpr bool ended_in_sync(RunStatus s) { return s == RunStatus::converged || s == RunStatus::in_sync; }
 
-static_assert(status_word(RunStatus::interrupted) == "interrupted", "kRunStatuses follows the enum's order");
+static_assert(status_word(RunStatus::running) == "running", "kRunStatuses follows the enum's order");
 static_assert(status_word(RunStatus::locked) == "locked", "kRunStatuses follows the enum's order");
 
 }  // namespace converge

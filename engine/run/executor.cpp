@@ -212,6 +212,10 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
     }
   };
   while (!todo.empty()) {
+    if (opts.stop && opts.stop()) {
+      halt("interrupted", todo);
+      return;
+    }
     std::vector<int> wave, rest;
     for (int i : todo) {
       bool ready = true;

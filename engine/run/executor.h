@@ -70,6 +70,8 @@ struct ExecOptions {
   /// After the wave's resources finished and were verified (the journal's outcomes).
   /// On error the run halts after this wave.
   WaveHook after_wave;
+  /// Asked before each wave: true stops the run there (an interrupt); the rest is skipped.
+  std::function<bool()> stop;
 };
 
 /// Runs fn(0..n-1) on up to `workers` threads. Blocks until all are done.

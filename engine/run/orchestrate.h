@@ -68,6 +68,7 @@ struct PlannedRunOptions {
   bool resumed = false;                              ///< an earlier run was interrupted
   bool dump_problem = false;                         ///< print the ground problem on stderr (type authors)
   int kill_at_step = 0;                              ///< test hook: SIGKILL itself once step N is journaled
+  std::function<bool()> stop;                        ///< asked before each step: true ends the run interrupted
 };
 
 /// How a planned run ended, as a value: the CLI reports it.

@@ -161,7 +161,7 @@ class PlannedRun {
   Status verify_step(const Grounded& g, int a, Observation& obs);
 
   /// What one journaled step came to.
-  enum class StepEnd { ok, failed, awaiting, journal_error };
+  enum class StepEnd { ok, failed, awaiting, journal_error, interrupted };
 
   /// Runs step `i` of `plan`: its row journaled before it acts (and what a transient step
   /// changes recorded as a prior first), the commands with retries, the wait for a new
@@ -193,6 +193,12 @@ class PlannedRun {
   PlannedOutcome apply(Grounded g, planning::Plan plan);
 
   // ---- how a run ends (planned_run_end.cpp) ----
+
+  /// True once the options' stop says the run is interrupted.
+  bool stopping() const { return opts_.stop && opts_.stop(); }
+
+  /// The run was interrupted between steps: nothing more starts; a rerun continues.
+  PlannedOutcome interrupted();
 
   static constexpr const char* kAwaitKey = "awaiting_reboot";
 

@@ -49,6 +49,14 @@ std::optional<PlannedOutcome> PlannedRun::check_awaited_reboot() {
   return std::nullopt;
 }
 
+PlannedOutcome PlannedRun::interrupted() {
+  refresh_results(touched_);
+  out_.notes.push_back("interrupted: no further step started after " + std::to_string(changes_) +
+                       " step(s); what ran is journaled, and a rerun observes afresh, puts back what this run changed "
+                       "for the time of a step, and finishes the job");
+  return end(RunStatus::interrupted, failures_);
+}
+
 PlannedOutcome PlannedRun::finish() {
   refresh_results(touched_);
   if (journal_)

@@ -103,6 +103,7 @@ Status PlannedRun::verify_step(const Grounded& g, int a, Observation& obs) {
 PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning::Plan& plan, std::size_t i,
                                               const std::string& why, const std::string& label,
                                               std::map<std::string, Value>& put_back, Error& err) {
+  if (stopping()) return StepEnd::interrupted;
   const int a = plan.steps[i].action;
   const StepKind kind = g.kind(i);
   const auto& pa = g.problem.actions[a];
@@ -238,14 +239,16 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
   auto id = begin_run_();
   if (!id) return error(id.error().describe());
   run_id_ = *id;
-    if (auto s = resolve_priors(true); !s) return error(s.error().describe());
+  if (auto s = resolve_priors(true); !s) return error(s.error().describe());
   std::map<std::string, Value> put_back;  // transient facts changed and not yet restored
   for (int round = 0; round < 4; ++round) {
     if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
     const auto whys = explain_steps(g, subjects_, plan);
     if (auto chains = node_chains(g, plan)) {
-      if (auto failed = run_chains(g, plan, *chains, whys, put_back))
+      if (auto failed = run_chains(g, plan, *chains, whys, put_back)) {
+        if (stopping()) return interrupted();
         return halt(g, g.problem.actions[plan.steps[failed->first].action], failed->second, put_back);
+      }
     } else {
       for (std::size_t i = 0; i < plan.steps.size(); ++i) {
         Error err;
@@ -253,7 +256,10 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
         switch (run_journaled(g, plan, i, whys[i], label, put_back, err)) {
           case StepEnd::ok: break;
           case StepEnd::awaiting: return await_reboot();
+          case StepEnd::interrupted: return interrupted();
           case StepEnd::failed:
+            if (stopping()) return interrupted();  // its command was ended by the interrupt
+            [[fallthrough]];
           case StepEnd::journal_error:
             // A journal that cannot record is a failure like any other: halt. The halt's
             // own steps are journaled too, so with the journal still failing nothing more runs.

@@ -271,7 +271,17 @@ bool PlannedRun::goals_hold(const Grounded& g) {
 }
 
 std::expected<planning::Plan, planning::Refusal> PlannedRun::make_plan(Grounded& g, bool node_disruption) {
-  if (opts_.dump_problem) dump_problem(g.problem, stderr);
+  if (opts_.dump_problem) {
+    // Goals hold desired values: the dump is scrubbed like every other text.
+    char* buf = nullptr;
+    std::size_t len = 0;
+    if (std::FILE* f = ::open_memstream(&buf, &len)) {
+      dump_problem(g.problem, f);
+      std::fclose(f);
+      std::fputs(scrub(std::string(buf, len)).c_str(), stderr);
+      std::free(buf);
+    }
+  }
   auto p = planning::plan(g.problem);
   if (!p) return p;
   return grounding::expand_transients(g, *p, node_disruption);

@@ -139,10 +139,15 @@ Result<std::int64_t> RunSession::begin() {
 Status RunSession::apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo) {
   CONVERGE_TRY(std::int64_t id, begin());
   StepRecorder recorder(*journal_, id, *model_, rs);
-  eo.before_wave = [&](const std::vector<int>& wave) { return recorder.started(wave); };
-  eo.after_wave = [&](const std::vector<int>& wave) { return recorder.ended(wave); };
+  Status failed;  // the first journal write that failed: it halted the run
+  auto keep = [&failed](Status st) {
+    if (!st && failed) failed = st;
+    return st;
+  };
+  eo.before_wave = [&](const std::vector<int>& wave) { return keep(recorder.started(wave)); };
+  eo.after_wave = [&](const std::vector<int>& wave) { return keep(recorder.ended(wave)); };
   converge::apply_waves(*model_, build_graph(model_->resources), types_, lookup_, rs, eo);
-  return {};
+  return failed;
 }
 
 Status RunSession::record(RunStatus status, int changes, int failed, const std::vector<ResourceResult>& results) {

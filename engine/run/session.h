@@ -75,7 +75,8 @@ class RunSession {
   [[nodiscard]] std::int64_t run_id() const { return run_id_; }
 
   /// Applies the pending built-in resources of `rs` in waves, each journaled before and
-  /// after it acts; an error when the run's row could not be written.
+  /// after it acts; an error when the run's row or a wave's record could not be written
+  /// (the run halted there: what was left is skipped).
   [[nodiscard]] Status apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo);
 
   /// Records the run's end (plan records nothing): its status, changes and failures, and

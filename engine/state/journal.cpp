@@ -169,6 +169,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& state_dir) {
   CONVERGE_CHECK(j->exec("PRAGMA journal_mode=WAL"));
   CONVERGE_CHECK(j->exec("PRAGMA synchronous=FULL"));
   sqlite3_wal_hook(db, truncate_long_wal, nullptr);
+  if (version == kFormat) CONVERGE_CHECK(j->check_integrity(path));
   if (version < kFormat) {
     CONVERGE_CHECK(j->exec("BEGIN IMMEDIATE"));
     CONVERGE_CHECK(j->exec(kSchema));
@@ -180,6 +181,27 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& state_dir) {
 }
 
 Journal::~Journal() { sqlite3_close_v2(db_); }
+
+Status Journal::check_integrity(const std::string& path) {
+  auto corrupt = [&](const std::string& why) {
+    return std::unexpected(make_error(ErrorCode::io, "journal " + path + " is damaged (" + why +
+                                                         "); nothing was changed. Restore it from a backup, or move it "
+                                                         "aside to start a new journal (its history and prior values "
+                                                         "would be lost)"));
+  };
+  {
+    // Every page of every table and index, without the slower cross-checks of integrity_check.
+    Stmt s(db_, "PRAGMA quick_check");
+    if (!s.ok()) return corrupt(sqlite3_errmsg(db_));
+    int rc = s.step();
+    if (rc != SQLITE_ROW) return corrupt(sqlite3_errmsg(db_));
+    if (std::string first = s.text(0); first != "ok") return corrupt("quick_check: " + first);
+  }
+  Stmt t(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('runs','steps','priors','drift','meta')");
+  if (!t.ok() || t.step() != SQLITE_ROW) return corrupt(sqlite3_errmsg(db_));
+  if (t.integer(0) != 5) return corrupt("its tables are missing");
+  return {};
+}
 
 Status Journal::exec(const char* sql) {
   char* err = nullptr;
@@ -247,7 +269,11 @@ Result<std::vector<RunRow>> Journal::close_interrupted() {
   }
   if (out.empty()) return out;
   CONVERGE_CHECK(write_check());
-  CONVERGE_CHECK(exec("UPDATE runs SET status='interrupted' WHERE status='running'"));
+  // What a run that died did is in its steps: count its changes from them.
+  CONVERGE_CHECK(exec("UPDATE runs SET status='interrupted', "
+                      "changes=(SELECT count(*) FROM steps WHERE steps.run_id=runs.id AND steps.outcome='changed'), "
+                      "failed=(SELECT count(*) FROM steps WHERE steps.run_id=runs.id AND steps.outcome='failed') "
+                      "WHERE status='running'"));
   return out;
 }
 

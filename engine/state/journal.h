@@ -67,7 +67,8 @@ class Journal {
   static constexpr int kFormat = 1;
 
   /// Opens (creating if needed) <state_dir>/journal.db. Fails, before anything changes,
-  /// on a read-only or full directory, a corrupt file, or a newer format.
+  /// on a read-only or full directory, a newer format, or a damaged file: every page is
+  /// read (PRAGMA quick_check) and the tables must be there.
   [[nodiscard]] static Result<std::unique_ptr<Journal>> open(const std::string& state_dir);
   ~Journal();
 
@@ -115,6 +116,8 @@ class Journal {
  private:
   explicit Journal(sqlite3* db) : db_(db) {}
   [[nodiscard]] Status exec(const char* sql);
+  /// quick_check and the tables; an error naming `path` and what to do.
+  [[nodiscard]] Status check_integrity(const std::string& path);
   [[nodiscard]] Status write_check() const;
   sqlite3* db_ = nullptr;
   bool fail_writes_ = false;

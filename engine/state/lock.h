@@ -1,9 +1,9 @@
 // engine/state/lock.h — one run per state directory.
 //
-// The lock is an flock(2) on <state>/lock, so the kernel releases it when its holder dies,
-// however it dies: a lock left by a dead process is simply free, and the next run takes
-// it over. The file also records the holder (pid, host, start time) so that a refused run
-// can name it.
+// The lock is an flock(2) on the state directory itself, so the kernel releases it when its
+// holder dies, however it dies: a lock left by a dead process is simply free, and the next
+// run takes it over. Deleting a file cannot bypass it (a tmp cleaner removing <state>/lock);
+// that file only records the holder (pid, host, start time) so that a refused run can name it.
 #pragma once
 
 #include <string>

@@ -94,7 +94,7 @@ TEST_CASE_METHOD(LockFixture, "an unreadable holder record still refuses", "[loc
   {
     std::ofstream(dir + "/lock") << "not json";
   }
-  int fd = ::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // the lock is the directory's
   REQUIRE(fd >= 0);
   REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
   auto l = RunLock::acquire(dir, "apply");
@@ -108,7 +108,18 @@ TEST_CASE_METHOD(LockFixture, "a missing state directory is an I/O error", "[loc
   auto l = RunLock::acquire(dir + "/nope", "apply");
   REQUIRE_FALSE(l.has_value());
   CHECK(l.error().code == ErrorCode::io);
-  CHECK(l.error().describe() == "cannot open lock " + dir + "/nope/lock: No such file or directory");
+  CHECK(l.error().describe() == "cannot open state directory " + dir + "/nope: No such file or directory");
+}
+
+TEST_CASE_METHOD(LockFixture, "deleting the lock file does not let a second run in", "[lock]") {
+  auto first = RunLock::acquire(dir, "apply");
+  REQUIRE(first.has_value());
+  REQUIRE(::unlink((dir + "/lock").c_str()) == 0);  // a tmp cleaner
+  auto second = RunLock::acquire(dir, "apply");
+  REQUIRE_FALSE(second.has_value());
+  CHECK(second.error().code == ErrorCode::locked);
+  CHECK(second.error().describe() == "state directory " + dir + " is locked by another run (its lock file " + dir +
+                                         "/lock was removed)");
 }
 
 TEST_CASE("now_iso is ISO 8601 UTC with milliseconds", "[lock]") {

@@ -49,6 +49,7 @@ TEST_CASE("every status has one word and its exit code", "[run_status]") {
   CHECK(exit_code(RunStatus::refused) == 3);
   CHECK(exit_code(RunStatus::halted) == 3);
   CHECK(exit_code(RunStatus::locked) == 4);
+  CHECK(exit_code(RunStatus::interrupted) == 130);
   CHECK(ended_in_sync(RunStatus::converged));
   CHECK_FALSE(ended_in_sync(RunStatus::halted));
 }

@@ -1,0 +1,77 @@
+// resources/ssh_transport.h: the remote command line, what travels on stdin, the control
+// sockets' directory. The remote side is played by a local `sh -c` running the very line
+// ssh would send, so the prelude that reads the environment from stdin runs for real.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+
+#include "resources/process.h"
+#include "resources/ssh_transport.h"
+
+using namespace converge;
+
+namespace {
+
+SshTransport host(const std::string& control_dir = "/tmp/s") {
+  TransportSpec t;
+  t.kind = "ssh";
+  t.host = "10.9.8.7";
+  t.user = "ops";
+  t.port = 2222;
+  return SshTransport("web1", t, control_dir);
+}
+
+}  // namespace
+
+TEST_CASE("shell_quote quotes every word for a POSIX shell", "[ssh]") {
+  CHECK(shell_quote("plain") == "'plain'");
+  CHECK(shell_quote("it's") == "'it'\\''s'");
+  CHECK(shell_quote("$(rm -rf /) `x` \"y\"") == "'$(rm -rf /) `x` \"y\"'");
+}
+
+TEST_CASE("the ssh argv carries no environment value", "[ssh]") {
+  SshTransport t = host();
+  ExecRequest req{{"deploy", "--to", "it's here"}, {{"TOKEN", "s3cr3t-token-value"}}, "/srv", {}, ""};
+  auto argv = t.ssh_argv(req);
+  REQUIRE(argv.size() > 4);
+  CHECK(argv[0] == "ssh");
+  CHECK(std::find(argv.begin(), argv.end(), "ops@10.9.8.7") != argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), "2222") != argv.end());
+  for (const auto& a : argv) CHECK(a.find("s3cr3t-token-value") == std::string::npos);
+  CHECK(argv.back().starts_with("cd '/srv' && sh -c "));
+  CHECK(SshTransport::env_stdin(req).find("s3cr3t-token-value") != std::string::npos);
+}
+
+TEST_CASE("the remote line exports the environment from stdin and passes the rest on", "[ssh]") {
+  SshTransport t = host();
+  ExecRequest req{{"sh", "-c", "printf '%s|%s|' \"$A\" \"$B\"; cat"},
+                  {{"A", "multi\nline = value "}, {"B", "it's $HOME"}},
+                  "",
+                  std::chrono::seconds(10),
+                  "the command's own input\n"};
+  // What sshd would do with the last argv element: hand it to the login shell.
+  ExecRequest remote{{"sh", "-c", t.ssh_argv(req).back()}, {}, "", std::chrono::seconds(10), SshTransport::env_stdin(req)};
+  auto r = run_process(remote);
+  REQUIRE(r);
+  INFO(r->err);
+  CHECK(r->exit_code == 0);
+  CHECK(r->out == "multi\nline = value |it's $HOME|the command's own input\n");
+}
+
+TEST_CASE("a command without an environment is sent as it is", "[ssh]") {
+  SshTransport t = host();
+  ExecRequest req{{"true"}, {}, "", {}, "in"};
+  CHECK(t.ssh_argv(req).back() == "'true'");
+  CHECK(SshTransport::env_stdin(req) == "in");
+}
+
+TEST_CASE("control sockets of a long state directory live in a short private directory", "[ssh]") {
+  const std::string long_dir = "/tmp/" + std::string(120, 'x') + "/ssh";
+  SshTransport t = host(long_dir);
+  CHECK(t.control_dir().size() + 1 + 40 + 17 <= 107);
+  CHECK(t.control_dir().starts_with("/tmp/converge-"));
+  SshTransport again = host(long_dir);
+  CHECK(again.control_dir() == t.control_dir());  // the same state directory, the same sockets
+  CHECK(host("/tmp/s").control_dir() == "/tmp/s");
+}
