@@ -213,6 +213,19 @@ class PlannedRun {
   /// Every goal holds: the maintenance's priors are closed and the outcome reported.
   PlannedOutcome finish();
 
+  /// The `prior` values the manifest declares (resolved) and the restores earlier runs
+  /// left outstanding, as goals (fact -> value).
+  std::map<std::string, Value> prior_goals() const;
+
+  /// Puts `goals`, the prior goals and outstanding restores back with a plan of steps that
+  /// restart no node, each journaled (its reason starting with `why`); what it did.
+  std::string put_back_safely(std::map<std::string, Value> goals, std::map<std::string, Value>& put_back,
+                              const std::string& why);
+
+  /// A refusal of apply in a maintenance an interrupted run left open: what that run left
+  /// changed is put back first.
+  PlannedOutcome refuse_putting_back(const std::string& refusal);
+
   /// Safe halt: no further planned step; transient changes and available groups put back
   /// with a plan of steps that disrupt no node.
   PlannedOutcome halt(const Grounded& g, const planning::Operator& failed, const Error& e,

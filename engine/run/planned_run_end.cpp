@@ -66,20 +66,8 @@ PlannedOutcome PlannedRun::finish() {
   return end(changes_ ? RunStatus::converged : RunStatus::in_sync, 0);
 }
 
-PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& failed, const Error& e,
-                                std::map<std::string, Value> put_back) {
-  ++failures_;
-  std::string what = failed.name + " on " + failed.node + " failed: " + e.message;
-  out_.diagnostics.push_back(make_error(ErrorCode::action_failed, what));
-  progress("  halting: " + what);
-  std::string safe_note;
-  observe(false);
-  std::map<std::string, Value> goals = put_back;
-  for (const auto& av : g.problem.available) {
-    auto was = g.problem.initial.find(av.online_fact);
-    if (was != g.problem.initial.end() && was->second == Value(true)) goals[av.online_fact] = Value(true);
-  }
-  // Prior values the manifest declares and earlier runs' outstanding restores too.
+std::map<std::string, Value> PlannedRun::prior_goals() const {
+  std::map<std::string, Value> goals;
   for (std::size_t i = 0; i < subjects_.size(); ++i) {
     const Subject& s = subjects_[i];
     if (s.manifest_index < 0) continue;
@@ -87,35 +75,68 @@ PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& fai
       if (const Value* v = s.spec.prop(p); v && !v->is_null()) goals.emplace(grounding::fact_key(s, p), *v);
   }
   for (const auto& [k, v] : restore_) goals.emplace(k, v);
+  return goals;
+}
+
+std::string PlannedRun::put_back_safely(std::map<std::string, Value> goals, std::map<std::string, Value>& put_back,
+                                        const std::string& why) {
+  // Prior values the manifest declares and earlier runs' outstanding restores too.
+  for (auto& [k, v] : prior_goals()) goals.emplace(k, v);
   // Subjects that cannot be observed (a node that did not come back) drop out.
   restore_ = goals;
   auto safe = ground(false);
-  if (safe) {
-    for (auto& a : safe->problem.actions)
-      if (a.disruption == planning::Disruption::node) a.search = false;
-    safe->problem.max_expansions = 200'000;
-    if (goals_hold(*safe)) {
-      safe_note = "nothing to put back";
-    } else if (auto p = make_plan(*safe, false)) {
-      int done = 0;
-      const auto whys = explain_steps(*safe, subjects_, *p);
-      for (std::size_t i = 0; i < p->steps.size(); ++i) {
-        Error err;
-        const std::string label = "safe " + std::to_string(i + 1) + "/" + std::to_string(p->steps.size());
-        StepEnd end = run_journaled(*safe, *p, i, "safe halt; " + whys[i], label, put_back, err);
-        if (end != StepEnd::ok) {
-          safe_note = "putting back failed at " + safe->problem.actions[p->steps[i].action].name + ": " + err.message;
-          break;
-        }
-        ++done;
-      }
-      if (safe_note.empty()) safe_note = std::to_string(done) + " steps put transient changes and groups back";
-    } else {
-      safe_note = "no safe way to put everything back: " + p.error().message;
-    }
-  } else {
-    safe_note = "cannot plan the safe halt: " + safe.error().message;
+  if (!safe) return "cannot plan the put-back: " + safe.error().message;
+  for (auto& a : safe->problem.actions)
+    if (a.disruption == planning::Disruption::node) a.search = false;
+  safe->problem.max_expansions = 200'000;
+  if (goals_hold(*safe)) return "nothing to put back";
+  auto p = make_plan(*safe, false);
+  if (!p) return "no safe way to put everything back: " + p.error().message;
+  int done = 0;
+  const auto whys = explain_steps(*safe, subjects_, *p);
+  for (std::size_t i = 0; i < p->steps.size(); ++i) {
+    Error err;
+    const std::string label = "safe " + std::to_string(i + 1) + "/" + std::to_string(p->steps.size());
+    if (run_journaled(*safe, *p, i, why + "; " + whys[i], label, put_back, err) != StepEnd::ok)
+      return "putting back failed at " + safe->problem.actions[p->steps[i].action].name + ": " + err.message;
+    ++done;
   }
+  return std::to_string(done) + " steps put transient changes and groups back";
+}
+
+PlannedOutcome PlannedRun::refuse_putting_back(const std::string& refusal) {
+  // In a maintenance (an earlier run changed something and did not finish), what it left
+  // changed for the time of a step goes back before the refusal: a stopped service must
+  // not stay stopped until someone makes the precondition hold.
+  bool in_maintenance = false;
+  if (journal_)
+    if (auto rows = journal_->outstanding_priors(); rows && !rows->empty()) in_maintenance = true;
+  if (command_ != Command::apply || !in_maintenance) return refused(refusal);
+  auto id = begin_run_();
+  if (!id) return error(id.error().describe());
+  run_id_ = *id;
+  std::map<std::string, Value> none;
+  const std::string note = put_back_safely({}, none, "refused; put back");
+  observe(false);
+  if (auto r = resolve_priors(false); !r) out_.diagnostics.push_back(r.error());
+  refresh_results(touched_);
+  out_.notes.push_back("before refusing: " + note + " (what an interrupted run of this maintenance left changed)");
+  return refused(refusal);
+}
+
+PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& failed, const Error& e,
+                                std::map<std::string, Value> put_back) {
+  ++failures_;
+  std::string what = failed.name + " on " + failed.node + " failed: " + e.message;
+  out_.diagnostics.push_back(make_error(ErrorCode::action_failed, what));
+  progress("  halting: " + what);
+  observe(false);
+  std::map<std::string, Value> goals = put_back;
+  for (const auto& av : g.problem.available) {
+    auto was = g.problem.initial.find(av.online_fact);
+    if (was != g.problem.initial.end() && was->second == Value(true)) goals[av.online_fact] = Value(true);
+  }
+  const std::string safe_note = put_back_safely(std::move(goals), put_back, "safe halt");
   observe(false);
   if (auto r = resolve_priors(false); !r) out_.diagnostics.push_back(r.error());
   refresh_results(touched_);

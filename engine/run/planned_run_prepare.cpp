@@ -22,7 +22,7 @@ PlannedOutcome PlannedRun::run() {
   if (auto s = resolve_priors(false); !s) return error(s.error().describe());
   refresh_results({});
   if (command_ == Command::check) return check_outcome();
-  if (auto refusal = preconditions(); !refusal.empty()) return refused(refusal);
+  if (auto refusal = preconditions(); !refusal.empty()) return refuse_putting_back(refusal);
   for (std::size_t i = 0; i < subjects_.size(); ++i)
     if (observed_[i].state == Observation::State::unknown)
       return error("cannot plan: " + subjects_[i].spec.id() + " could not be observed: " + observed_[i].error);
@@ -35,7 +35,9 @@ PlannedOutcome PlannedRun::run() {
     return end(RunStatus::in_sync, 0);
   }
   auto plan = make_plan(*g);
-  if (!plan) return refused(plan.error().message + (plan.error().constraint.empty() ? "" : " [" + plan.error().constraint + "]"));
+  if (!plan)
+    return refuse_putting_back(plan.error().message +
+                               (plan.error().constraint.empty() ? "" : " [" + plan.error().constraint + "]"));
   describe_plan(*g, *plan);
   if (!opts_.graph_file.empty()) write_graph(*g, *plan);
   if (command_ == Command::plan) return end(RunStatus::changes_pending, 0);

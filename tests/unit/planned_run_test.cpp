@@ -106,7 +106,7 @@ struct LabRun {
   FakeClock clock;
   std::vector<std::string> progress;
 
-  explicit LabRun(const std::string& faults = "[]", const std::string& here = "") {
+  explicit LabRun(const std::string& faults = "[]", const std::string& here = "", const std::string& backup_age = "2h") {
     char tmpl[] = "/tmp/converge-planned-run-XXXXXX";
     REQUIRE(::mkdtemp(tmpl) != nullptr);
     dir = tmpl;
@@ -114,6 +114,7 @@ struct LabRun {
     const std::string src = CONVERGE_SOURCE_DIR;
     std::string lab_text = read(src + "/manifests/labs/clus1-rtm.yaml");
     lab_text = std::regex_replace(lab_text, std::regex("faults: \\[\\]"), "faults: " + faults);
+    lab_text = std::regex_replace(lab_text, std::regex("last_full_backup_age: 2h"), "last_full_backup_age: " + backup_age);
     write("lab.yaml", lab_text);
     std::string m = read(src + "/manifests/exchange2007-ccr-sp1.yaml");
     m = std::regex_replace(m, std::regex("\\.\\./resources/"), src + "/resources/");
@@ -308,5 +309,27 @@ TEST_CASE("restarting the machine converge runs on leaves the run awaiting the r
   INFO(notes(next));
   CHECK(next.status == RunStatus::converged);
   CHECK(r.lab->snapshot().nodes.at("NODE2").exchange == "SP1");
+  CHECK(r.lab->summary().violations.empty());
+}
+
+TEST_CASE("a resumed run that is refused first puts back what the interrupted run changed", "[planned_run]") {
+  // The backup is 30 hours old: the showcase's precondition (max_age 24h) refuses.
+  LabRun r("[]", "", "30h");
+  const auto before = r.services("NODE2");
+  // What a run killed during NODE2's setup left: MOM stopped for setup, its prior journaled.
+  RunRow killed;
+  killed.command = "apply";
+  auto id = r.journal->begin_run(killed);
+  REQUIRE(id);
+  REQUIRE(r.journal->record_prior("service[MOM]@NODE2", "state", "\"running\"", *id));
+  REQUIRE(r.lab->transport("NODE2")->run({{"sc.exe", "stop", "MOM"}, {}, "", {}, ""}));
+  REQUIRE(r.services("NODE2").at("MOM") == "stopped/automatic");
+
+  PlannedOutcome o = r.run(Command::apply, true);
+  INFO(notes(o));
+  CHECK(o.status == RunStatus::refused);
+  CHECK(notes(o).find("precondition full_backup") != std::string::npos);
+  CHECK(notes(o).find("before refusing: 1 steps put transient changes and groups back") != std::string::npos);
+  CHECK(r.services("NODE2") == before);  // MOM runs again
   CHECK(r.lab->summary().violations.empty());
 }
