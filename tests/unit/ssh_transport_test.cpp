@@ -3,7 +3,12 @@
 // ssh would send, so the prelude that reads the environment from stdin runs for real.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "resources/process.h"
@@ -74,4 +79,35 @@ TEST_CASE("control sockets of a long state directory live in a short private dir
   SshTransport again = host(long_dir);
   CHECK(again.control_dir() == t.control_dir());  // the same state directory, the same sockets
   CHECK(host("/tmp/s").control_dir() == "/tmp/s");
+}
+
+TEST_CASE("an ssh failure always says why", "[ssh]") {
+  // A stand-in `ssh` first on PATH: it exits 255 (ssh's own failure) with nothing on stderr,
+  // as a dropped connection may, or with ssh's message.
+  char tmpl[] = "/tmp/converge-ssh-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", (dir + ":" + old_path).c_str(), 1);
+  auto fake = [&](const std::string& body) {
+    std::ofstream(dir + "/ssh") << "#!/bin/sh\n" << body << "\n";
+    ::chmod((dir + "/ssh").c_str(), 0755);
+  };
+  SshTransport t = host();
+  SECTION("silent") {
+    fake("exit 255");
+    auto r = t.run({{"true"}, {}, "", std::chrono::seconds(10), ""});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::unreachable);
+    CHECK(r.error().message == "ssh to web1 failed: ssh exited 255 and said nothing (the connection was dropped, or the "
+                               "remote command exited 255)");
+  }
+  SECTION("with ssh's own words") {
+    fake("echo 'ssh: connect to host 10.9.8.7 port 2222: Connection refused' >&2; exit 255");
+    auto r = t.run({{"true"}, {}, "", std::chrono::seconds(10), ""});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "ssh to web1 failed: ssh: connect to host 10.9.8.7 port 2222: Connection refused");
+  }
+  ::setenv("PATH", old_path.c_str(), 1);
+  std::filesystem::remove_all(dir);
 }
