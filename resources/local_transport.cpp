@@ -265,7 +265,7 @@ Result<FileInfo> LocalTransport::stat(const std::string& path) {
 
 Result<Inspection> LocalTransport::inspect(const std::string& path, bool content) {
   Inspection in;
-  if (components(path).empty()) {  // "/": the root itself
+  if (path.find_first_not_of('/') == std::string::npos) {  // "/": the root itself
     CONVERGE_TRY(Fd root, walk({}, path));
     struct stat st {};
     if (::fstat(root.fd, &st) != 0) return std::unexpected(sys_error("stat", path));

@@ -160,22 +160,26 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
                                   Report& report, const GlobalOptions& opts) {
   const std::vector<char> planned = planned_resources(s.manifest(), s.types());
   const bool any_planned = std::find(planned.begin(), planned.end(), 1) != planned.end();
-  if (command == Command::apply) {
-    std::vector<ResourceResult> builtin = results;
-    bool pending = false;
-    for (std::size_t i = 0; i < builtin.size(); ++i) {
-      if (planned[i]) builtin[i].outcome = Outcome::in_sync;
-      pending = pending || (!planned[i] && builtin[i].outcome == Outcome::pending);
+  bool pending = false;
+  for (std::size_t i = 0; i < results.size(); ++i) pending = pending || (!planned[i] && results[i].outcome == Outcome::pending);
+  if (command == Command::apply && pending) {
+    // The executor takes the built-in resources only: with planned ones beside them, on a
+    // copy in which those read as in sync.
+    std::vector<ResourceResult> copy;
+    if (any_planned) {
+      copy = results;
+      for (std::size_t i = 0; i < copy.size(); ++i)
+        if (planned[i]) copy[i].outcome = Outcome::in_sync;
     }
-    if (pending) {
-      Status st = s.apply_waves(builtin, eo);
+    std::vector<ResourceResult>& builtin = any_planned ? copy : results;
+    Status st = s.apply_waves(builtin, eo);
+    if (any_planned)
       for (std::size_t i = 0; i < builtin.size(); ++i)
         if (!planned[i]) results[i] = builtin[i];
-      if (!st) {
-        report.diagnostics.push_back(st.error());
-        report.status = RunStatus::failed;
-        return {tally(results).changed, std::max(1, tally(results).failed)};
-      }
+    if (!st) {
+      report.diagnostics.push_back(st.error());
+      report.status = RunStatus::failed;
+      return {tally(results).changed, std::max(1, tally(results).failed)};
     }
   }
   std::optional<PlannedOutcome> po;
