@@ -170,17 +170,23 @@ Result<ExecResult> run_process(const ExecRequest& req) {
     env = envp.data();
   }
   pid_t pid = 0;
-  int rc = 0;
+  bool stopped = false;
   {
-    // Registered under the same lock as it starts: a signal either finds it or stops it.
     std::lock_guard l(running().mu);
-    if (running().stopped) {
-      posix_spawn_file_actions_destroy(&fa);
-      posix_spawnattr_destroy(&attr);
-      return std::unexpected(make_error(ErrorCode::action_failed, "not started: converge was interrupted"));
-    }
-    rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), env);
-    if (rc == 0) running().groups.insert(pid);
+    stopped = running().stopped;
+  }
+  if (stopped) {
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return std::unexpected(make_error(ErrorCode::action_failed, "not started: converge was interrupted"));
+  }
+  // Spawned outside the lock (commands start side by side), then registered: one that an
+  // interrupt missed while it started is ended at once.
+  int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), env);
+  if (rc == 0) {
+    std::lock_guard l(running().mu);
+    running().groups.insert(pid);
+    if (running().stopped) ::kill(-pid, SIGTERM);
   }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
@@ -242,6 +248,9 @@ Result<ExecResult> run_process(const ExecRequest& req) {
   }
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  // Once more after the leader is gone: a member that was being forked when the first kill
+  // went out is in the group by now.
+  if (r.timed_out) ::kill(-pid, SIGKILL);
   return finish_status(status, r);
 }
 
