@@ -52,7 +52,11 @@ class ExecProvider final : public Provider {
     if (!res) return Observation::unknown(res.error().describe());
     if (res->timed_out) return Observation::unknown("check timed out after " + format_duration_ms(parse_duration_ms(*r.prop("timeout")).value_or(0)));
     std::string note;
-    if (res->exit_code != 0) note = "check exited " + std::to_string(res->exit_code);
+    if (res->exit_code != 0) {
+      // What the check said is why it fails: the drift report quotes its last words.
+      note = "check exited " + std::to_string(res->exit_code);
+      if (auto said = Secrets(r).tail(res->err.empty() ? res->out : res->err, 200); !said.empty()) note += ": " + said;
+    }
     return Observation::present(Map{{"ok", Value(res->exit_code == 0)}}, std::move(note));
   }
 

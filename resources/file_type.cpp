@@ -66,18 +66,22 @@ bool numeric(const std::string& s) { return !s.empty() && s.find_first_not_of("0
 /// Observes mode/owner/group in the form the resource states them.
 void observe_meta(const ResourceSpec& r, const FileInfo& info, FileSystem& fs, Map& props) {
   props["mode"] = Value(format_mode(info.mode));
-  auto name_of = [&](const char* key, std::uint32_t id, auto lookup) {
+  // In the form the resource states it: by number, or by name (the observed id's own name
+  // when it is another, so that a report reads "root -> app", not "0 -> app").
+  auto name_of = [&](const char* key, std::uint32_t id, auto lookup, auto name) {
     std::string want = r.prop_string(key);
     if (want.empty()) return;
     if (numeric(want)) {
       props[key] = Value(std::to_string(id));
     } else {
       auto wanted_id = lookup(want);
-      props[key] = Value(wanted_id && *wanted_id == id ? want : std::to_string(id));
+      props[key] = Value(wanted_id && *wanted_id == id ? want : name(id).value_or(std::to_string(id)));
     }
   };
-  name_of("owner", info.uid, [&](const std::string& n) { return fs.user_id(n); });
-  name_of("group", info.gid, [&](const std::string& n) { return fs.group_id(n); });
+  name_of("owner", info.uid, [&](const std::string& n) { return fs.user_id(n); },
+          [&](std::uint32_t id) { return fs.user_name(id); });
+  name_of("group", info.gid, [&](const std::string& n) { return fs.group_id(n); },
+          [&](std::uint32_t id) { return fs.group_name(id); });
 }
 
 /// The ids a resource states for owner and group (std::nullopt where it states none).

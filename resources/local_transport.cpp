@@ -544,4 +544,18 @@ Result<std::uint32_t> LocalTransport::group_id(const std::string& name) {
   return gr.gr_gid;
 }
 
+std::optional<std::string> LocalTransport::user_name(std::uint32_t uid) {
+  passwd pw{}, *res = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res) return std::nullopt;
+  return std::string(pw.pw_name);
+}
+
+std::optional<std::string> LocalTransport::group_name(std::uint32_t gid) {
+  group gr{}, *res = nullptr;
+  char buf[4096];
+  if (::getgrgid_r(gid, &gr, buf, sizeof buf, &res) != 0 || !res) return std::nullopt;
+  return std::string(gr.gr_name);
+}
+
 }  // namespace converge

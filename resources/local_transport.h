@@ -74,6 +74,8 @@ class LocalTransport final : public Transport, public FileSystem {
   std::uint32_t umask() const override;
   Result<std::uint32_t> user_id(const std::string& name) override;
   Result<std::uint32_t> group_id(const std::string& name) override;
+  std::optional<std::string> user_name(std::uint32_t uid) override;
+  std::optional<std::string> group_name(std::uint32_t gid) override;
 
   /// The real path on this machine for a node path.
   [[nodiscard]] std::string real(const std::string& path) const;

@@ -147,6 +147,10 @@ class FileSystem {
   /// most 4294967294 (an id of -1 means "unchanged" to chown).
   [[nodiscard]] virtual Result<std::uint32_t> user_id(const std::string& name) = 0;
   [[nodiscard]] virtual Result<std::uint32_t> group_id(const std::string& name) = 0;
+  /// The name of a user or group id on the node, or nullopt when it has none (reports show
+  /// an observed owner by name, as the manifest names the desired one).
+  [[nodiscard]] virtual std::optional<std::string> user_name(std::uint32_t uid) { return std::nullopt; }
+  [[nodiscard]] virtual std::optional<std::string> group_name(std::uint32_t gid) { return std::nullopt; }
 };
 
 /// A node's way in: commands always; files when the node has a POSIX filesystem.

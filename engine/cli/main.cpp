@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   validate->callback([&command] { command = "validate"; });
   validate->fallthrough();
   auto* history = app.add_subcommand("history", "runs recorded in the journal");
-  history->add_option("run", run_id, "a run id: list its steps");
+  std::string history_what;
+  history->add_option("run", history_what, "a run id: list its steps; or a manifest: its runs (state beside it)");
   history->add_option("--manifest,-m", manifest, "find the state directory beside this manifest");
   history->callback([&command] { command = "history"; });
   history->fallthrough();
@@ -104,6 +105,13 @@ int main(int argc, char** argv) {
       return 1;
     }
     *out = *ms;
+  }
+  if (command == "history" && !history_what.empty()) {
+    // `history 12` shows run 12; `history site.yaml` the runs of that manifest's state.
+    if (history_what.find_first_not_of("0123456789") == std::string::npos && history_what.size() < 18)
+      run_id = std::stoll(history_what);
+    else if (manifest.empty())
+      manifest = history_what;
   }
   try {
     if (command == "validate") return converge::cmd_validate(files, opts);
