@@ -131,6 +131,8 @@ void stop_starting() {
 
 Result<ExecResult> run_process(const ExecRequest& req) {
   if (req.argv.empty()) return std::unexpected(make_error(ErrorCode::invalid_input, "empty command"));
+  if (std::lock_guard l(running().mu); running().stopped)
+    return std::unexpected(make_error(ErrorCode::action_failed, "not started: converge was interrupted"));
   Fds out, err, in;
   if (::pipe2(out.fd, O_CLOEXEC) != 0 || ::pipe2(err.fd, O_CLOEXEC) != 0)
     return std::unexpected(make_error(ErrorCode::io, std::string("pipe: ") + std::strerror(errno)));
@@ -170,16 +172,6 @@ Result<ExecResult> run_process(const ExecRequest& req) {
     env = envp.data();
   }
   pid_t pid = 0;
-  bool stopped = false;
-  {
-    std::lock_guard l(running().mu);
-    stopped = running().stopped;
-  }
-  if (stopped) {
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return std::unexpected(make_error(ErrorCode::action_failed, "not started: converge was interrupted"));
-  }
   // Spawned outside the lock (commands start side by side), then registered: one that an
   // interrupt missed while it started is ended at once.
   int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), env);
