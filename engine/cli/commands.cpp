@@ -13,6 +13,8 @@
 #include <mutex>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "engine/cli/report.h"
 #include "engine/cli/signals.h"
 #include "engine/model/datatype_parse.h"
@@ -33,7 +35,7 @@ std::int64_t ms_since(SteadyClock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
 }
 
-void emit(const Report& r, const GlobalOptions& opts) {
+void emit_report(const Report& r, const GlobalOptions& opts) {
   if (opts.json) {
     std::cout << json_text(report_json(r)) << "\n";
     return;
@@ -52,13 +54,48 @@ void emit(const Report& r, const GlobalOptions& opts) {
   (exit_code(r.status) != kExitOk && !r.results ? std::cerr : std::cout) << text;
 }
 
-}  // namespace
-
-std::string default_state_dir(const std::string& manifest_path) {
-  std::error_code ec;
-  fs::path abs = fs::absolute(manifest_path, ec);
-  return (abs.parent_path() / ".converge").string();
+/// Prints the report as --format says (to --output when given, the text report then going
+/// to stdout), sends --syslog's summary, and returns the exit code (a Nagios plugin's with
+/// --format nagios).
+int emit(const Report& r, const GlobalOptions& opts) {
+  int code = exit_code(r.status);
+  if (opts.syslog)
+    if (auto sent = send_syslog(r, opts.syslog_socket); !sent)
+      std::cerr << "converge: warning: " << sent.error().describe() << "\n";
+  std::string formatted;
+  const std::time_t now = std::time(nullptr);
+  switch (opts.format) {
+    case Format::text: break;
+    case Format::json: if (!opts.output.empty()) formatted = json_text(report_json(r)) + "\n"; break;
+    case Format::prometheus: formatted = prometheus_text(r, now); break;
+    case Format::junit: formatted = junit_xml(r, now); break;
+    case Format::nagios: {
+      NagiosResult n = nagios_result(r);
+      formatted = n.line + "\n";
+      code = n.exit_code;
+      break;
+    }
+  }
+  if (formatted.empty()) {
+    emit_report(r, opts);
+    return code;
+  }
+  if (opts.output.empty()) {
+    std::cout << formatted;
+    return code;
+  }
+  if (auto written = write_atomically(opts.output, formatted); !written) {
+    // What monitoring reads was not updated: the run failed at what it was asked.
+    std::cerr << "error: " << written.error().describe() << "\n";
+    code = opts.format == Format::nagios ? 3 : kExitError;
+  }
+  GlobalOptions text = opts;
+  text.json = false;
+  emit_report(r, text);
+  return code;
 }
+
+}  // namespace
 
 namespace {
 
@@ -121,7 +158,7 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
       tr->duration_ms = ms_since(start);
       if (tr->status != RunStatus::valid) code = kExitError;
       if (opts.json) all.push_back(report_json(*tr));
-      else emit(*tr, opts);
+      else emit_report(*tr, opts);
       continue;
     }
     LoadOutcome lo = load_manifest(f, types);
@@ -145,7 +182,7 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
     }
     if (!lo.manifest) code = kExitError;
     if (opts.json) all.push_back(report_json(r));
-    else emit(r, opts);
+    else emit_report(r, opts);
   }
   if (opts.json) std::cout << json_text(all.size() == 1 ? all[0] : all) << "\n";
   return code;
@@ -225,9 +262,11 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
     po = run_planned(command, s.manifest(), s.types(), s.transports(), journal, begin, results,
                      planned_options(opts, !s.interrupted().empty()));
     report.diagnostics.insert(report.diagnostics.end(), po->diagnostics.begin(), po->diagnostics.end());
-    // The plan (its first note when there is one) goes first, as apply prints it first.
+    // The plan (its first note when there is one) goes before the resources and the
+    // summary line; an apply with progress lines printed it already, before its first step.
     auto rest = po->notes.begin() + (po->extra.contains("plan") && !po->notes.empty() ? 1 : 0);
-    report.notes.insert(report.notes.begin(), po->notes.begin(), rest);
+    if (!(command == Command::apply && opts.progress && !opts.quiet && !opts.json))
+      report.preamble.insert(report.preamble.end(), po->notes.begin(), rest);
     report.notes.insert(report.notes.end(), rest, po->notes.end());
     for (auto& [k, v] : po->extra.items()) report.extra[k] = v;
   }
@@ -247,11 +286,11 @@ int cmd_converge(const std::string& command_name, const std::string& manifest_pa
   report.manifest_path = manifest_path;
   auto finish = [&]() {
     report.duration_ms = ms_since(start);
-    emit(report, opts);
-    return exit_code(report.status);
+    return emit(report, opts);
   };
   const std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
-  auto session = RunSession::open(manifest_path, {command, state_dir, !opts.no_cache, opts.lab_speed});
+  auto session =
+      RunSession::open(manifest_path, {command, state_dir, !opts.no_cache, opts.lab_speed, opts.selection});
   if (!session) {
     report.status = session.error().status;
     report.diagnostics = std::move(session.error().diagnostics);
@@ -261,6 +300,13 @@ int cmd_converge(const std::string& command_name, const std::string& manifest_pa
   report.manifest = &s.manifest();
   report.manifest_name = s.manifest().name;
   report.manifest_sha256 = s.manifest().version_sha256();
+  if (const SelectionSummary& sel = s.selection(); !opts.selection.empty()) {
+    std::string where;
+    for (const auto& n : sel.nodes_left_out) where += (where.empty() ? "" : ", ") + n;
+    report.notes.push_back(fmt::format("note: {}: {} of {} resources left out{}; the planner still checks every constraint over every node",
+                                       opts.selection.describe(), sel.left_out, sel.left_out + sel.in_scope,
+                                       where.empty() ? "" : " (on " + where + ")"));
+  }
   timer.mark("load");
   ExecOptions eo{opts.parallel, progress_printer(s.manifest(), opts), start_printer(s.manifest(), opts), nullptr, nullptr,
                  [] { return interrupted_by() != 0; }};

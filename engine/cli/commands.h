@@ -5,11 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "engine/cli/formats.h"
+#include "engine/model/selection.h"
+
 namespace converge {
 
 /// Options common to every command.
 struct GlobalOptions {
-  std::string state_dir;   ///< empty: ".converge" beside the manifest
+  std::string state_dir;   ///< empty: default_state_dir()
   bool json = false;       ///< one JSON document on stdout
   bool verbose = false;
   bool quiet = false;
@@ -22,6 +25,11 @@ struct GlobalOptions {
   std::int64_t reboot_timeout_ms = 30 * 60 * 1000;  ///< wait for a restarted node this long
   int retries = 2;                                  ///< extra attempts of a timed-out or unreachable step
   std::int64_t retry_backoff_ms = 1000;             ///< first backoff; doubles each retry
+  Selection selection;         ///< --limit / --tags
+  Format format = Format::text;  ///< --format (--json is json)
+  std::string output;          ///< --output: write the format here, atomically; stdout keeps the text
+  bool syslog = false;         ///< --syslog: the run's summary to the syslog socket
+  std::string syslog_socket;   ///< --syslog-socket (default /dev/log)
 };
 
 /// `converge validate FILE...`: schema and semantic checks; touches no host.
@@ -30,8 +38,21 @@ struct GlobalOptions {
 /// `converge apply|plan|check MANIFEST`.
 [[nodiscard]] int cmd_converge(const std::string& command, const std::string& manifest, const GlobalOptions& opts);
 
-/// The default state directory: ".converge" beside the manifest.
+/// The state directory of a manifest when no --state-dir is given: $CONVERGE_STATE_DIR when
+/// set; else ".converge" beside the manifest when an earlier version left a journal there;
+/// else STEM-HASH under state_base_dir() (HASH: 12 hex digits of the sha256 of the
+/// manifest's canonical path), one per manifest.
 [[nodiscard]] std::string default_state_dir(const std::string& manifest_path);
+
+/// Where per-manifest state directories go: $XDG_STATE_HOME/converge when XDG_STATE_HOME is
+/// set, /var/lib/converge as root, else ~/.local/state/converge.
+[[nodiscard]] std::string state_base_dir();
+
+/// ".converge" beside the manifest (the default of earlier versions).
+[[nodiscard]] std::string legacy_state_dir(const std::string& manifest_path);
+
+/// The manifest's canonical absolute path, as the journal records it.
+[[nodiscard]] std::string manifest_identity(const std::string& manifest_path);
 
 /// `converge history [RUN]`.
 [[nodiscard]] int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts);

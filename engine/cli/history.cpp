@@ -1,6 +1,10 @@
-// `converge history [RUN]`: the runs recorded in the journal, or one run's steps.
+// `converge history [RUN|MANIFEST]`: the runs recorded in a journal, one run's steps, or the
+// state directories there are.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -79,10 +83,63 @@ int show_run(Journal& journal, long long id, const GlobalOptions& opts) {
 
 }  // namespace
 
+namespace {
+
+/// The runs of a manifest: rows recorded with its canonical path, and rows of earlier
+/// versions (a relative path) that name a file of the same name.
+bool same_manifest(const RunRow& r, const std::string& identity) {
+  if (r.manifest_path == identity) return true;
+  return !r.manifest_path.empty() && r.manifest_path[0] != '/' &&
+         std::filesystem::path(r.manifest_path).filename() == std::filesystem::path(identity).filename();
+}
+
+/// `converge history` with no manifest and no state directory: every state directory under
+/// the default base, with the manifest and the last run of each.
+int list_state_dirs(const GlobalOptions& opts) {
+  const std::string base = state_base_dir();
+  std::error_code ec;
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& e : std::filesystem::directory_iterator(base, ec))
+    if (std::filesystem::is_regular_file(e.path() / "journal.db", ec)) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  auto arr = nlohmann::json::array();
+  std::string text = fmt::format("state directories under {}:\n", base);
+  for (const auto& d : dirs) {
+    auto journal = Journal::open(d.string());
+    if (!journal) continue;
+    auto runs = (*journal)->runs(1);
+    if (!runs || runs->empty()) continue;
+    const RunRow& r = runs->front();
+    arr.push_back({{"state_dir", d.string()}, {"last_run", run_json(r)}});
+    text += fmt::format("  {}\n    {}  run #{} {} {}  {}\n", r.manifest_path, r.started_at, r.id, r.command,
+                        status_word(r.status), d.string());
+  }
+  if (opts.json) {
+    std::cout << json_text(nlohmann::json{{"command", "history"}, {"base", base}, {"state_dirs", arr}}) << "\n";
+  } else if (arr.empty()) {
+    std::cout << "no state directory under " << base << " (no run recorded yet; or name a manifest or --state-dir)\n";
+  } else {
+    std::cout << text;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts) {
-  std::string state_dir = !opts.state_dir.empty() ? opts.state_dir
-                          : !manifest.empty()     ? default_state_dir(manifest)
-                                                  : std::string(".converge");
+  std::string state_dir = opts.state_dir;
+  if (state_dir.empty() && !manifest.empty()) state_dir = default_state_dir(manifest);
+  if (state_dir.empty()) {
+    const char* env = std::getenv("CONVERGE_STATE_DIR");
+    struct stat legacy {};
+    if (env && *env) state_dir = env;
+    else if (::stat(".converge/journal.db", &legacy) == 0) state_dir = ".converge";
+    else if (run == 0) return list_state_dirs(opts);
+    else {
+      std::cerr << "converge history: which state? name the manifest (history RUN -m MANIFEST) or --state-dir\n";
+      return kExitError;
+    }
+  }
   struct stat st {};
   if (::stat((state_dir + "/journal.db").c_str(), &st) != 0) {
     std::cerr << "converge history: no journal in " << state_dir << " (no run recorded yet)\n";
@@ -99,17 +156,22 @@ int cmd_history(const std::string& manifest, long long run, const GlobalOptions&
     std::cerr << "converge history: " << runs.error().describe() << "\n";
     return kExitError;
   }
+  if (!manifest.empty()) {
+    const std::string identity = manifest_identity(manifest);
+    std::erase_if(*runs, [&](const RunRow& r) { return !same_manifest(r, identity); });
+  }
   if (opts.json) {
     auto arr = nlohmann::json::array();
     for (const auto& r : *runs) arr.push_back(run_json(r));
-    std::cout << json_text(nlohmann::json{{"command", "history"}, {"runs", arr}}) << "\n";
+    std::cout << json_text(nlohmann::json{{"command", "history"}, {"state_dir", state_dir}, {"runs", arr}}) << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", "RUN", "STARTED", "COMMAND", "STATUS",
-                           "CHANGES", "FAILED", "MANIFEST VERSION");
+  std::cout << fmt::format("state: {}\n", state_dir);
+  std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {:<36}  {}\n", "RUN", "STARTED", "COMMAND", "STATUS",
+                           "CHANGES", "FAILED", "VERSION", "MANIFEST");
   for (const auto& r : *runs)
-    std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {}\n", r.id, r.started_at, r.command,
-                             status_word(r.status), r.changes, r.failed, version_text(r));
+    std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {:<36}  {}\n", r.id, r.started_at, r.command,
+                             status_word(r.status), r.changes, r.failed, version_text(r), r.manifest_path);
   return kExitOk;
 }
 

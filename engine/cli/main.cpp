@@ -20,18 +20,17 @@ bool is_subcommand(const char* a) {
   return false;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  converge::install_signal_handling();
-  // `converge [OPTIONS] MANIFEST` means `converge [OPTIONS] apply MANIFEST`: find the first
-  // positional word (skipping the values of options that take one).
+/// `converge [OPTIONS] MANIFEST` means `converge [OPTIONS] apply MANIFEST`: the arguments
+/// with "apply" before the first positional word (skipping the values of options that take
+/// one) when that word is no command.
+std::vector<char*> with_implicit_apply(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   static char apply_word[] = "apply";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--state-dir" || a == "--parallel" || a == "-j" || a == "--lab-speed" || a == "--graph" ||
-        a == "--reboot-timeout" || a == "--retries" || a == "--retry-backoff") {
+        a == "--reboot-timeout" || a == "--retries" || a == "--retry-backoff" || a == "--limit" || a == "-l" ||
+        a == "--tags" || a == "-t" || a == "--format" || a == "--output" || a == "-o" || a == "--syslog-socket") {
       ++i;
       continue;
     }
@@ -40,14 +39,65 @@ int main(int argc, char** argv) {
     if (!is_subcommand(argv[i])) args.insert(args.begin() + i, apply_word);
     break;
   }
+  return args;
+}
+
+/// The words of --limit, --tags and --format as given, before they are checked.
+struct RunWords {
+  std::vector<std::string> limit, tags;
+  std::string format = "text";
+};
+
+/// Targeting and monitoring options (apply, plan, check).
+void add_run_options(CLI::App& app, converge::GlobalOptions& opts, RunWords& w) {
+  app.add_option("--limit,-l", w.limit, "apply/plan/check: only these nodes, groups or clusters (NAME[,NAME...])")
+      ->allow_extra_args(false);
+  app.add_option("--tags,-t", w.tags, "apply/plan/check: only resources carrying one of these tags (TAG[,TAG...])")
+      ->allow_extra_args(false);
+  app.add_option("--format", w.format, "text | json | prometheus | junit | nagios (the last three: apply, plan, check)")
+      ->check(CLI::IsMember({"text", "json", "prometheus", "junit", "nagios"}));
+  app.add_option("--output,-o", opts.output, "write the --format output to this file, atomically (stdout keeps the text report)");
+  app.add_flag("--syslog", opts.syslog, "send the run's summary to syslog");
+  app.add_option("--syslog-socket", opts.syslog_socket, "the syslog socket (default /dev/log)");
+}
+
+/// Fills the options from the words; false (the reason on stderr) when they do not fit
+/// the command.
+bool finish_run_options(const std::string& command, const RunWords& w, converge::GlobalOptions& opts) {
+  opts.format = *converge::parse_format(w.format);
+  if (opts.json) opts.format = converge::Format::json;
+  opts.json = opts.format == converge::Format::json && opts.output.empty();
+  for (const auto& word : w.limit)
+    for (auto& x : converge::split_list(word)) opts.selection.limit.push_back(std::move(x));
+  for (const auto& word : w.tags)
+    for (auto& x : converge::split_list(word)) opts.selection.tags.push_back(std::move(x));
+  const bool run_command = command == "apply" || command == "plan" || command == "check";
+  if (!run_command && (!opts.selection.empty() || !opts.output.empty() || opts.syslog ||
+                       (opts.format != converge::Format::text && opts.format != converge::Format::json))) {
+    std::cerr << "converge " << command << ": --limit, --tags, --format " << w.format
+              << ", --output and --syslog are options of apply, plan and check\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  converge::install_signal_handling();
+  std::vector<char*> args = with_implicit_apply(argc, argv);
 
   converge::GlobalOptions opts;
   bool no_color = false;
   CLI::App app{"converge: observe, plan and apply the desired state declared in a manifest"};
   app.set_version_flag("--version", std::string(CONVERGE_VERSION));
   app.require_subcommand(1);
-  app.add_option("--state-dir", opts.state_dir, "state directory (default: .converge/ beside the manifest)");
-  app.add_flag("--json", opts.json, "print one JSON document (schemas/report.schema.json)");
+  app.add_option("--state-dir", opts.state_dir,
+                 "state directory (default: $CONVERGE_STATE_DIR, else one per manifest under $XDG_STATE_HOME/converge, "
+                 "/var/lib/converge as root)");
+  app.add_flag("--json", opts.json, "print one JSON document (schemas/report.schema.json); same as --format json");
+  RunWords run_words;
+  add_run_options(app, opts, run_words);
   app.add_option("--parallel,-j", opts.parallel, "worker threads (default: number of cores)")->check(CLI::Range(1, 1024));
   app.add_flag("-v,--verbose", opts.verbose, "list in-sync resources too");
   app.add_flag("-q,--quiet", opts.quiet, "print only errors");
@@ -95,6 +145,7 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 1;
   }
+  if (!finish_run_options(command, run_words, opts)) return 1;
   opts.color = !no_color && !opts.json && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
   opts.progress = force_progress || (!opts.quiet && !opts.json && ::isatty(2));
   for (auto [text, out, name] : {std::tuple{&reboot_timeout, &opts.reboot_timeout_ms, "--reboot-timeout"},

@@ -85,11 +85,12 @@ nlohmann::json report_json(const Report& r) {
   if (r.manifest && r.results) {
     Tally t = tally(*r.results);
     j["summary"] = {{"resources", r.results->size()}, {"in_sync", t.in_sync}, {"pending", t.pending},
-                    {"changed", t.changed},           {"failed", t.failed},   {"skipped", t.skipped}};
+                    {"changed", t.changed},           {"failed", t.failed},   {"skipped", t.skipped},
+                    {"excluded", t.excluded}};
     auto res = nlohmann::json::array();
     for (std::size_t i = 0; i < r.results->size(); ++i) {
       const auto& rr = (*r.results)[i];
-      if (rr.outcome == Outcome::in_sync) continue;
+      if (rr.outcome == Outcome::in_sync || rr.outcome == Outcome::excluded) continue;
       const ResourceSpec& spec = r.manifest->resources[i];
       nlohmann::json e{{"id", spec.id()},   {"type", spec.type}, {"name", spec.name}, {"node", spec.node},
                        {"outcome", outcome_word(rr.outcome)}, {"elapsed_ms", rr.elapsed.count() / 1000.0}};
@@ -120,6 +121,7 @@ std::string report_text(const Report& r, bool color, bool verbose) {
   Colors c{color};
   std::string out;
   for (const auto& d : r.diagnostics) out += c.red() + "error: " + c.reset() + d.describe() + "\n";
+  for (const auto& line : r.preamble) out += line + "\n";
   if (r.manifest && r.results) {
     for (std::size_t i = 0; i < r.results->size(); ++i) {
       const auto& rr = (*r.results)[i];
@@ -143,6 +145,9 @@ std::string report_text(const Report& r, bool color, bool verbose) {
           out += fmt::format("  {}? {}{}  skipped: depends on {}, which failed\n", c.yellow(), spec.id(), c.reset(),
                              rr.blocked_by);
           break;
+        case Outcome::excluded:
+          if (verbose) out += c.dim() + "    " + spec.id() + "  left out (--limit/--tags)" + c.reset() + "\n";
+          break;
       }
     }
     Tally t = tally(*r.results);
@@ -155,6 +160,7 @@ std::string report_text(const Report& r, bool color, bool verbose) {
       out += fmt::format("Apply: {} changed, {} failed, {} skipped; {} in sync", t.changed, t.failed, t.skipped, t.in_sync);
     }
     if (t.failed && r.command != "apply") out += fmt::format(", {} could not be observed", t.failed);
+    if (t.excluded) out += fmt::format("; {} left out", t.excluded);
     out += fmt::format(" ({} ms): {}\n", r.duration_ms, status_word(r.status));
   }
   for (const auto& note : r.notes) out += note + "\n";

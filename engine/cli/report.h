@@ -24,7 +24,8 @@ struct Report {
   std::string manifest_sha256;
   RunStatus status = RunStatus::in_sync;  ///< its word and exit code: engine/model/run_status.h
   Diagnostics diagnostics;
-  std::vector<std::string> notes;  ///< extra lines for humans (run id, cache, ...)
+  std::vector<std::string> preamble;  ///< lines for humans before the resources (the plan)
+  std::vector<std::string> notes;  ///< extra lines for humans after the summary (run id, cache, ...)
   const Manifest* manifest = nullptr;              ///< may be null (validation failed)
   const std::vector<ResourceResult>* results = nullptr;
   std::int64_t duration_ms = 0;

@@ -211,6 +211,8 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
     }
     if (const YNode* s = r.node->get("sensitive"))
       for (const auto& i : s->items) spec.sensitive.insert(i.scalar.to_string());
+    if (const YNode* t = r.node->get("tags"))
+      for (const auto& i : t->items) spec.tags.push_back(i.scalar.to_string());
     if (!check_properties(st, r, type, spec)) return;
     std::string id = spec.id();
     if (auto [it, fresh] = seen.emplace(id, spec.where); !fresh) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,6 +50,11 @@ struct ResourceSpec {
   /// Properties whose desired value is `prior` (data types): the value each had before this
   /// maintenance began, from the journal; null in `properties` until the planned run fills it.
   std::vector<std::string> prior;
+  std::vector<std::string> tags;        ///< `tags:`, for --tags
+  /// Left out of this run by --limit/--tags (set by select(); never cached): a built-in
+  /// resource is neither observed nor changed; a data-typed one is observed for the
+  /// constraints but given no goal, and the search takes none of its actions.
+  bool excluded = false;
   SourceRange where;
   SourceRange depends_where;            ///< position of depends_on (load time only; not cached)
 
@@ -89,6 +95,9 @@ struct Manifest {
   /// The included `kind: Types` files (absolute, in include order; also in `sources`).
   /// Their types must be registered again when the model comes from the cache.
   std::vector<std::string> type_files;
+  /// --limit of this run (set by select(); never cached): the nodes and clusters in scope.
+  /// Nullopt: every node.
+  std::optional<std::set<std::string>> limit;
 
   /// One hash for the manifest version: sha256 over the sources' hashes, in order.
   [[nodiscard]] std::string version_sha256() const;

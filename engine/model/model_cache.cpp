@@ -17,7 +17,7 @@ namespace {
 
 // Bumped whenever the model or its serialization changes; the build stamp guards
 // development builds whose type semantics changed without a format change.
-const std::string kMagic = std::string("converge-model-7 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
+const std::string kMagic = std::string("converge-model-8 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
 
 /// A checksum over the cache's bytes, stored after them: a flipped byte must make the
 /// cache a miss, never a different desired state (or a crash on a nonsense model). Eight
@@ -232,6 +232,7 @@ void write_model(Writer& w, const Manifest& m) {
     w.strs(r.depends_on);
     w.strs({r.sensitive.begin(), r.sensitive.end()});
     w.strs(r.prior);
+    w.strs(r.tags);
     w.where(r.where);
   }
   w.u64(m.constraints.size());
@@ -273,6 +274,7 @@ Manifest read_model(Reader& r) {
     auto s = r.strs();
     res.sensitive = {s.begin(), s.end()};
     res.prior = r.strs();
+    res.tags = r.strs();
     res.where = r.where();
   }
   m.constraints.resize(r.count());

@@ -108,6 +108,7 @@ class Grounder {
   std::map<std::string, int> subject_at_;                     // "loc/type[name]" -> subject
   std::vector<Conj> pre_;                                     // per action
   std::vector<Conj> transient_;                               // per action
+  std::vector<char> out_of_scope_;  // per action: on a resource or node --limit/--tags leave out
   std::vector<char> boots_;                                   // per action
   std::vector<std::string> boots_node_;
   std::map<std::string, std::set<std::string>> seen_values_;  // fact -> values as JSON (the domain)
@@ -202,11 +203,13 @@ class Grounder {
         const Value* v = s.spec.prop(p.name);
         if (!v || v->is_null() || *v == Value(datatype::kPrior)) continue;
         std::string k = fact_key(s, p.name);
-        g_.problem.goal.push_back({k, {*v}});
+        // Left out by --limit/--tags: no goal, but an order constraint still waits for it.
+        (s.spec.excluded ? g_.problem.held : g_.problem.goal).push_back({k, {*v}});
         see(k, *v);
       }
     }
     for (const auto& [k, v] : in_.restore) {
+      if (m_.limit && !m_.limit->count(planning::fact_node(k))) continue;  // a later run puts it back
       bool declared = false;
       for (const auto& c : g_.problem.goal) declared = declared || c.fact == k;
       if (!declared) g_.problem.goal.push_back({k, {v}}), see(k, v);
@@ -435,9 +438,11 @@ class Grounder {
     ga.targets = x.targets;
     if (!a.run_on.empty()) ga.run_node = x.node;
     ga.reason = reason.empty() ? a.doc : reason;
+    const std::string pa_node = pa.node;
     g_.problem.actions.push_back(std::move(pa));
     g_.actions.push_back(std::move(ga));
     pre_.push_back(pre);
+    out_of_scope_.push_back(s.spec.excluded || (m_.limit && !m_.limit->count(pa_node)));
     transient_.push_back(transient);
     boots_.push_back(a.boots);
     boots_node_.push_back(x.node);
@@ -504,6 +509,7 @@ class Grounder {
   void prune() {
     const auto& acts = g_.problem.actions;
     std::vector<char> keep(acts.size(), 1);
+    for (std::size_t i = 0; i < acts.size(); ++i) keep[i] = !out_of_scope_[i];
     for (int pass = 0; pass < 8; ++pass) {
       std::set<std::string> mutable_facts;
       for (std::size_t i = 0; i < acts.size(); ++i) {
@@ -539,6 +545,7 @@ class Grounder {
       keep = std::move(next);
     }
     for (std::size_t i = 0; i < keep.size(); ++i) g_.problem.actions[i].search = keep[i] != 0;
+    g_.out_of_scope = out_of_scope_;
   }
 };
 

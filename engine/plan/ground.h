@@ -87,6 +87,9 @@ enum class StepKind {
 struct Grounded {
   planning::Problem problem;
   std::vector<Binding> actions;  ///< parallel to problem.actions
+  /// Parallel to problem.actions: 1 for an action on a resource or node --limit/--tags
+  /// leave out (never searched; transients may still use it).
+  std::vector<char> out_of_scope;
   /// Step kinds after expand_transients(), parallel to the plan's steps; empty before.
   std::vector<StepKind> step_kind;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <optional>
 #include <set>
 
 #include "engine/model/duration.h"
@@ -283,7 +284,35 @@ std::map<std::string, std::int64_t> planned_outage(const Problem& p, const Plan&
   return st.outage;
 }
 
+namespace {
+
+/// A limited run (held goals) that an order constraint forbids: a held goal unmet on a
+/// node of one set while a goal is unmet on a node of a later set.
+std::optional<Refusal> held_by_order(const Problem& p) {
+  for (const auto& o : p.order)
+    for (std::size_t i = 0; i + 1 < o.sets.size(); ++i) {
+      auto on = [](const std::vector<std::string>& set, const Condition& c) {
+        return std::count(set.begin(), set.end(), fact_node(c.fact)) > 0;
+      };
+      const Condition* first = nullptr;
+      for (const auto& h : p.held)
+        if (!first && on(o.sets[i], h) && !holds(h, p.initial)) first = &h;
+      if (!first) continue;
+      for (std::size_t j = i + 1; j < o.sets.size(); ++j)
+        for (const auto& g : p.goal)
+          if (on(o.sets[j], g) && !holds(g, p.initial)) {
+            std::string text = "order " + set_text(o.sets[i]) + " before " + set_text(o.sets[j]);
+            return Refusal{text, g.fact,
+                           "no plan satisfies " + text + ": the run leaves out " + first->fact + ", which must change first (--limit/--tags); blocked: " + g.fact};
+          }
+    }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::expected<Plan, Refusal> plan(const Problem& full) {
+  if (auto r = held_by_order(full)) return std::unexpected(*r);
   const Problem p = for_search(full);
   std::expected<Plan, Refusal> result;
   if (separable(p)) {

@@ -77,6 +77,9 @@ struct Available {
 struct Problem {
   Facts initial;
   std::vector<Condition> goal;
+  /// Desired values of resources --limit/--tags leave out: never pursued, but while one on
+  /// a node of an order constraint's set is unmet, no later set may change.
+  std::vector<Condition> held;
   std::vector<Operator> actions;
   std::vector<MaxDisrupted> max_disrupted;
   std::vector<Order> order;

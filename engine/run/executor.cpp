@@ -1,5 +1,7 @@
 #include "engine/run/executor.h"
 
+#include "engine/model/datatype.h"
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -14,6 +16,7 @@ const char* outcome_word(Outcome o) {
     case Outcome::changed: return "changed";
     case Outcome::failed: return "failed";
     case Outcome::skipped: return "skipped";
+    case Outcome::excluded: return "excluded";
   }
   return "?";
 }
@@ -155,6 +158,7 @@ Tally tally(const std::vector<ResourceResult>& results) {
       case Outcome::changed: ++t.changed; break;
       case Outcome::failed: ++t.failed; break;
       case Outcome::skipped: ++t.skipped; break;
+      case Outcome::excluded: ++t.excluded; break;
     }
     if (r.outcome == Outcome::pending || r.outcome == Outcome::changed) {
       if (r.changes.action == ChangeKind::create) ++t.create;
@@ -172,6 +176,12 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
   parallel_for(static_cast<int>(m.resources.size()), opts.parallel, [&](int i) {
     auto start = Clock::now();
     const ResourceSpec& spec = m.resources[i];
+    // Left out by --limit/--tags: a built-in resource is not even read; a data-typed one is
+    // (the planner checks the constraints over every node) and reported as left out later.
+    if (spec.excluded && !datatype::data_type(types, spec.type)) {
+      results[i].outcome = Outcome::excluded;
+      return;
+    }
     observe_one(spec, *types.find(spec.type), transports(spec.node), secrets, results[i]);
     results[i].elapsed = since(start);
   });
@@ -189,10 +199,11 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
     std::lock_guard lock(progress_mu);
     opts.progress(i, results[i]);
   };
-  // A resource that could not be observed has failed already; everything else is to do.
+  // A resource that could not be observed has failed already, one left out of the run is
+  // never touched (its dependents go ahead); everything else is to do.
   std::vector<int> todo;
   for (int i = 0; i < n; ++i) {
-    if (results[i].outcome == Outcome::failed) done[i] = 1;
+    if (results[i].outcome == Outcome::failed || results[i].outcome == Outcome::excluded) done[i] = 1;
     else todo.push_back(i);
   }
   auto root_failure = [&](int i) -> std::string {

@@ -30,6 +30,7 @@ enum class Outcome {
   changed,    ///< changes applied and verified
   failed,     ///< observation or action failed
   skipped,    ///< not attempted because a dependency failed
+  excluded,   ///< left out of this run by --limit/--tags
 };
 
 [[nodiscard]] const char* outcome_word(Outcome o);
@@ -44,9 +45,9 @@ struct ResourceResult {
   std::chrono::microseconds elapsed{0};
 };
 
-/// Counts of outcomes: in_sync, pending, changed, failed, skipped.
+/// Counts of outcomes: in_sync, pending, changed, failed, skipped, excluded.
 struct Tally {
-  int in_sync = 0, pending = 0, changed = 0, failed = 0, skipped = 0;
+  int in_sync = 0, pending = 0, changed = 0, failed = 0, skipped = 0, excluded = 0;
   int create = 0, update = 0, remove = 0;
 };
 [[nodiscard]] Tally tally(const std::vector<ResourceResult>& results);
@@ -77,7 +78,8 @@ struct ExecOptions {
 /// Runs fn(0..n-1) on up to `workers` threads. Blocks until all are done.
 void parallel_for(int n, int workers, const std::function<void(int)>& fn);
 
-/// Observes and diffs every resource (no changes made). Results are in resource order.
+/// Observes and diffs every resource (no changes made); one left out of the run (excluded)
+/// is not observed. Results are in resource order.
 [[nodiscard]] std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& types,
                                                       const TransportLookup& transports, const ExecOptions& opts);
 

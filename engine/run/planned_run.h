@@ -137,6 +137,9 @@ class PlannedRun {
 
   /// Searches a plan for `g` and inserts its transient establish/restore steps.
   std::expected<planning::Plan, planning::Refusal> make_plan(Grounded& g, bool node_disruption = true);
+  /// A refusal that names no constraint, in a run --limit/--tags narrow: when the actions
+  /// left out would make a plan, the refusal names them instead.
+  planning::Refusal needs_left_out(const Grounded& g, planning::Refusal refusal) const;
 
   /// The plan in the outcome: its text first among the notes (with a progress sink, apply
   /// prints it there before the steps and keeps only its first line), its JSON under "plan".

@@ -182,6 +182,11 @@ void PlannedRun::refresh_results(const std::set<std::string>& changed) {
     if (s.manifest_index < 0) continue;
     ResourceResult& r = results_[s.manifest_index];
     r.before = observed_[i];
+    if (s.spec.excluded) {
+      // Observed for the constraints (planning still needs it); its drift is not this run's.
+      r.outcome = Outcome::excluded;
+      continue;
+    }
     if (observed_[i].state == Observation::State::unknown) {
       r.outcome = Outcome::failed;
       r.error = "cannot observe: " + observed_[i].error;
@@ -285,8 +290,28 @@ std::expected<planning::Plan, planning::Refusal> PlannedRun::make_plan(Grounded&
     }
   }
   auto p = planning::plan(g.problem);
-  if (!p) return p;
+  if (!p) return std::unexpected(needs_left_out(g, p.error()));
   return grounding::expand_transients(g, *p, node_disruption);
+}
+
+planning::Refusal PlannedRun::needs_left_out(const Grounded& g, planning::Refusal refusal) const {
+  if (refusal.constraint.empty() || refusal.constraint[0] != '(') return refusal;  // a constraint is named
+  if (std::find(g.out_of_scope.begin(), g.out_of_scope.end(), 1) == g.out_of_scope.end()) return refusal;
+  // No plan within the limit: would one exist with the actions it leaves out? Then name them.
+  planning::Problem wider = g.problem;
+  for (std::size_t i = 0; i < wider.actions.size(); ++i)
+    if (g.out_of_scope[i]) wider.actions[i].search = true;
+  auto p = planning::plan(wider);
+  if (!p) return refusal;
+  std::string needed;
+  for (const auto& s : p->steps)
+    if (g.out_of_scope[s.action]) {
+      const std::string& name = wider.actions[s.action].name;
+      if (needed.find(name) == std::string::npos) needed += (needed.empty() ? "" : ", ") + name + " on " + wider.actions[s.action].node;
+    }
+  refusal.constraint = "--limit/--tags";
+  refusal.message = "no plan within the limit: " + refusal.blocked + " needs steps the run leaves out (" + needed + ")";
+  return refusal;
 }
 
 void PlannedRun::describe_plan(const Grounded& g, const planning::Plan& p) {

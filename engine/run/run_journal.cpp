@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "engine/state/git_info.h"
 #include "engine/state/lock.h"
 
@@ -17,6 +19,15 @@ std::string user_name() {
   return std::to_string(::getuid());
 }
 
+/// The manifest's canonical absolute path: `history` filters by it, whatever the working
+/// directory of each run was.
+std::string canonical_path(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  auto canon = std::filesystem::weakly_canonical(abs, ec);
+  return ec ? abs.lexically_normal().string() : canon.string();
+}
+
 std::string masked(const ResourceSpec& spec, const std::string& prop, const Value& v) {
   return spec.sensitive.count(prop) ? Value("(sensitive)").to_json() : v.to_json();
 }
@@ -29,7 +40,7 @@ RunRow describe_run(const std::string& command, const Manifest& m, Journal& jour
   r.user = user_name();
   r.host = host_name();
   r.pid = static_cast<long>(::getpid());
-  r.manifest_path = m.path;
+  r.manifest_path = canonical_path(m.path);
   r.manifest_sha256 = m.version_sha256();
   r.started_at = now_iso();
   GitInfo git = git_head(m.dir);

@@ -73,6 +73,11 @@ std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(cons
     cached = std::move(lo.manifest);
   }
   s->model_ = std::move(cached);
+  if (!opts.selection.empty()) {
+    auto selected = select(*s->model_, opts.selection);
+    if (!selected) return std::unexpected(failure(RunStatus::invalid, selected.error()));
+    s->selection_ = *selected;
+  }
   const Manifest& m = *s->model_;
   // State directory, lock, journal: all before any host is touched, and after the lab
   // file is known to load when this run would create the lab from it.

@@ -13,6 +13,7 @@
 
 #include "engine/model/manifest.h"
 #include "engine/model/run_status.h"
+#include "engine/model/selection.h"
 #include "engine/model/types.h"
 #include "engine/run/executor.h"
 #include "engine/run/orchestrate.h"
@@ -29,6 +30,7 @@ struct SessionOptions {
   std::string state_dir;   ///< REQUIRES: set (the CLI resolves the default)
   bool use_cache = true;   ///< read and write the validated-model cache
   double lab_speed = 0;    ///< the lab: virtual seconds per real second
+  Selection selection;     ///< --limit / --tags
 };
 
 /// Why a session did not open: the status to report (invalid, locked or failed) and why.
@@ -54,6 +56,8 @@ class RunSession {
   ~RunSession();
 
   [[nodiscard]] const Manifest& manifest() const { return *model_; }
+  /// What --limit/--tags left out (all zero without them).
+  [[nodiscard]] const SelectionSummary& selection() const { return selection_; }
   [[nodiscard]] const TypeRegistry& types() const { return types_; }
   [[nodiscard]] const TransportLookup& transports() const { return lookup_; }
   /// REQUIRES: observe() succeeded.
@@ -92,6 +96,7 @@ class RunSession {
   SessionOptions opts_;
   TypeRegistry types_;
   std::optional<Manifest> model_;
+  SelectionSummary selection_;
   std::optional<RunLock> lock_;
   std::future<Result<std::pair<std::unique_ptr<Journal>, std::vector<RunRow>>>> opening_;
   std::unique_ptr<Journal> journal_;

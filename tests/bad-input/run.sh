@@ -23,6 +23,9 @@ HANG_S=${BAD_INPUT_HANG_S:-10}
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+# Where default state directories would go: nothing may appear there either.
+export XDG_STATE_HOME="$WORK/xdg-state"
+unset CONVERGE_STATE_DIR
 # Work on a copy so that a misbehaving engine cannot write into the source tree.
 cp -r "$HERE"/. "$WORK/corpus"
 rm -f "$WORK/corpus/run.sh" "$WORK/corpus/expected.txt"
@@ -107,6 +110,7 @@ run_case() {
   elif (( cpu > CPU_MS )); then why="used ${cpu} ms of CPU (limit ${CPU_MS} ms; ${elapsed} ms wall)"
   elif (( elapsed > WALL_MS )); then why="took ${elapsed} ms (limit ${WALL_MS} ms)"
   elif [[ $before != "$after" ]]; then why="created files beside the manifest: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+  elif [[ -e $XDG_STATE_HOME ]]; then why="created a state directory: $(find "$XDG_STATE_HOME" | head -3 | tr '\n' ' ')"
   elif [[ $cmd != validate && -s $WORK/stdout ]]; then why="printed on stdout for an invalid manifest"
   fi
   if [[ -z $why ]] && (( elapsed > 1000 )); then
@@ -162,7 +166,7 @@ for spec in "plan|dup-key.yaml|dup-key.yaml:4:1: duplicate key 'kind'" \
             "check|lab-missing.yaml|lab/nope.yaml: No such file or directory"; do
   IFS='|' read -r cmd name frag <<<"$spec"
   run_case "$cmd" "$name" "$frag"
-  if [[ -z $why && -e .converge ]]; then why="left a .converge state directory"; fi
+  if [[ -z $why && ( -e .converge || -e $XDG_STATE_HOME ) ]]; then why="left a state directory"; fi
   if [[ -z $why ]]; then pass=$((pass + 1)); else
     fail=$((fail + 1)); failures+=("$cmd $name"); echo "FAIL     $cmd $name: $why"
   fi

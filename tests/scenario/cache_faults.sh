@@ -4,6 +4,9 @@
 # run without any cache gives: never a crash, never a different desired state.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
+# One state directory beside the manifest for every run of this test (as earlier versions
+# kept it by default).
+export CONVERGE_STATE_DIR="$WORK/.converge"
 
 R=$WORK/root
 mkdir -p "$R"

@@ -111,11 +111,21 @@ assert_mode "$WORK/state/nested" 0700
 if found=$(find "$WORK/state/nested" -mindepth 1 -perm /077 | head -5) && [[ -n $found ]]; then
   fail "state files readable by group or others: $found"
 fi
-# The default is .converge beside the manifest, not in the working directory.
+# The default is one directory per manifest under $XDG_STATE_HOME/converge (lib.sh points it
+# into the work directory): neither beside the manifest (a git checkout) nor in the working
+# directory.
 mkdir -p cwd && (cd cwd && "$CONVERGE" plan ../elsewhere/m.yaml >/dev/null) || true
-[[ -d elsewhere/.converge ]] || fail "default state directory is not beside the manifest"
-assert_mode elsewhere/.converge 0700
+hash=$(printf '%s' "$WORK/elsewhere/m.yaml" | sha256sum | cut -c1-12)
+default="$XDG_STATE_HOME/converge/m-$hash"
+[[ -f $default/journal.db ]] || fail "no default state directory at $default: $(find "$XDG_STATE_HOME" 2>&1 | head)"
+assert_mode "$default" 0700
+[[ -e elsewhere/.converge ]] && fail "a state directory was created beside the manifest"
 [[ -e cwd/.converge ]] && fail "a state directory was created in the working directory"
+# CONVERGE_STATE_DIR overrides the default, and --state-dir overrides both.
+CONVERGE_STATE_DIR="$WORK/env-state" "$CONVERGE" plan elsewhere/m.yaml >/dev/null || true
+[[ -f $WORK/env-state/journal.db ]] || fail "CONVERGE_STATE_DIR was not used"
+CONVERGE_STATE_DIR="$WORK/env-state2" "$CONVERGE" plan --state-dir "$WORK/flag-state" elsewhere/m.yaml >/dev/null || true
+[[ -f $WORK/flag-state/journal.db && ! -e $WORK/env-state2 ]] || fail "--state-dir did not override CONVERGE_STATE_DIR"
 
 # --- a run holding the lock makes a second run exit 4
 mkdir -p lock

@@ -4,6 +4,9 @@
 # is ever half-written, and history shows the interrupted runs with their unfinished steps.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$1"
+# One state directory beside the manifest for every run of this test (as earlier versions
+# kept it by default).
+export CONVERGE_STATE_DIR="$WORK/.converge"
 command -v sqlite3 >/dev/null || { echo "SKIP [$SCENARIO]: sqlite3 not installed"; exit 0; }
 
 N=3000

@@ -3,6 +3,9 @@
 # commit plus "dirty" when the manifest sits in a git work tree.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$1"
+# One state directory beside the manifest for every run of this test (as earlier versions
+# kept it by default).
+export CONVERGE_STATE_DIR="$WORK/repo/.converge"
 command -v git >/dev/null || { echo "SKIP [$SCENARIO]: git not installed"; exit 0; }
 
 git init -q repo

@@ -11,6 +11,11 @@ SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
+# Default state directories go under the work directory, never the machine's own
+# (/var/lib/converge as root); a test that wants one state directory for all its runs
+# exports CONVERGE_STATE_DIR itself.
+export XDG_STATE_HOME="$WORK/.xdg-state"
+unset CONVERGE_STATE_DIR
 
 fail() {
   echo "FAIL [$SCENARIO]: $*" >&2

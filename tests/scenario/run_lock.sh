@@ -3,6 +3,9 @@
 # left by a run killed with SIGKILL is taken over, and that run is reported interrupted.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$1"
+# One state directory beside the manifest for every run of this test (as earlier versions
+# kept it by default).
+export CONVERGE_STATE_DIR="$WORK/.converge"
 
 cat >m.yaml <<YAML
 apiVersion: converge/v1

@@ -3,6 +3,9 @@
 # stderr) and no file in the state directory ever holds the secret; "(sensitive)" shows.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
+# One state directory beside the manifest for every run of this test (as earlier versions
+# kept it by default).
+export CONVERGE_STATE_DIR="$WORK/.converge"
 
 SECRET='hunter2-S3cr3t-Passw0rd'
 R=$WORK/root

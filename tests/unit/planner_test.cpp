@@ -180,3 +180,32 @@ TEST_CASE("a tier of independent nodes is scheduled in batches at the lower boun
   CHECK(plan->makespan_s == 10 * (10 + 120 + 10));  // 10 batches x per-node time: the lower bound
   CHECK(verify(p, *plan));
 }
+
+TEST_CASE("planner: a limited run (held goals) that an order constraint forbids is refused, naming it") {
+  // HUB must be upgraded before N1; the run leaves HUB out (its goal is held).
+  Problem p;
+  for (std::string n : {"HUB", "N1"}) {
+    p.initial[n + "/v"] = "RTM";
+    p.actions.push_back({"upgrade " + n, n, {is(n + "/v", "RTM")}, {{n + "/v", "SP1"}}, Disruption::node, {}, 60});
+  }
+  p.order.push_back({{{"HUB"}, {"N1"}}});
+  p.held.push_back(is("HUB/v", "SP1"));
+  p.goal.push_back(is("N1/v", "SP1"));
+  auto refused = plan(p);
+  REQUIRE(!refused);
+  CHECK(refused.error().constraint == "order [HUB] before [N1]");
+  CHECK(refused.error().blocked == "N1/v");
+  CHECK_THAT(refused.error().message, Catch::Contains("leaves out HUB/v"));
+
+  SECTION("a held goal that already holds does not block") {
+    p.initial["HUB/v"] = "SP1";
+    REQUIRE(plan(p));
+  }
+  SECTION("a held goal on a later set does not block an earlier one") {
+    p.held = {is("N1/v", "SP1")};
+    p.goal = {is("HUB/v", "SP1")};
+    auto ok = plan(p);
+    REQUIRE(ok);
+    CHECK(ok->steps.size() == 1);
+  }
+}
