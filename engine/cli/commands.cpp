@@ -21,6 +21,7 @@
 #include "engine/model/loader.h"
 #include "engine/run/orchestrate.h"
 #include "engine/run/session.h"
+#include "resources/inventory_command.h"
 #include "resources/transports.h"
 
 namespace converge {
@@ -161,7 +162,7 @@ int cmd_validate(const std::vector<std::string>& files, const GlobalOptions& opt
       else emit_report(*tr, opts);
       continue;
     }
-    LoadOutcome lo = load_manifest(f, types);
+    LoadOutcome lo = load_manifest(f, types, run_inventory_command);
     (void)lo.types;  // validate needs only the diagnostics
     if (lo.manifest)
       if (Diagnostics lab = check_lab_file(*lo.manifest); !lab.empty()) {

@@ -104,6 +104,7 @@ void load_file(LoaderState& st, const std::string& path, std::vector<std::string
   st.out.sources.push_back(path);
   st.out.source_sha256.push_back(sha256_hex(d->text));
   if (!valid) return;
+  detail::load_inventory_source(st, *d);
   if (const YNode* inc = d->root.get("include")) {
     chain.push_back(path);
     std::string dir = fs::path(path).parent_path().string();
@@ -153,6 +154,40 @@ TransportSpec parse_transport(LoaderState& st, const YDoc& doc, const YNode& t) 
     spec.lab_file = absolute_path((fs::path(dir) / v.scalar.to_string()).string());
   }
   return spec;
+}
+
+/// group_vars: every node of a group (or cluster) gets the group's variables, unless the
+/// node sets one itself; two groups giving one node different values is an error.
+void apply_group_vars(LoaderState& st) {
+  std::map<std::string, Located> group_vars;
+  merge_section(st, "inventory", "group_vars", group_vars);
+  if (group_vars.empty()) return;
+  std::map<std::string, std::map<std::string, std::string>> given_by;  // node -> var -> group
+  std::map<std::string, Map> own;                                     // node -> its own vars
+  std::map<std::string, NodeSpec*> by_name;
+  for (auto& n : st.out.nodes) own[n.name] = n.vars, by_name[n.name] = &n;
+  for (const auto& [g, loc] : group_vars) {
+    const std::vector<std::string>* members = nullptr;
+    if (auto it = st.out.groups.find(g); it != st.out.groups.end()) members = &it->second;
+    else if (auto c = st.out.clusters.find(g); c != st.out.clusters.end()) members = &c->second;
+    if (!members) {
+      st.error("group_vars names unknown group '" + g + "'", loc.doc->at(*loc.node));
+      continue;
+    }
+    const Map vars = loc.node->to_value().as_map();
+    for (const auto& name : *members) {
+      NodeSpec* n = by_name.at(name);
+      for (const auto& [k, v] : vars) {
+        if (own[name].count(k)) continue;
+        auto [it, fresh] = given_by[name].emplace(k, g);
+        if (!fresh && n->vars.at(k) != v)
+          st.error("node " + name + " gets var '" + k + "' from groups " + it->second + " and " + g +
+                       " with different values; set it on the node",
+                   loc.doc->at(*loc.node));
+        n->vars[k] = v;
+      }
+    }
+  }
 }
 
 void build_inventory(LoaderState& st) {
@@ -243,6 +278,7 @@ void build_inventory(LoaderState& st) {
     if (st.out.node(g)) st.error("'" + g + "' is both a node and a group", loc.doc->at(*loc.node));
     resolve(g, 0);
   }
+  apply_group_vars(st);
 }
 
 ConstraintSpec parse_constraint(LoaderState& st, const Located& loc) {
@@ -410,9 +446,10 @@ bool detail::LoaderState::out_node_or_group(const std::string& s, std::set<std::
   return false;
 }
 
-LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types) {
+LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types, const InventoryRunner& run_inventory) {
   LoaderState st;
   st.types = types;
+  st.run_inventory = run_inventory;
   st.out.path = absolute_path(path);
   st.out.dir = fs::path(st.out.path).parent_path().string();
   std::vector<std::string> chain;

@@ -6,8 +6,10 @@
 // properties against their types, resolve dependencies, refuse cycles, resolve constraints.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/model/error.h"
 #include "engine/model/manifest.h"
@@ -24,9 +26,18 @@ struct LoadOutcome {
   TypeRegistry types;
 };
 
-/// Loads and validates a manifest. Touches no host: reads only the manifest and its includes.
+/// Runs a dynamic inventory's program (argv, in the manifest's directory) and returns what
+/// it printed; an error when it could not run or failed. The loader starts no process itself.
+using InventoryRunner = std::function<Result<std::string>(const std::vector<std::string>& argv, const std::string& dir)>;
+
+/// Loads and validates a manifest. Touches no host: reads only the manifest, its includes
+/// and its inventory file, or runs its inventory program through `run_inventory` (none
+/// given: a manifest that names one is an error).
 /// An include of `kind: Types` registers its types (a name defined twice is an error);
-/// `kind: Manifest|Fragment` includes merge into the manifest.
-[[nodiscard]] LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types);
+/// `kind: Manifest|Fragment` includes merge into the manifest; `inventory: FILE` (a
+/// `kind: Inventory` file) and `inventory: {command: [...]}` (a program printing the same
+/// as JSON) merge into the inventory.
+[[nodiscard]] LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types,
+                                        const InventoryRunner& run_inventory = nullptr);
 
 }  // namespace converge

@@ -32,6 +32,7 @@ struct LoaderState {
   Map vars;
   std::vector<Located> resource_nodes;
   std::vector<Located> constraint_nodes;
+  InventoryRunner run_inventory;  ///< for `inventory: {command: [...]}`; may be empty
   /// What the variables' and the resources' expressions may still copy (interpolate.h).
   std::size_t vars_budget = kVarsBudget;
   std::size_t stamp_budget = kStampBudget;
@@ -50,6 +51,11 @@ struct LoaderState {
   /// none exists.
   bool out_node_or_group(const std::string& s, std::set<std::string>& into) const;
 };
+
+/// `inventory: FILE` or `inventory: {command: [...]}` of a manifest document: reads or runs
+/// it, validates it with positions in that file (or the program's output), and adds it to
+/// `st.docs` as a fragment holding only that inventory (loader_inventory.cpp).
+void load_inventory_source(LoaderState& st, const YDoc& from);
 
 /// Stamps out every resource (loader_resources.cpp).
 void expand_resources(LoaderState& st);

@@ -98,6 +98,9 @@ struct Manifest {
   /// --limit of this run (set by select(); never cached): the nodes and clusters in scope.
   /// Nullopt: every node.
   std::optional<std::set<std::string>> limit;
+  /// The inventory came (partly) from a program (`inventory: {command: [...]}`): the model
+  /// is never cached, since the program may answer differently next time.
+  bool dynamic_inventory = false;
 
   /// One hash for the manifest version: sha256 over the sources' hashes, in order.
   [[nodiscard]] std::string version_sha256() const;

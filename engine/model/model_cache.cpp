@@ -318,7 +318,12 @@ std::optional<Manifest> load_cached_model(const std::string& cache_file, const s
 }
 
 void store_cached_model(const std::string& cache_file, const Manifest& m) {
-  // Secrets never reach the state directory: a manifest with sensitive values is not cached.
+  // Secrets never reach the state directory: a manifest with sensitive values is not cached;
+  // nor one whose inventory a program prints (its answer may change without any file).
+  if (m.dynamic_inventory) {
+    ::unlink(cache_file.c_str());
+    return;
+  }
   for (const auto& r : m.resources)
     if (!r.sensitive.empty()) {
       ::unlink(cache_file.c_str());

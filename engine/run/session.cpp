@@ -11,6 +11,7 @@
 #include "engine/model/loader.h"
 #include "engine/model/model_cache.h"
 #include "engine/run/run_journal.h"
+#include "resources/inventory_command.h"
 #include "resources/transports.h"
 
 namespace converge {
@@ -67,7 +68,7 @@ std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(cons
   }
   const bool from_cache = cached.has_value();
   if (!cached) {
-    LoadOutcome lo = load_manifest(manifest_path, s->types_);
+    LoadOutcome lo = load_manifest(manifest_path, s->types_, run_inventory_command);
     s->types_ = std::move(lo.types);
     if (!lo.manifest) return std::unexpected(SessionFailure{RunStatus::invalid, std::move(lo.diagnostics)});
     cached = std::move(lo.manifest);

@@ -21,7 +21,11 @@ ResourceSpec res(const std::string& type, const std::string& name, const std::st
 Manifest estate() {
   Manifest m;
   m.path = "/site.yaml";
-  for (const char* n : {"HUB", "N1", "N2", "W1"}) m.nodes.push_back(NodeSpec{.name = n});
+  for (const char* n : {"HUB", "N1", "N2", "W1"}) {
+    NodeSpec node;
+    node.name = n;
+    m.nodes.push_back(node);
+  }
   m.groups["mailbox"] = {"N1", "N2"};
   m.groups["web"] = {"W1"};
   m.clusters["CLUS"] = {"N1", "N2"};

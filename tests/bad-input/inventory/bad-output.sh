@@ -1,0 +1,2 @@
+#!/bin/sh
+printf '{"nodes": {"a": {}},\n "groups": {"g": ["a", "zz"]}}\n'
