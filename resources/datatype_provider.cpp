@@ -93,17 +93,20 @@ ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const 
   return r;
 }
 
-ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars, Transport& target) {
-  ProbeReading unknown;
-  auto argv = render_argv(p.argv, vars);
-  if (!argv) {
-    unknown.error = argv.error().message;
-    return unknown;
-  }
+namespace {
+
+/// A probe's request: its argv rendered, two minutes at most.
+Result<ExecRequest> probe_request(const Probe& p, const std::map<std::string, std::string>& vars) {
+  CONVERGE_TRY(auto argv, render_argv(p.argv, vars));
   ExecRequest req;
-  req.argv = std::move(*argv);
+  req.argv = std::move(argv);
   req.timeout = std::chrono::minutes(2);
-  auto res = target.run(req);
+  return req;
+}
+
+/// Reads what running `req` gave, as run_probe() does.
+ProbeReading reading(const Probe& p, const DataType& t, const ExecRequest& req, const Result<ExecResult>& res) {
+  ProbeReading unknown;
   if (!res) {
     unknown.error = res.error().describe();
     return unknown;
@@ -115,6 +118,63 @@ ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::st
   ProbeReading rd = read_probe(p, t, res->exit_code, res->out, res->err);
   if (rd.verdict == ProbeReading::Verdict::unknown) rd.error = "`" + command_line(req.argv) + "`: " + rd.error;
   return rd;
+}
+
+}  // namespace
+
+ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars, Transport& target) {
+  auto req = probe_request(p, vars);
+  if (!req) {
+    ProbeReading unknown;
+    unknown.error = req.error().message;
+    return unknown;
+  }
+  return reading(p, t, *req, target.run(*req));
+}
+
+std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target) {
+  std::vector<ProbeReading> out(calls.size());
+  std::vector<ExecRequest> reqs;
+  std::vector<std::size_t> which;  // calls[which[k]] made reqs[k]
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    auto req = probe_request(*calls[i].probe, calls[i].vars);
+    if (!req) {
+      out[i].error = req.error().message;
+      continue;
+    }
+    reqs.push_back(std::move(*req));
+    which.push_back(i);
+  }
+  auto results = target.run_batch(reqs);
+  for (std::size_t k = 0; k < which.size(); ++k)
+    out[which[k]] = reading(*calls[which[k]].probe, *calls[which[k]].type, reqs[k], results[k]);
+  return out;
+}
+
+std::vector<Observation> observe_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,
+                                       Transport& target) {
+  std::vector<ProbeCall> calls;
+  for (const auto& [r, t] : rs) {
+    auto vars = action_vars(*t, *r, nullptr);
+    for (const auto& p : t->observe) calls.push_back({&p, t, vars});
+  }
+  const std::vector<ProbeReading> readings = run_probes(calls, target);
+  std::vector<Observation> out;
+  std::size_t k = 0;
+  for (const auto& [r, t] : rs) {
+    std::optional<Observation> obs;
+    Map props;
+    for (std::size_t j = 0; j < t->observe.size(); ++j, ++k) {
+      if (obs) continue;  // decided by an earlier probe of this resource
+      const ProbeReading& rd = readings[k];
+      if (rd.verdict == ProbeReading::Verdict::absent) obs = Observation::absent();
+      else if (rd.verdict == ProbeReading::Verdict::unknown) obs = Observation::unknown(rd.error);
+      else
+        for (const auto& [key, v] : rd.props) props[key] = v;
+    }
+    out.push_back(obs ? std::move(*obs) : Observation::present(std::move(props)));
+  }
+  return out;
 }
 
 Status run_commands(const DataType& type, const ActionDef& a, const ResourceSpec& r, Transport& target,

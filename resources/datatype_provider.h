@@ -39,4 +39,21 @@ struct ProbeReading {
 [[nodiscard]] ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars,
                                      Transport& target);
 
+/// One probe to run in a batch: the probe, its type and the values its argv renders with.
+struct ProbeCall {
+  const Probe* probe = nullptr;
+  const DataType* type = nullptr;
+  std::map<std::string, std::string> vars;
+};
+
+/// Runs every call in one Transport::run_batch() (one round trip on a node that can) and
+/// reads each as run_probe() would. Parallel to `calls`.
+[[nodiscard]] std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target);
+
+/// Observes resources of data-defined types on one node with every probe of every one of
+/// them in one batch; each resource's readings then count in order as observe() counts
+/// them (an absent verdict ends its observation). Parallel to `rs`.
+[[nodiscard]] std::vector<Observation> observe_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,
+                                                     Transport& target);
+
 }  // namespace converge::datatype

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "resources/process.h"
+#include "resources/shell_batch.h"
 
 namespace converge {
 
@@ -177,6 +179,12 @@ Result<ExecResult> LocalTransport::run(const ExecRequest& req) {
   ExecRequest r = req;
   r.env.emplace("CONVERGE_ROOT", root_);
   return run_process(r);
+}
+
+std::vector<Result<ExecResult>> LocalTransport::run_batch(const std::vector<ExecRequest>& reqs) {
+  // A batch shell costs three processes of its own: for fewer commands, start each.
+  if (reqs.size() < 3 || !std::all_of(reqs.begin(), reqs.end(), batchable)) return Transport::run_batch(reqs);
+  return run_in_one_shell(*this, reqs);
 }
 
 Result<std::string> LocalTransport::boot_id() {

@@ -3,19 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "engine/model/sha256.h"
 #include "resources/process.h"
 
 namespace converge {
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
 
 namespace {
 
@@ -76,6 +69,12 @@ std::string SshTransport::env_stdin(const ExecRequest& req) {
     in += std::to_string(kv.size()) + "\n" + kv;
   }
   return in + req.stdin_data;
+}
+
+std::vector<Result<ExecResult>> SshTransport::run_batch(const std::vector<ExecRequest>& reqs) {
+  // A round trip costs far more than the batch shell's own processes: batch from two on.
+  if (reqs.size() < 2 || !std::all_of(reqs.begin(), reqs.end(), batchable)) return Transport::run_batch(reqs);
+  return run_in_one_shell(*this, reqs);
 }
 
 Result<ExecResult> SshTransport::run(const ExecRequest& req) {

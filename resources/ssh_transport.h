@@ -11,6 +11,7 @@
 #pragma once
 
 #include "engine/model/manifest.h"
+#include "resources/shell_batch.h"
 #include "resources/transport.h"
 
 namespace converge {
@@ -21,6 +22,8 @@ class SshTransport final : public Transport {
   SshTransport(std::string node, TransportSpec spec, std::string control_dir);
 
   Result<ExecResult> run(const ExecRequest& req) override;
+  /// One connection round trip for the lot (resources/shell_batch.h).
+  std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override;
   FileSystem* files() override { return nullptr; }
   Result<std::string> boot_id() override;
   std::string describe() const override;
@@ -37,8 +40,5 @@ class SshTransport final : public Transport {
   TransportSpec spec_;
   std::string control_dir_;
 };
-
-/// Quotes one word for a POSIX shell: 'it'\''s'.
-[[nodiscard]] std::string shell_quote(const std::string& s);
 
 }  // namespace converge

@@ -87,6 +87,15 @@ class CommandRunner {
   /// Runs argv to completion (or to its timeout). Returns an Error only when the command
   /// could not be started or the node could not be reached.
   [[nodiscard]] virtual Result<ExecResult> run(const ExecRequest& req) = 0;
+  /// Runs several commands in order, each as run() would (one's failure does not stop the
+  /// next); results parallel to `reqs`. An implementation may do it in one round trip (one
+  /// process, one connection: resources/shell_batch.h); this one calls run() for each.
+  [[nodiscard]] virtual std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) {
+    std::vector<Result<ExecResult>> out;
+    out.reserve(reqs.size());
+    for (const auto& r : reqs) out.push_back(run(r));
+    return out;
+  }
 };
 
 /// Files on a node. Paths are absolute as the manifest states them; an implementation with

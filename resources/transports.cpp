@@ -60,7 +60,7 @@ Result<std::string> lab_file_of(const Manifest& m) {
 Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOptions& opts) {
   CONVERGE_TRY(std::string file, lab_file_of(m));
   if (file.empty()) return std::shared_ptr<lab::Lab>();
-  auto l = lab::Lab::open(file, opts.state_dir, opts.lab_speed);
+  auto l = lab::Lab::open(file, opts.state_dir, opts.lab_speed, opts.changes);
   if (!l) return std::unexpected(wrap_error("cannot open the lab " + file, l.error()));
   return *l;
 }

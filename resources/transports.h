@@ -17,7 +17,7 @@ namespace converge {
 struct TransportOptions {
   std::string state_dir;  ///< private state directory (ssh sockets, lab state)
   double lab_speed = 0;   ///< lab: virtual seconds per real second; 0 = instant
-  bool changes = true;    ///< false (plan, check): a missing node root is left missing
+  bool changes = true;    ///< false (plan, check): a missing node root is left missing, a lab writes nothing
 };
 
 /// A cluster reached through its member nodes. A command runs on the first member (in

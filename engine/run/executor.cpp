@@ -1,11 +1,13 @@
 #include "engine/run/executor.h"
 
-#include "engine/model/datatype.h"
-
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include "engine/model/datatype.h"
+#include "resources/datatype_provider.h"
 
 namespace converge {
 
@@ -169,21 +171,69 @@ Tally tally(const std::vector<ResourceResult>& results) {
   return t;
 }
 
+namespace {
+
+/// The resources of data-defined types on one node, observed with all their probes in one
+/// batch (one round trip, resources/datatype_provider.h), diffed into `results`.
+void observe_node_batch(const Manifest& m, const TypeRegistry& types, const std::vector<int>& idx, Transport* t,
+                        const Secrets& secrets, std::vector<ResourceResult>& results) {
+  auto start = Clock::now();
+  std::vector<std::pair<const ResourceSpec*, const datatype::DataType*>> rs;
+  for (int i : idx) rs.emplace_back(&m.resources[i], datatype::data_type(types, m.resources[i].type));
+  std::vector<Observation> obs;
+  if (t) obs = datatype::observe_batch(rs, *t);
+  else obs.assign(idx.size(), Observation::unknown("node " + m.resources[idx.front()].node + " has no transport"));
+  const auto elapsed = since(start) / static_cast<long>(idx.size());
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    ResourceResult& r = results[idx[k]];
+    const ResourceSpec& spec = m.resources[idx[k]];
+    r.before = std::move(obs[k]);
+    r.elapsed = elapsed;
+    if (r.before.state == Observation::State::unknown) {
+      r.outcome = Outcome::failed;
+      r.before.error = secrets.scrub(std::move(r.before.error));
+      r.error = "cannot observe: " + r.before.error;
+      continue;
+    }
+    r.changes = diff(spec, types.find(spec.type)->schema, r.before);
+    r.outcome = r.changes.empty() ? Outcome::in_sync : Outcome::pending;
+  }
+}
+
+}  // namespace
+
 std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
                                         const ExecOptions& opts) {
   std::vector<ResourceResult> results(m.resources.size());
   const Secrets secrets(m);
-  parallel_for(static_cast<int>(m.resources.size()), opts.parallel, [&](int i) {
-    auto start = Clock::now();
+  // Jobs: every built-in resource alone (files are read through the node's filesystem),
+  // every node's data-typed resources together (their probes in one round trip).
+  std::vector<std::vector<int>> jobs;
+  std::map<std::string, std::size_t> node_job;
+  for (int i = 0; i < static_cast<int>(m.resources.size()); ++i) {
     const ResourceSpec& spec = m.resources[i];
+    const bool data = datatype::data_type(types, spec.type) != nullptr;
     // Left out by --limit/--tags: a built-in resource is not even read; a data-typed one is
     // (the planner checks the constraints over every node) and reported as left out later.
-    if (spec.excluded && !datatype::data_type(types, spec.type)) {
+    if (spec.excluded && !data) {
       results[i].outcome = Outcome::excluded;
-      return;
+      continue;
     }
-    observe_one(spec, *types.find(spec.type), transports(spec.node), secrets, results[i]);
-    results[i].elapsed = since(start);
+    if (!data) {
+      jobs.push_back({i});
+      continue;
+    }
+    auto [it, fresh] = node_job.emplace(spec.node, jobs.size());
+    if (fresh) jobs.emplace_back();
+    jobs[it->second].push_back(i);
+  }
+  parallel_for(static_cast<int>(jobs.size()), opts.parallel, [&](int j) {
+    const std::vector<int>& job = jobs[j];
+    const ResourceSpec& first = m.resources[job.front()];
+    if (datatype::data_type(types, first.type)) return observe_node_batch(m, types, job, transports(first.node), secrets, results);
+    auto start = Clock::now();
+    observe_one(first, *types.find(first.type), transports(first.node), secrets, results[job.front()]);
+    results[job.front()].elapsed = since(start);
   });
   return results;
 }

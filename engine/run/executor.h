@@ -1,7 +1,8 @@
 // engine/run/executor.h — the convergence run for independent resources: observe, diff, act,
 // verify, with a worker pool.
 //
-// observe_all() reads every resource in parallel. apply_waves() then acts in dependency
+// observe_all() reads every resource in parallel, a node's data-typed resources together
+// (all their probes in one batch: one round trip). apply_waves() then acts in dependency
 // order, wave by wave: every resource whose dependencies are done is applied in parallel;
 // deferred commits of the wave (batched atomic file writes) run after one sync per node;
 // then each acted-on resource is re-observed and must show no drift (a provider that

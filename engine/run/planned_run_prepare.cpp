@@ -101,10 +101,26 @@ void PlannedRun::wait_for_nodes() {
 
 void PlannedRun::observe(bool first) {
   observed_.resize(subjects_.size());
-  parallel_for(static_cast<int>(subjects_.size()), opts_.parallel, [&](int i) {
+  // Subjects not observed yet, by node: each node's in one batch (one round trip).
+  std::map<std::string, std::vector<std::size_t>> by_node;
+  for (std::size_t i = 0; i < subjects_.size(); ++i) {
     const Subject& s = subjects_[i];
     if (first && s.manifest_index >= 0) observed_[i] = results_[s.manifest_index].before;
-    else observed_[i] = observe_subject(s);
+    else by_node[s.spec.node].push_back(i);
+  }
+  std::vector<const std::vector<std::size_t>*> jobs;
+  for (const auto& [node, idx] : by_node) jobs.push_back(&idx);
+  parallel_for(static_cast<int>(jobs.size()), opts_.parallel, [&](int j) {
+    const std::vector<std::size_t>& idx = *jobs[j];
+    Transport* t = transport(subjects_[idx.front()].spec.node);
+    if (!t) {
+      for (std::size_t i : idx) observed_[i] = Observation::unknown("node " + subjects_[i].spec.node + " has no transport");
+      return;
+    }
+    std::vector<std::pair<const ResourceSpec*, const datatype::DataType*>> rs;
+    for (std::size_t i : idx) rs.emplace_back(&subjects_[i].spec, subjects_[i].type);
+    std::vector<Observation> obs = datatype::observe_batch(rs, *t);
+    for (std::size_t k = 0; k < idx.size(); ++k) observed_[idx[k]] = std::move(obs[k]);
   });
   observe_nodes();
 }
@@ -116,12 +132,19 @@ void PlannedRun::observe_nodes() {
     Transport* t = transport(n.name);
     if (!t || !t->boot_id()) continue;
     reachable_.insert(n.name);
+    // The node's facts in one batch.
+    static const datatype::DataType kNoType;
+    std::vector<datatype::ProbeCall> calls;
+    std::vector<const datatype::Fact*> asked;
     for (const auto& f : facts_) {
       if (!f.probe) continue;
-      auto rd = datatype::run_probe(*f.probe, datatype::DataType{}, {{"node", n.name}, {"name", n.name}}, *t);
-      if (rd.verdict == datatype::ProbeReading::Verdict::present && rd.props.count("value"))
-        node_facts_[n.name + "/@" + f.name] = rd.props["value"];
+      calls.push_back({&*f.probe, &kNoType, {{"node", n.name}, {"name", n.name}}});
+      asked.push_back(&f);
     }
+    std::vector<datatype::ProbeReading> readings = datatype::run_probes(calls, *t);
+    for (std::size_t k = 0; k < asked.size(); ++k)
+      if (readings[k].verdict == datatype::ProbeReading::Verdict::present && readings[k].props.count("value"))
+        node_facts_[n.name + "/@" + asked[k]->name] = readings[k].props["value"];
   }
   for (const auto& [k, v] : derived_facts_) node_facts_[k] = v;
 }

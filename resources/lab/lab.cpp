@@ -103,7 +103,7 @@ class LabTransport final : public Transport {
 
 }  // namespace
 
-Lab::Lab(std::string dir, LabState state, EventLog log, double speed)
+Lab::Lab(std::string dir, LabState state, std::optional<EventLog> log, double speed)
     : dir_(std::move(dir)),
       speed_(speed),
       anchor_real_(std::chrono::steady_clock::now()),
@@ -111,14 +111,16 @@ Lab::Lab(std::string dir, LabState state, EventLog log, double speed)
       state_(std::move(state)),
       log_(std::move(log)) {}
 
-Result<std::shared_ptr<Lab>> Lab::open(const std::string& lab_file, const std::string& state_dir, double speed) {
+Result<std::shared_ptr<Lab>> Lab::open(const std::string& lab_file, const std::string& state_dir, double speed,
+                                       bool durable) {
   if (!(speed >= 0) || std::isinf(speed)) return std::unexpected(make_error(ErrorCode::invalid_input, "lab speed must be 0 or a positive number"));
   std::string dir = state_dir + "/lab";
-  CONVERGE_CHECK(make_dirs(dir));
+  if (durable) CONVERGE_CHECK(make_dirs(dir));
   std::string state_file = Lab::state_file(state_dir);
   struct stat st {};
   if (::stat(state_file.c_str(), &st) == 0) {
     CONVERGE_TRY(LabState state, load_state(state_file));
+    if (!durable) return std::make_shared<Lab>(dir, std::move(state), std::nullopt, speed);
     CONVERGE_TRY(EventLog log, EventLog::open(dir + "/events.jsonl", state.event_log_size));
     return std::make_shared<Lab>(dir, std::move(state), std::move(log), speed);
   }
@@ -127,6 +129,7 @@ Result<std::shared_ptr<Lab>> Lab::open(const std::string& lab_file, const std::s
     std::string base = lab_file.substr(lab_file.find_last_of('/') + 1);
     state.name = base.substr(0, base.find('.'));
   }
+  if (!durable) return std::make_shared<Lab>(dir, std::move(state), std::nullopt, speed);
   CONVERGE_TRY(EventLog log, EventLog::open(dir + "/events.jsonl", 0));
   auto lab = std::make_shared<Lab>(dir, std::move(state), std::move(log), speed);
   std::lock_guard lk(lab->mu_);
@@ -146,7 +149,8 @@ VTime Lab::clock_locked() const {
 }
 
 Status Lab::persist_locked(const std::vector<Event>& events) {
-  CONVERGE_TRY(std::uint64_t size, log_.append(events));
+  if (!log_) return {};  // a read-only run: the lab lives in memory only
+  CONVERGE_TRY(std::uint64_t size, log_->append(events));
   state_.event_log_size = size;
   return write_atomic(state_path(), to_json(state_).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }

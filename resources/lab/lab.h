@@ -22,6 +22,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,11 @@ class Lab : public std::enable_shared_from_this<Lab> {
   [[nodiscard]] static std::string state_file(const std::string& state_dir) { return state_dir + "/lab/state.json"; }
   /// Opens the lab kept in `<state_dir>/lab/`, creating it from `lab_file` (and logging the
   /// t = 0 events) when there is no state yet. `speed` is virtual seconds per real second,
-  /// 0 for instant. Errors: invalid_input for a bad lab file or state file, io otherwise.
+  /// 0 for instant. `durable` false (plan, check: read-only runs): the lab runs in memory
+  /// from its state (or the lab file) and writes nothing, not even its directory.
+  /// Errors: invalid_input for a bad lab file or state file, io otherwise.
   [[nodiscard]] static Result<std::shared_ptr<Lab>> open(const std::string& lab_file, const std::string& state_dir,
-                                                         double speed);
+                                                         double speed, bool durable = true);
 
   /// A Transport for `node` (its files() is nullptr). The transport keeps the lab alive.
   /// Commands to a node the lab does not have fail with ErrorCode::unreachable.
@@ -71,7 +74,7 @@ class Lab : public std::enable_shared_from_this<Lab> {
   [[nodiscard]] std::string events_path() const { return dir_ + "/events.jsonl"; }
 
   /// Use open().
-  Lab(std::string dir, LabState state, EventLog log, double speed);
+  Lab(std::string dir, LabState state, std::optional<EventLog> log, double speed);
 
  private:
   [[nodiscard]] VTime clock_locked() const;
@@ -86,7 +89,7 @@ class Lab : public std::enable_shared_from_this<Lab> {
   VTime anchor_virtual_ = 0;
   mutable std::mutex mu_;
   LabState state_;
-  EventLog log_;
+  std::optional<EventLog> log_;  ///< nullopt: a read-only run's lab, persisted nowhere
 };
 
 }  // namespace converge::lab

@@ -274,3 +274,61 @@ TEST_CASE("manifests include type files; errors point into them", "[datatype]") 
   }
   fs::remove_all(dir);
 }
+
+namespace {
+
+/// Records whether commands come one by one or in batches.
+class BatchCounter final : public Transport {
+ public:
+  FakeTransport inner;
+  int batches = 0, singles = 0;
+  std::size_t largest = 0;
+  Result<ExecResult> run(const ExecRequest& req) override {
+    ++singles;
+    return inner.run(req);
+  }
+  std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override {
+    ++batches;
+    largest = std::max(largest, reqs.size());
+    std::vector<Result<ExecResult>> out;
+    for (const auto& r : reqs) out.push_back(inner.run(r));
+    return out;
+  }
+  FileSystem* files() override { return nullptr; }
+  Result<std::string> boot_id() override { return std::string("1"); }
+  std::string describe() const override { return "counter"; }
+};
+
+}  // namespace
+
+TEST_CASE("observe_batch: every probe of a node's resources in one batch, each read as observe() would") {
+  TypeFile tf;
+  REQUIRE(problems(TH + "types:\n  box:\n    doc: x\n    properties:\n      size: {kinds: [integer]}\n      colour: {kinds: [string]}\n"
+                        "    observe:\n"
+                        "      - argv: [size, '{name}']\n        absent: [3]\n        properties: {size: {regex: '(\\d+)'}}\n"
+                        "      - argv: [colour, '{name}']\n        properties: {colour: {regex: '(\\w+)'}}\n",
+                   &tf).empty());
+  const DataType& box = tf.types.at(0);
+  std::vector<ResourceSpec> specs(3);
+  for (int i = 0; i < 3; ++i) specs[i].type = "box", specs[i].name = "b" + std::to_string(i), specs[i].node = "n";
+  BatchCounter t;
+  t.inner.answers["size|b0"] = ExecResult{0, false, "12\n", ""};
+  t.inner.answers["colour|b0"] = ExecResult{0, false, "red\n", ""};
+  t.inner.answers["size|b1"] = ExecResult{3, false, "", ""};        // absent: its colour does not count
+  t.inner.answers["colour|b1"] = ExecResult{1, false, "", "gone"};
+  t.inner.answers["size|b2"] = ExecResult{0, false, "7\n", ""};
+  t.inner.answers["colour|b2"] = ExecResult{5, false, "", "denied"};  // unknown
+  std::vector<std::pair<const ResourceSpec*, const DataType*>> rs;
+  for (const auto& s : specs) rs.emplace_back(&s, &box);
+  auto obs = observe_batch(rs, t);
+  CHECK(t.batches == 1);
+  CHECK(t.singles == 0);
+  CHECK(t.largest == 6);
+  REQUIRE(obs.size() == 3);
+  CHECK(obs[0].state == Observation::State::present);
+  CHECK(obs[0].props.at("size") == Value(12));
+  CHECK(obs[0].props.at("colour") == Value("red"));
+  CHECK(obs[1].state == Observation::State::absent);
+  CHECK(obs[2].state == Observation::State::unknown);
+  CHECK_THAT(obs[2].error, Catch::Contains("denied"));
+}
