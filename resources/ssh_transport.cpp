@@ -49,6 +49,9 @@ std::vector<std::string> SshTransport::ssh_argv(const ExecRequest& req) const {
   std::vector<std::string> a = {"ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o",
                                 "ControlPath=" + control_dir_ + "/%C", "-o", "ControlPersist=60"};
   if (spec_.port) a.insert(a.end(), {"-p", std::to_string(spec_.port)});
+  // The host-key policy before the free-form options: ssh takes an option's first value.
+  a.insert(a.end(), {"-o", std::string("StrictHostKeyChecking=") + (spec_.host_key == "accept-new" ? "accept-new" : "yes")});
+  if (!spec_.known_hosts.empty()) a.insert(a.end(), {"-o", "UserKnownHostsFile=" + spec_.known_hosts});
   for (const auto& o : spec_.options) a.insert(a.end(), {"-o", o});
   std::string host = spec_.host.empty() ? node_ : spec_.host;
   a.push_back(spec_.user.empty() ? host : spec_.user + "@" + host);
@@ -88,6 +91,15 @@ Result<ExecResult> SshTransport::run(const ExecRequest& req) {
     std::string why = r.err;
     while (!why.empty() && (why.back() == '\n' || why.back() == '\r' || why.back() == ' ')) why.pop_back();
     if (why.empty()) why = "ssh exited 255 and said nothing (the connection was dropped, or the remote command exited 255)";
+    const std::string host = spec_.host.empty() ? node_ : spec_.host;
+    if (why.find("IDENTIFICATION HAS CHANGED") != std::string::npos)
+      return std::unexpected(make_error(ErrorCode::unreachable, "ssh to " + node_ + ": the host key of " + host +
+                                                                    " has CHANGED since it was recorded; refusing to connect (" +
+                                                                    "check the host, then update known_hosts)"));
+    if (why.find("Host key verification failed") != std::string::npos || why.find("host key is known") != std::string::npos)
+      return std::unexpected(make_error(ErrorCode::unreachable, "ssh to " + node_ + ": the host key of " + host +
+                                                                    " is not in known_hosts (add it, or set host_key: accept-new " +
+                                                                    "in the node's ssh transport)"));
     return std::unexpected(make_error(ErrorCode::unreachable, "ssh to " + node_ + " failed: " + why));
   }
   return r;

@@ -135,10 +135,14 @@ void merge_section(LoaderState& st, const char* section, const char* sub,
   }
 }
 
-TransportSpec parse_transport(LoaderState& st, const YDoc& doc, const YNode& t) {
+/// A `transport:` setting. A node's ssh settings merge with the inventory's default ssh
+/// settings (`base`): what the node sets wins, its options come first (ssh takes the first
+/// value of an option).
+TransportSpec parse_transport(LoaderState& st, const YDoc& doc, const YNode& t, const TransportSpec* base = nullptr) {
   TransportSpec spec;
   if (t.entries.empty()) return spec;
   const YEntry& e = t.entries.front();
+  if (base && base->kind == e.key && e.key == "ssh") spec = *base;
   spec.kind = e.key;
   const YNode& v = e.node();
   std::string dir = fs::path(doc.path).parent_path().string();
@@ -148,8 +152,13 @@ TransportSpec parse_transport(LoaderState& st, const YDoc& doc, const YNode& t) 
     if (const YNode* h = v.get("host")) spec.host = h->scalar.to_string();
     if (const YNode* u = v.get("user")) spec.user = u->scalar.to_string();
     if (const YNode* p = v.get("port")) spec.port = static_cast<int>(p->scalar.as_int());
-    if (const YNode* o = v.get("options"))
-      for (const auto& i : o->items) spec.options.push_back(i.scalar.to_string());
+    if (const YNode* o = v.get("options")) {
+      std::vector<std::string> mine;
+      for (const auto& i : o->items) mine.push_back(i.scalar.to_string());
+      spec.options.insert(spec.options.begin(), mine.begin(), mine.end());
+    }
+    if (const YNode* k = v.get("host_key")) spec.host_key = k->scalar.to_string();
+    if (const YNode* k = v.get("known_hosts")) spec.known_hosts = absolute_path((fs::path(dir) / k->scalar.to_string()).string());
   } else if (spec.kind == "lab") {
     spec.lab_file = absolute_path((fs::path(dir) / v.scalar.to_string()).string());
   }
@@ -209,7 +218,7 @@ void build_inventory(LoaderState& st) {
     n.name = name;
     n.where = loc.doc->at(*loc.node);
     n.transport = default_transport;
-    if (const YNode* t = loc.node->get("transport")) n.transport = parse_transport(st, *loc.doc, *t);
+    if (const YNode* t = loc.node->get("transport")) n.transport = parse_transport(st, *loc.doc, *t, &default_transport);
     if (const YNode* r = loc.node->get("root")) {
       if (n.transport.kind != "local") st.error("'root' applies only to the local transport", loc.doc->at(*r));
       std::string dir = fs::path(loc.doc->path).parent_path().string();

@@ -26,6 +26,8 @@ struct TransportSpec {
   std::string user;                 ///< ssh
   int port = 0;                     ///< ssh; 0 = default
   std::vector<std::string> options; ///< ssh: extra -o options
+  std::string host_key = "strict";  ///< ssh: strict (known_hosts only) | accept-new (record a new host's key)
+  std::string known_hosts;          ///< ssh: the known_hosts file (absolute); empty = ssh's own
   std::string lab_file;             ///< lab: absolute path of the lab file
 };
 

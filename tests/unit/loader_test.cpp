@@ -89,6 +89,29 @@ TEST_CASE_METHOD(LoaderFixture, "without an inventory, resources go to an implic
   CHECK(m.version_sha256().size() == 64);
 }
 
+TEST_CASE_METHOD(LoaderFixture, "a node's ssh settings merge with the inventory's default ones", "[loader]") {
+  Manifest m = load_ok(H +
+                       "inventory:\n"
+                       "  transport: {ssh: {user: ops, port: 2222, options: [ConnectTimeout=5], host_key: accept-new,"
+                       " known_hosts: keys/known_hosts}}\n"
+                       "  nodes:\n"
+                       "    a: {}\n"
+                       "    b: {transport: {ssh: {host: 10.0.0.2, options: [ServerAliveInterval=9]}}}\n"
+                       "    c: {transport: {ssh: {user: root, host_key: strict}}}\n"
+                       "    d: {transport: {local: {}}}\n");
+  REQUIRE(m.nodes.size() == 4);
+  const TransportSpec& a = m.nodes[0].transport;
+  CHECK((a.user == "ops" && a.port == 2222 && a.host.empty() && a.host_key == "accept-new"));
+  CHECK(a.known_hosts == dir + "/keys/known_hosts");
+  const TransportSpec& b = m.nodes[1].transport;
+  CHECK((b.host == "10.0.0.2" && b.user == "ops" && b.port == 2222 && b.host_key == "accept-new"));
+  CHECK(b.options == std::vector<std::string>{"ServerAliveInterval=9", "ConnectTimeout=5"});  // the node's first
+  const TransportSpec& c = m.nodes[2].transport;
+  CHECK((c.user == "root" && c.port == 2222 && c.host_key == "strict"));
+  CHECK(m.nodes[3].transport.kind == "local");
+  CHECK(m.nodes[3].transport.user.empty());
+}
+
 TEST_CASE_METHOD(LoaderFixture, "resources get their defaults", "[loader]") {
   Manifest m = load_ok(H +
                        "resources:\n"

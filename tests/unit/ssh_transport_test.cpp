@@ -108,6 +108,41 @@ TEST_CASE("an ssh failure always says why", "[ssh]") {
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "ssh to web1 failed: ssh: connect to host 10.9.8.7 port 2222: Connection refused");
   }
+  SECTION("an unknown host key") {
+    fake("echo 'No ED25519 host key is known for 10.9.8.7 and you have requested strict checking.' >&2; "
+         "echo 'Host key verification failed.' >&2; exit 255");
+    auto r = t.run({{"true"}, {}, "", std::chrono::seconds(10), ""});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "ssh to web1: the host key of 10.9.8.7 is not in known_hosts (add it, or set host_key: "
+                               "accept-new in the node's ssh transport)");
+  }
+  SECTION("a changed host key") {
+    fake("echo '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @' >&2; "
+         "echo 'Host key verification failed.' >&2; exit 255");
+    auto r = t.run({{"true"}, {}, "", std::chrono::seconds(10), ""});
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::StartsWith("ssh to web1: the host key of 10.9.8.7 has CHANGED"));
+  }
   ::setenv("PATH", old_path.c_str(), 1);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("host keys are checked strictly unless accept-new is asked for, before the free-form options", "[ssh]") {
+  ExecRequest req{{"true"}, {}, "", {}, ""};
+  auto option = [](const std::vector<std::string>& argv, const std::string& name) -> std::string {
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+      if (argv[i] == "-o" && argv[i + 1].starts_with(name + "=")) return argv[i + 1].substr(name.size() + 1);
+    return "(none)";
+  };
+  TransportSpec spec;
+  spec.kind = "ssh";
+  spec.options = {"StrictHostKeyChecking=no"};  // cannot loosen the policy: ssh takes the first value
+  auto strict = SshTransport("h", spec, "/tmp/s").ssh_argv(req);
+  CHECK(option(strict, "StrictHostKeyChecking") == "yes");
+  CHECK(option(strict, "UserKnownHostsFile") == "(none)");
+  spec.host_key = "accept-new";
+  spec.known_hosts = "/etc/converge/known_hosts";
+  auto relaxed = SshTransport("h", spec, "/tmp/s").ssh_argv(req);
+  CHECK(option(relaxed, "StrictHostKeyChecking") == "accept-new");
+  CHECK(option(relaxed, "UserKnownHostsFile") == "/etc/converge/known_hosts");
 }
