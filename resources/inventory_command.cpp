@@ -23,6 +23,10 @@ Result<std::string> run_inventory_command(const std::vector<std::string>& argv, 
     return std::unexpected(make_error(ErrorCode::action_failed, "exited " + std::to_string(r.exit_code) +
                                                                     (tail.empty() ? "" : ": " + tail)));
   }
+  // run_process keeps 1 MiB of output: an inventory that long was cut, maybe at a line end
+  // where it still parses with nodes missing.
+  if (r.out.size() >= (1u << 20))
+    return std::unexpected(make_error(ErrorCode::action_failed, "printed 1 MiB or more (the most an inventory program may)"));
   return r.out;
 }
 

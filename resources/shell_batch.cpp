@@ -136,14 +136,25 @@ std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const st
   ExecRequest batch;
   batch.argv = {"/bin/sh", "-s"};
   batch.stdin_data = batch_script(reqs);
-  std::chrono::milliseconds longest{0};
-  for (const auto& r : reqs) longest = std::max(longest, r.timeout);
-  if (longest.count() > 0) batch.timeout = longest + std::chrono::seconds(static_cast<long>(reqs.size()));
+  // The commands run one after another: the batch may take as long as all of them may.
+  std::chrono::milliseconds total{0};
+  bool unlimited = false;
+  for (const auto& r : reqs) {
+    total += r.timeout;
+    unlimited = unlimited || r.timeout.count() == 0;
+  }
+  if (!unlimited) batch.timeout = total + std::chrono::seconds(5);
   auto res = runner.run(batch);
   if (!res) return std::vector<Result<ExecResult>>(reqs.size(), std::unexpected(res.error()));
   std::string why = "the batch shell ended (exit " + std::to_string(res->exit_code) + ") before this command ran";
   if (!res->err.empty()) why += ": " + res->err.substr(0, 300);
-  return read_batch(res->out, reqs.size(), res->timed_out, why);
+  // Output past what a run keeps (one large output) leaves frames missing: those commands
+  // run again one by one, each with the whole allowance of its own.
+  auto results = read_batch(res->out, reqs.size(), res->timed_out, why);
+  if (!res->timed_out)
+    for (std::size_t i = 0; i < reqs.size(); ++i)
+      if (!results[i]) results[i] = runner.run(reqs[i]);
+  return results;
 }
 
 }  // namespace converge

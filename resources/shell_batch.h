@@ -29,8 +29,10 @@ namespace converge {
 [[nodiscard]] std::vector<Result<ExecResult>> read_batch(const std::string& out, std::size_t n, bool timed_out,
                                                          const std::string& why_missing);
 
-/// Runs `reqs` through `runner` as one `/bin/sh -s` (one run() call). The batch's time limit
-/// is the longest request's plus a second per request. REQUIRES: every request batchable().
+/// Runs `reqs` through `runner` as one `/bin/sh -s` (one run() call); the batch may take the
+/// sum of the requests' time limits. When the batch's output was cut (past what a run keeps)
+/// or its shell failed, the commands whose results are missing run again one by one.
+/// REQUIRES: every request batchable().
 [[nodiscard]] std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const std::vector<ExecRequest>& reqs);
 
 }  // namespace converge

@@ -51,7 +51,12 @@ std::vector<std::string> SshTransport::ssh_argv(const ExecRequest& req) const {
   if (spec_.port) a.insert(a.end(), {"-p", std::to_string(spec_.port)});
   // The host-key policy before the free-form options: ssh takes an option's first value.
   a.insert(a.end(), {"-o", std::string("StrictHostKeyChecking=") + (spec_.host_key == "accept-new" ? "accept-new" : "yes")});
-  if (!spec_.known_hosts.empty()) a.insert(a.end(), {"-o", "UserKnownHostsFile=" + spec_.known_hosts});
+  if (!spec_.known_hosts.empty()) {
+    // Quoted (ssh would split a path at a space) and with '%' doubled (ssh expands %-tokens).
+    std::string path;
+    for (char c : spec_.known_hosts) path += c == '%' ? std::string("%%") : std::string(1, c);
+    a.insert(a.end(), {"-o", "UserKnownHostsFile=\"" + path + "\""});
+  }
   for (const auto& o : spec_.options) a.insert(a.end(), {"-o", o});
   std::string host = spec_.host.empty() ? node_ : spec_.host;
   a.push_back(spec_.user.empty() ? host : spec_.user + "@" + host);

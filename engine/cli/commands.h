@@ -45,7 +45,8 @@ struct GlobalOptions {
 [[nodiscard]] std::string default_state_dir(const std::string& manifest_path);
 
 /// Where per-manifest state directories go: $XDG_STATE_HOME/converge when XDG_STATE_HOME is
-/// set, /var/lib/converge as root, else ~/.local/state/converge.
+/// set, /var/lib/converge as root, else ~/.local/state/converge; empty without a home
+/// (default_state_dir() then keeps the state beside the manifest).
 [[nodiscard]] std::string state_base_dir();
 
 /// ".converge" beside the manifest (the default of earlier versions).

@@ -97,6 +97,10 @@ bool same_manifest(const RunRow& r, const std::string& identity) {
 /// the default base, with the manifest and the last run of each.
 int list_state_dirs(const GlobalOptions& opts) {
   const std::string base = state_base_dir();
+  if (base.empty()) {
+    std::cerr << "converge history: no home directory: name a manifest or --state-dir\n";
+    return kExitError;
+  }
   std::error_code ec;
   std::vector<std::filesystem::path> dirs;
   for (const auto& e : std::filesystem::directory_iterator(base, ec))

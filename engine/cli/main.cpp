@@ -64,6 +64,10 @@ void add_run_options(CLI::App& app, converge::GlobalOptions& opts, RunWords& w) 
 /// Fills the options from the words; false (the reason on stderr) when they do not fit
 /// the command.
 bool finish_run_options(const std::string& command, const RunWords& w, converge::GlobalOptions& opts) {
+  if (opts.json && w.format != "text" && w.format != "json") {
+    std::cerr << "converge " << command << ": --json and --format " << w.format << " contradict each other\n";
+    return false;
+  }
   opts.format = *converge::parse_format(w.format);
   if (opts.json) opts.format = converge::Format::json;
   opts.json = opts.format == converge::Format::json && opts.output.empty();
@@ -71,6 +75,16 @@ bool finish_run_options(const std::string& command, const RunWords& w, converge:
     for (auto& x : converge::split_list(word)) opts.selection.limit.push_back(std::move(x));
   for (const auto& word : w.tags)
     for (auto& x : converge::split_list(word)) opts.selection.tags.push_back(std::move(x));
+  // `--limit "$HOSTS"` with HOSTS empty must not mean "everything".
+  if ((!w.limit.empty() && opts.selection.limit.empty()) || (!w.tags.empty() && opts.selection.tags.empty())) {
+    std::cerr << "converge " << command << ": --limit and --tags need at least one name\n";
+    return false;
+  }
+  if (!opts.output.empty() && opts.format == converge::Format::text) {
+    std::cerr << "converge " << command << ": --output writes a --format (json, prometheus, junit or nagios); "
+              << "the text report goes to stdout\n";
+    return false;
+  }
   const bool run_command = command == "apply" || command == "plan" || command == "check";
   if (!run_command && (!opts.selection.empty() || !opts.output.empty() || opts.syslog ||
                        (opts.format != converge::Format::text && opts.format != converge::Format::json))) {

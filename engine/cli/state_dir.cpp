@@ -41,7 +41,7 @@ std::string state_base_dir() {
   if (::geteuid() == 0) return "/var/lib/converge";
   const char* home = std::getenv("HOME");
   if (home && home[0] == '/') return (fs::path(home) / ".local/state/converge").string();
-  return (fs::temp_directory_path() / ("converge-" + std::to_string(::geteuid()))).string();
+  return {};  // no home: never a guessable directory in /tmp that another user could make first
 }
 
 std::string legacy_state_dir(const std::string& manifest_path) {
@@ -56,7 +56,9 @@ std::string default_state_dir(const std::string& manifest_path) {
   std::error_code ec;
   if (fs::is_regular_file(fs::path(legacy) / "journal.db", ec)) return legacy;
   fs::path manifest = canonical_manifest(manifest_path);
-  return (fs::path(state_base_dir()) / (safe_stem(manifest) + "-" + sha256_hex(manifest.string()).substr(0, 12))).string();
+  const std::string base = state_base_dir();
+  if (base.empty()) return legacy;
+  return (fs::path(base) / (safe_stem(manifest) + "-" + sha256_hex(manifest.string()).substr(0, 12))).string();
 }
 
 std::string manifest_identity(const std::string& manifest_path) { return canonical_manifest(manifest_path).string(); }

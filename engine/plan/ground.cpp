@@ -208,8 +208,13 @@ class Grounder {
         see(k, *v);
       }
     }
+    std::set<std::string> left_out;  // facts of resources --limit/--tags leave out
+    for (const auto& s : in_.subjects)
+      if (s.spec.excluded)
+        for (const auto& p : s.type->properties) left_out.insert(fact_key(s, p.name));
     for (const auto& [k, v] : in_.restore) {
-      if (m_.limit && !m_.limit->count(planning::fact_node(k))) continue;  // a later run puts it back
+      // Left out: a later run that covers it puts it back.
+      if ((m_.limit && !m_.limit->count(planning::fact_node(k))) || left_out.count(k)) continue;
       bool declared = false;
       for (const auto& c : g_.problem.goal) declared = declared || c.fact == k;
       if (!declared) g_.problem.goal.push_back({k, {v}}), see(k, v);

@@ -309,6 +309,28 @@ std::optional<Refusal> held_by_order(const Problem& p) {
   return std::nullopt;
 }
 
+/// A plan with a step on a node of an order constraint's later set while a held goal on an
+/// earlier set is unmet (it stays unmet: the run leaves it out).
+std::optional<Refusal> step_after_held(const Problem& p, const Plan& plan) {
+  for (const auto& o : p.order)
+    for (std::size_t i = 0; i + 1 < o.sets.size(); ++i) {
+      const Condition* first = nullptr;
+      for (const auto& h : p.held)
+        if (!first && std::count(o.sets[i].begin(), o.sets[i].end(), fact_node(h.fact)) && !holds(h, p.initial)) first = &h;
+      if (!first) continue;
+      for (const auto& s : plan.steps)
+        for (std::size_t j = i + 1; j < o.sets.size(); ++j)
+          if (std::count(o.sets[j].begin(), o.sets[j].end(), p.actions[s.action].node)) {
+            std::string text = "order " + set_text(o.sets[i]) + " before " + set_text(o.sets[j]);
+            return Refusal{text, p.actions[s.action].name,
+                           "no plan satisfies " + text + ": the run leaves out " + first->fact +
+                               ", which must change first (--limit/--tags); blocked: " + p.actions[s.action].name + " on " +
+                               p.actions[s.action].node};
+          }
+    }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::expected<Plan, Refusal> plan(const Problem& full) {
@@ -360,6 +382,7 @@ std::expected<Plan, Refusal> plan(const Problem& full) {
   }
   if (!result) return result;
   if (auto v = verify(full, *result); !v) return std::unexpected(v.error());
+  if (auto r = step_after_held(full, *result)) return std::unexpected(*r);
   // Outage per group as planned (only groups that must stay available are counted).
   result->outage_s = planned_outage(full, *result);
   return result;

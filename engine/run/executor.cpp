@@ -181,8 +181,12 @@ void observe_node_batch(const Manifest& m, const TypeRegistry& types, const std:
   std::vector<std::pair<const ResourceSpec*, const datatype::DataType*>> rs;
   for (int i : idx) rs.emplace_back(&m.resources[i], datatype::data_type(types, m.resources[i].type));
   std::vector<Observation> obs;
-  if (t) obs = datatype::observe_batch(rs, *t);
-  else obs.assign(idx.size(), Observation::unknown("node " + m.resources[idx.front()].node + " has no transport"));
+  try {
+    if (t) obs = datatype::observe_batch(rs, *t);
+    else obs.assign(idx.size(), Observation::unknown("node " + m.resources[idx.front()].node + " has no transport"));
+  } catch (const std::exception& e) {
+    obs.assign(idx.size(), Observation::unknown(std::string("provider error: ") + e.what()));
+  }
   const auto elapsed = since(start) / static_cast<long>(idx.size());
   for (std::size_t k = 0; k < idx.size(); ++k) {
     ResourceResult& r = results[idx[k]];

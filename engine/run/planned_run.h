@@ -6,6 +6,7 @@
 //   planned_run_end.cpp      how a run ends: finished, halted safely, or awaiting a reboot.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -97,6 +98,12 @@ class PlannedRun {
   void load_type_files();
 
   Transport* transport(const std::string& node) const { return transports_(node); }
+
+  /// True when --limit/--tags left part of the manifest out of this run.
+  bool limited() const {
+    return m_.limit.has_value() ||
+           std::any_of(m_.resources.begin(), m_.resources.end(), [](const ResourceSpec& r) { return r.excluded; });
+  }
 
   /// One subject observed now through its type's provider.
   Observation observe_subject(const Subject& s) const;

@@ -59,7 +59,9 @@ PlannedOutcome PlannedRun::interrupted() {
 
 PlannedOutcome PlannedRun::finish() {
   refresh_results(touched_);
-  if (journal_)
+  // A run that left part of the estate out (--limit/--tags) closes no prior: what it did
+  // not put back waits, journaled, for the run that covers it.
+  if (journal_ && !limited())
     if (auto s = journal_->close_priors(); !s) return error(s.error().describe());
   Tally t = tally(results_);
   if (t.failed || t.pending) return end(RunStatus::failed, t.failed);

@@ -29,8 +29,9 @@ PlannedOutcome PlannedRun::run() {
   auto g = ground(true);
   if (!g) return error(g.error().describe());
   if (goals_hold(*g)) {
-    // Nothing left to do: a maintenance an interrupted run left open is over.
-    if (command_ == Command::apply && journal_)
+    // Nothing left to do: a maintenance an interrupted run left open is over (unless this
+    // run left part of the estate out: its priors wait for the run that covers them).
+    if (command_ == Command::apply && journal_ && !limited())
       if (auto s = journal_->close_priors(); !s) return error(s.error().describe());
     return end(RunStatus::in_sync, 0);
   }

@@ -61,6 +61,11 @@ PY
 expect 1 check m.yaml --state-dir "$S" --format prometheus --output "$WORK/no/such/dir/converge.prom"
 grep -q "cannot write $WORK/no/such/dir/converge.prom" <<<"$ERR" || fail "an unwritable textfile is not an error: $ERR"
 
+expect 1 check m.yaml --state-dir "$S" --output textfile/plain.txt
+grep -q -- "--output writes a --format" <<<"$ERR" || fail "--output without a format is not refused: $ERR"
+expect 1 check m.yaml --state-dir "$S" --json --format junit
+[[ ! -e textfile/plain.txt ]] || fail "a refused --output wrote its file"
+
 # --- junit ----------------------------------------------------------------------------------------
 expect 2 check m.yaml --state-dir "$S" --format junit
 printf '%s' "$OUT" >junit.xml

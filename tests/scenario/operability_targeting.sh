@@ -8,7 +8,10 @@
 #   - a six-node web tier (data types and built-in files, with tags): --limit web1,web2
 #     deploys only those two, --tags motd writes only the tagged files, both together only
 #     their intersection; every run says how many resources it left out;
-#   - an unknown node, group or tag is an error (exit 1) that changes nothing.
+#   - a run limited to what is in sync keeps the journaled priors of what it left out (an
+#     interrupted maintenance is still put back by the next full run);
+#   - an unknown node, group or tag, or an empty list, is an error (exit 1) that changes
+#     nothing.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -43,6 +46,19 @@ expect 0 apply "$M" --state-dir "$S" --lab-speed 0
 lab_judge "$S" 1
 expect 0 check "$M" --state-dir "$S"
 
+# --- a limited run keeps the priors of what it leaves out: killed after step 7 (NODE2's
+# services stopped for its setup), a run limited to HUBCAS (in sync by then) must not close
+# them, so that the full rerun still puts NODE2's services back as they were.
+K=$WORK/killed
+set +e
+{ (CONVERGE_TEST_KILL_AT_STEP=7 exec "$CONVERGE" apply "$M" --state-dir "$K" >/dev/null 2>&1); } 2>/dev/null
+rc=$?
+set -e
+((rc == 137)) || fail "the run was not killed at step 7 (exit $rc)"
+expect 0 apply "$M" --state-dir "$K" --limit HUBCAS
+expect 0 apply "$M" --state-dir "$K"
+lab_judge "$K" 1
+
 # --- a web tier with tags -----------------------------------------------------------------------
 cat >web.yaml <<YAML
 apiVersion: converge/v1
@@ -70,6 +86,9 @@ expect 1 plan web.yaml --state-dir "$WS" --limit web7
 grep -q -- "--limit: 'web7' is no node, group or cluster" <<<"$ERR" || fail "unknown limit: $ERR"
 expect 1 apply web.yaml --state-dir "$WS" --tags motdd
 grep -q -- "--tags: no resource of .* carries tag 'motdd'" <<<"$ERR" || fail "unknown tag: $ERR"
+expect 1 apply web.yaml --state-dir "$WS" --limit ""
+grep -q -- "--limit and --tags need at least one name" <<<"$ERR" || fail "an empty --limit is not refused: $ERR"
+expect 1 apply web.yaml --state-dir "$WS" --tags ,
 [[ -z $(find nodes -type f) ]] || fail "a refused run changed a node: $(find nodes -type f)"
 
 expect 0 apply web.yaml --state-dir "$WS" --tags motd

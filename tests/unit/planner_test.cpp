@@ -209,3 +209,23 @@ TEST_CASE("planner: a limited run (held goals) that an order constraint forbids 
     CHECK(ok->steps.size() == 1);
   }
 }
+
+TEST_CASE("planner: a limited run whose steps fall on an order constraint's later set is refused") {
+  // The goal lives on the cluster (in no set), but its only action runs on N1, which must
+  // wait for HUB; HUB's goal is held (left out) and unmet.
+  Problem p;
+  p.initial["HUB/v"] = "RTM";
+  p.initial["CL/v"] = "RTM";
+  p.actions.push_back({"upgrade HUB", "HUB", {is("HUB/v", "RTM")}, {{"HUB/v", "SP1"}}, Disruption::node, {}, 60});
+  p.actions.push_back({"upgrade CL", "N1", {is("CL/v", "RTM")}, {{"CL/v", "SP1"}}, Disruption::none, {}, 60});
+  p.actions[0].search = false;  // left out
+  p.order.push_back({{{"HUB"}, {"N1"}}});
+  p.held.push_back(is("HUB/v", "SP1"));
+  p.goal.push_back(is("CL/v", "SP1"));
+  auto refused = plan(p);
+  REQUIRE(!refused);
+  CHECK(refused.error().constraint == "order [HUB] before [N1]");
+  CHECK_THAT(refused.error().message, Catch::Contains("blocked: upgrade CL on N1"));
+  p.held.clear();
+  CHECK(plan(p));
+}

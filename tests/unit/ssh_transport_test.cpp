@@ -144,5 +144,7 @@ TEST_CASE("host keys are checked strictly unless accept-new is asked for, before
   spec.known_hosts = "/etc/converge/known_hosts";
   auto relaxed = SshTransport("h", spec, "/tmp/s").ssh_argv(req);
   CHECK(option(relaxed, "StrictHostKeyChecking") == "accept-new");
-  CHECK(option(relaxed, "UserKnownHostsFile") == "/etc/converge/known_hosts");
+  CHECK(option(relaxed, "UserKnownHostsFile") == "\"/etc/converge/known_hosts\"");
+  spec.known_hosts = "/srv/my keys/100%/known_hosts";
+  CHECK(option(SshTransport("h", spec, "/tmp/s").ssh_argv(req), "UserKnownHostsFile") == "\"/srv/my keys/100%%/known_hosts\"");
 }
