@@ -12,21 +12,19 @@
 
 #include <fmt/format.h>
 
+#include "engine/model/value.h"
 #include "engine/state/lock.h"
 
 namespace converge {
 
 namespace {
 
-/// Valid UTF-8 with every invalid byte as U+FFFD (a command's stderr may quote anything).
+/// Valid UTF-8 with every byte that starts no well-formed sequence as U+FFFD (a command's
+/// stderr may quote anything); the sequences as utf8_length() (engine/model/value.h) reads them.
 std::string valid_utf8(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = n > 0 && i + n <= s.size();
-    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    if (ok) {
+    if (std::size_t n = utf8_length(s, i)) {
       out.append(s, i, n);
       i += n;
     } else {
