@@ -286,6 +286,14 @@ std::map<std::string, std::int64_t> planned_outage(const Problem& p, const Plan&
 
 namespace {
 
+/// The first held goal on a node of `set` that is unmet now (and stays so: nothing in the
+/// run pursues it); null when there is none.
+const Condition* unmet_held(const Problem& p, const std::vector<std::string>& set) {
+  for (const auto& h : p.held)
+    if (std::count(set.begin(), set.end(), fact_node(h.fact)) && !holds(h, p.initial)) return &h;
+  return nullptr;
+}
+
 /// A limited run (held goals) that an order constraint forbids: a held goal unmet on a
 /// node of one set while a goal is unmet on a node of a later set.
 std::optional<Refusal> held_by_order(const Problem& p) {
@@ -294,9 +302,7 @@ std::optional<Refusal> held_by_order(const Problem& p) {
       auto on = [](const std::vector<std::string>& set, const Condition& c) {
         return std::count(set.begin(), set.end(), fact_node(c.fact)) > 0;
       };
-      const Condition* first = nullptr;
-      for (const auto& h : p.held)
-        if (!first && on(o.sets[i], h) && !holds(h, p.initial)) first = &h;
+      const Condition* first = unmet_held(p, o.sets[i]);
       if (!first) continue;
       for (std::size_t j = i + 1; j < o.sets.size(); ++j)
         for (const auto& g : p.goal)
@@ -314,9 +320,7 @@ std::optional<Refusal> held_by_order(const Problem& p) {
 std::optional<Refusal> step_after_held(const Problem& p, const Plan& plan) {
   for (const auto& o : p.order)
     for (std::size_t i = 0; i + 1 < o.sets.size(); ++i) {
-      const Condition* first = nullptr;
-      for (const auto& h : p.held)
-        if (!first && std::count(o.sets[i].begin(), o.sets[i].end(), fact_node(h.fact)) && !holds(h, p.initial)) first = &h;
+      const Condition* first = unmet_held(p, o.sets[i]);
       if (!first) continue;
       for (const auto& s : plan.steps)
         for (std::size_t j = i + 1; j < o.sets.size(); ++j)
