@@ -291,7 +291,7 @@ int cmd_converge(const std::string& command_name, const std::string& manifest_pa
   };
   const std::string state_dir = opts.state_dir.empty() ? default_state_dir(manifest_path) : opts.state_dir;
   auto session =
-      RunSession::open(manifest_path, {command, state_dir, !opts.no_cache, opts.lab_speed, opts.selection});
+      RunSession::open(manifest_path, {command, state_dir, !opts.no_cache, opts.lab_speed, opts.selection, state_url(opts)});
   if (!session) {
     report.status = session.error().status;
     report.diagnostics = std::move(session.error().diagnostics);

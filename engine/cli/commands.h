@@ -13,6 +13,7 @@ namespace converge {
 /// Options common to every command.
 struct GlobalOptions {
   std::string state_dir;   ///< empty: default_state_dir()
+  std::string state_url;   ///< --state: a postgresql:// URL (empty: $CONVERGE_STATE, then the manifest's)
   bool json = false;       ///< one JSON document on stdout
   bool verbose = false;
   bool quiet = false;
@@ -54,6 +55,13 @@ struct GlobalOptions {
 
 /// The manifest's canonical absolute path, as the journal records it.
 [[nodiscard]] std::string manifest_identity(const std::string& manifest_path);
+
+/// The shared journal's URL from --state or $CONVERGE_STATE ("" for neither).
+[[nodiscard]] std::string state_url(const GlobalOptions& opts);
+
+/// `converge state migrate --from DIR --to URL`: copies a state directory's SQLite journal
+/// into a shared PostgreSQL one.
+[[nodiscard]] int cmd_state_migrate(const std::string& from, const std::string& to);
 
 /// `converge history [RUN]`.
 [[nodiscard]] int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts);

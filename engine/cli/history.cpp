@@ -9,9 +9,12 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "engine/cli/commands.h"
 #include "engine/state/journal.h"
+#include "engine/state/journal_pg.h"
+#include "engine/state/lock.h"
 #include "engine/cli/report.h"
 
 namespace converge {
@@ -130,7 +133,36 @@ int list_state_dirs(const GlobalOptions& opts) {
 
 }  // namespace
 
-int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts) {
+namespace {
+
+/// The manifest's `state: {url:}`, read without loading the whole model ("" when it has
+/// none or cannot be read: the run itself reports a broken manifest).
+std::string manifest_state_url(const std::string& manifest) {
+  try {
+    YAML::Node top = YAML::LoadFile(manifest);
+    if (top.IsMap() && top["state"] && top["state"].IsMap() && top["state"]["url"])
+      return top["state"]["url"].as<std::string>();
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
+/// The journal history reads and how to name it; nullptr (the reason on stderr, or the
+/// state directories listed) when there is none. `code` is the exit code then.
+std::unique_ptr<Journal> history_journal(const std::string& manifest, long long run, const GlobalOptions& opts,
+                                         std::string& where, int& code) {
+  code = kExitError;
+  std::string url = state_url(opts);
+  if (url.empty() && !manifest.empty()) url = manifest_state_url(manifest);
+  if (!url.empty()) {
+    auto pg = PgJournal::connect(url, "");
+    if (!pg) {
+      std::cerr << "converge history: " << pg.error().describe() << "\n";
+      return nullptr;
+    }
+    where = (*pg)->where();
+    return std::move(*pg);
+  }
   std::string state_dir = opts.state_dir;
   if (state_dir.empty() && !manifest.empty()) state_dir = default_state_dir(manifest);
   if (state_dir.empty()) {
@@ -138,44 +170,98 @@ int cmd_history(const std::string& manifest, long long run, const GlobalOptions&
     struct stat legacy {};
     if (env && *env) state_dir = env;
     else if (::stat(".converge/journal.db", &legacy) == 0) state_dir = ".converge";
-    else if (run == 0) return list_state_dirs(opts);
-    else {
-      std::cerr << "converge history: which state? name the manifest (history RUN -m MANIFEST) or --state-dir\n";
-      return kExitError;
+    else if (run == 0) {
+      code = list_state_dirs(opts);
+      return nullptr;
+    } else {
+      std::cerr << "converge history: which state? name the manifest (history RUN -m MANIFEST), --state-dir or --state\n";
+      return nullptr;
     }
   }
   struct stat st {};
   if (::stat((state_dir + "/journal.db").c_str(), &st) != 0) {
     std::cerr << "converge history: no journal in " << state_dir << " (no run recorded yet)\n";
-    return kExitError;
+    return nullptr;
   }
   auto journal = Journal::open(state_dir);
   if (!journal) {
     std::cerr << "converge history: " << journal.error().describe() << "\n";
-    return kExitError;
+    return nullptr;
   }
-  if (run > 0) return show_run(**journal, run, opts);
-  auto runs = (*journal)->runs(1000);
+  where = state_dir;
+  return std::move(*journal);
+}
+
+}  // namespace
+
+int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts) {
+  std::string where;
+  int code = kExitOk;
+  std::unique_ptr<Journal> journal = history_journal(manifest, run, opts, where, code);
+  if (!journal) return code;
+  const bool shared = is_database_url(where);
+  if (run > 0) return show_run(*journal, run, opts);
+  auto runs = journal->runs(1000);
   if (!runs) {
     std::cerr << "converge history: " << runs.error().describe() << "\n";
     return kExitError;
   }
-  if (!manifest.empty()) {
+  // A state directory may hold runs of several manifests (CONVERGE_STATE_DIR); a shared
+  // journal holds every run of the estate, from whichever machine and checkout.
+  if (!manifest.empty() && !shared) {
     const std::string identity = manifest_identity(manifest);
     std::erase_if(*runs, [&](const RunRow& r) { return !same_manifest(r, identity); });
   }
   if (opts.json) {
     auto arr = nlohmann::json::array();
     for (const auto& r : *runs) arr.push_back(run_json(r));
-    std::cout << json_text(nlohmann::json{{"command", "history"}, {"state_dir", state_dir}, {"runs", arr}}) << "\n";
+    std::cout << json_text(nlohmann::json{{"command", "history"}, {shared ? "state" : "state_dir", where}, {"runs", arr}})
+              << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("state: {}\n", state_dir);
+  std::cout << fmt::format("state: {}\n", where);
   std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {:<36}  {}\n", "RUN", "STARTED", "COMMAND", "STATUS",
-                           "CHANGES", "FAILED", "VERSION", "MANIFEST");
+                           "CHANGES", "FAILED", "VERSION", shared ? "BY, MANIFEST" : "MANIFEST");
   for (const auto& r : *runs)
-    std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {:<36}  {}\n", r.id, r.started_at, r.command,
-                             status_word(r.status), r.changes, r.failed, version_text(r), r.manifest_path);
+    std::cout << fmt::format("{:>5}  {:<24}  {:<8} {:<16} {:>7} {:>6}  {:<36}  {}{}\n", r.id, r.started_at, r.command,
+                             status_word(r.status), r.changes, r.failed, version_text(r),
+                             shared ? r.user + "@" + r.host + " " : "", r.manifest_path);
+  return kExitOk;
+}
+
+int cmd_state_migrate(const std::string& from, const std::string& to) {
+  if (!is_database_url(to)) {
+    std::cerr << "converge state migrate: --to must be a postgresql:// URL (or set CONVERGE_STATE)\n";
+    return kExitError;
+  }
+  struct stat st {};
+  if (::stat((from + "/journal.db").c_str(), &st) != 0) {
+    std::cerr << "converge state migrate: no journal in " << from << "\n";
+    return kExitError;
+  }
+  // No run may write the journal while it is copied.
+  auto lock = RunLock::acquire(from, "state migrate");
+  if (!lock) {
+    std::cerr << "converge state migrate: " << lock.error().describe() << "\n";
+    return lock.error().code == ErrorCode::locked ? kExitLocked : kExitError;
+  }
+  auto source = Journal::open(from);
+  if (!source) {
+    std::cerr << "converge state migrate: " << source.error().describe() << "\n";
+    return kExitError;
+  }
+  auto target = PgJournal::connect(to, "");
+  if (!target) {
+    std::cerr << "converge state migrate: " << target.error().describe() << "\n";
+    return kExitError;
+  }
+  auto copied = (*target)->import_from(**source);
+  if (!copied) {
+    std::cerr << "converge state migrate: " << copied.error().describe() << "\n";
+    return kExitError;
+  }
+  std::cout << fmt::format("copied {} run(s), their steps and drift, the prior values and cached facts of {} into {}\n",
+                           *copied, from, (*target)->where());
   return kExitOk;
 }
 

@@ -11,11 +11,12 @@
 #include "engine/cli/signals.h"
 #include "engine/model/duration.h"
 #include "engine/model/value.h"
+#include "engine/state/journal_pg.h"
 
 namespace {
 
 bool is_subcommand(const char* a) {
-  for (const char* c : {"apply", "plan", "check", "validate", "history"})
+  for (const char* c : {"apply", "plan", "check", "validate", "history", "state"})
     if (std::strcmp(a, c) == 0) return true;
   return false;
 }
@@ -28,7 +29,7 @@ std::vector<char*> with_implicit_apply(int argc, char** argv) {
   static char apply_word[] = "apply";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--state-dir" || a == "--parallel" || a == "-j" || a == "--lab-speed" || a == "--graph" ||
+    if (a == "--state-dir" || a == "--state" || a == "--parallel" || a == "-j" || a == "--lab-speed" || a == "--graph" ||
         a == "--reboot-timeout" || a == "--retries" || a == "--retry-backoff" || a == "--limit" || a == "-l" ||
         a == "--tags" || a == "-t" || a == "--format" || a == "--output" || a == "-o" || a == "--syslog-socket") {
       ++i;
@@ -109,6 +110,9 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", opts.state_dir,
                  "state directory (default: $CONVERGE_STATE_DIR, else one per manifest under $XDG_STATE_HOME/converge, "
                  "/var/lib/converge as root)");
+  app.add_option("--state", opts.state_url,
+                 "a shared journal and estate lock: postgresql://[USER@]HOST[:PORT]/DB (default: $CONVERGE_STATE, else "
+                 "the manifest's state: {url:}, else SQLite in the state directory)");
   app.add_flag("--json", opts.json, "print one JSON document (schemas/report.schema.json); same as --format json");
   RunWords run_words;
   add_run_options(app, opts, run_words);
@@ -150,6 +154,15 @@ int main(int argc, char** argv) {
   history->add_option("--manifest,-m", manifest, "find the state directory beside this manifest");
   history->callback([&command] { command = "history"; });
   history->fallthrough();
+  auto* state = app.add_subcommand("state", "the journal's store");
+  state->require_subcommand(1);
+  auto* migrate = state->add_subcommand("migrate", "copy a state directory's SQLite journal into PostgreSQL");
+  std::string migrate_from, migrate_to;
+  migrate->add_option("--from", migrate_from, "the state directory")->required();
+  migrate->add_option("--to", migrate_to, "the postgresql:// URL (default: --state, $CONVERGE_STATE)");
+  migrate->callback([&command] { command = "state migrate"; });
+  migrate->fallthrough();
+  state->fallthrough();
   // Global options may come after the subcommand as well.
   app.fallthrough();
 
@@ -160,6 +173,10 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 1;
   }
   if (!finish_run_options(command, run_words, opts)) return 1;
+  if (!opts.state_url.empty() && !converge::is_database_url(opts.state_url)) {
+    std::cerr << "converge: --state takes a postgresql:// URL; a directory is --state-dir\n";
+    return 1;
+  }
   opts.color = !no_color && !opts.json && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
   opts.progress = force_progress || (!opts.quiet && !opts.json && ::isatty(2));
   for (auto [text, out, name] : {std::tuple{&reboot_timeout, &opts.reboot_timeout_ms, "--reboot-timeout"},
@@ -181,6 +198,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "validate") return converge::cmd_validate(files, opts);
     if (command == "history") return converge::cmd_history(manifest, run_id, opts);
+    if (command == "state migrate")
+      return converge::cmd_state_migrate(migrate_from, migrate_to.empty() ? converge::state_url(opts) : migrate_to);
     return converge::cmd_converge(command, manifest, opts);
   } catch (const std::exception& e) {
     std::cerr << "converge: internal error: " << e.what() << "\n";

@@ -48,6 +48,12 @@ std::string legacy_state_dir(const std::string& manifest_path) {
   return (canonical_manifest(manifest_path).parent_path() / ".converge").string();
 }
 
+std::string state_url(const GlobalOptions& opts) {
+  if (!opts.state_url.empty()) return opts.state_url;
+  const char* env = std::getenv("CONVERGE_STATE");
+  return env ? env : "";
+}
+
 std::string default_state_dir(const std::string& manifest_path) {
   if (const char* env = std::getenv("CONVERGE_STATE_DIR"); env && *env) return env;
   // A state directory an earlier version kept beside the manifest goes on being used: its

@@ -471,6 +471,10 @@ LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types, co
       if (const YNode* n = md->get("name")) st.out.name = n->scalar.to_string();
       if (const YNode* d = md->get("description")) st.out.description = d->scalar.to_string();
     }
+    if (const YNode* state = top.root.get("state")) {
+      if (const YNode* u = state->get("url")) st.out.state_url = u->scalar.to_string();
+      if (const YNode* e = state->get("estate")) st.out.estate = e->scalar.to_string();
+    }
     std::map<std::string, Located> vars;
     merge_section(st, "vars", nullptr, vars);
     resolve_vars(st, vars);

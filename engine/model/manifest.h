@@ -84,6 +84,12 @@ struct Manifest {
   std::string dir;          ///< its directory
   std::string name;
   std::string description;
+  /// `state: {url: postgresql://…}`: the shared journal and lock (the CLI's --state and
+  /// CONVERGE_STATE come first). Empty: the state directory's SQLite journal.
+  std::string state_url;
+  /// `state: {estate: NAME}`: a shared journal's lock covers this name, the whole estate,
+  /// instead of the nodes a run touches.
+  std::string estate;
   std::vector<NodeSpec> nodes;                              ///< sorted by name
   std::map<std::string, std::vector<std::string>> groups;   ///< group -> sorted node names
   /// cluster -> sorted member node names, from the nodes' `cluster:` field. A cluster name

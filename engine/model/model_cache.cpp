@@ -17,7 +17,7 @@ namespace {
 
 // Bumped whenever the model or its serialization changes; the build stamp guards
 // development builds whose type semantics changed without a format change.
-const std::string kMagic = std::string("converge-model-9 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
+const std::string kMagic = std::string("converge-model-10 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
 
 /// A checksum over the cache's bytes, stored after them: a flipped byte must make the
 /// cache a miss, never a different desired state (or a crash on a nonsense model). Eight
@@ -210,6 +210,8 @@ void write_model(Writer& w, const Manifest& m) {
   w.str(m.dir);
   w.str(m.name);
   w.str(m.description);
+  w.str(m.state_url);
+  w.str(m.estate);
   w.u64(m.nodes.size());
   for (const auto& n : m.nodes) {
     w.str(n.name);
@@ -248,6 +250,7 @@ void write_model(Writer& w, const Manifest& m) {
 Manifest read_model(Reader& r) {
   Manifest m;
   m.path = r.str(), m.dir = r.str(), m.name = r.str(), m.description = r.str();
+  m.state_url = r.str(), m.estate = r.str();
   m.nodes.resize(r.count());
   for (auto& n : m.nodes) {
     n.name = r.str();

@@ -1,6 +1,5 @@
 #include "engine/run/run_journal.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,13 +10,6 @@
 namespace converge {
 
 namespace {
-
-std::string user_name() {
-  passwd pw{}, *res = nullptr;
-  char buf[1024];
-  if (::getpwuid_r(::getuid(), &pw, buf, sizeof buf, &res) == 0 && res) return pw.pw_name;
-  return std::to_string(::getuid());
-}
 
 /// The manifest's canonical absolute path: `history` filters by it, whatever the working
 /// directory of each run was.

@@ -11,6 +11,7 @@
 #include "engine/model/loader.h"
 #include "engine/model/model_cache.h"
 #include "engine/run/run_journal.h"
+#include "engine/state/journal_pg.h"
 #include "resources/inventory_command.h"
 #include "resources/transports.h"
 
@@ -32,7 +33,27 @@ Status prepare_state_dir(const std::string& dir) {
 
 SessionFailure failure(RunStatus status, Error e) { return {status, Diagnostics{std::move(e)}}; }
 
+using Opened = Result<std::pair<std::unique_ptr<Journal>, std::vector<RunRow>>>;
+
+/// Every node and cluster of the manifest: the scope of its priors in the journal.
+std::set<std::string> node_scope(const Manifest& m) {
+  std::set<std::string> out;
+  for (const auto& n : m.nodes) out.insert(n.name);
+  for (const auto& [c, members] : m.clusters) out.insert(c);
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::string> estate_lock_names(const Manifest& m) {
+  if (!m.estate.empty()) return {"estate:" + m.estate};
+  std::vector<std::string> out;
+  for (const auto& n : m.nodes)
+    if (!m.limit || m.limit->count(n.name)) out.push_back("node:" + n.name);
+  for (const auto& [c, members] : m.clusters)
+    if (!m.limit || m.limit->count(c)) out.push_back("cluster:" + c);
+  return out;
+}
 
 RunStatus final_status(Command command, const Tally& t, const PlannedOutcome* planned) {
   // The planned run's verdict stands unless it is a success the built-in resources deny:
@@ -91,14 +112,32 @@ std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(cons
     return std::unexpected(
         failure(lock.error().code == ErrorCode::locked ? RunStatus::locked : RunStatus::failed, lock.error()));
   s->lock_.emplace(std::move(*lock));
-  // The journal opens (and closes out interrupted runs) on its own thread while the nodes
-  // are observed: observation changes nothing, and no change is made before both are done.
-  s->opening_ = std::async(std::launch::async, [dir = opts.state_dir]()
-                               -> Result<std::pair<std::unique_ptr<Journal>, std::vector<RunRow>>> {
-    CONVERGE_TRY(auto j, Journal::open(dir));
-    CONVERGE_TRY(auto interrupted, j->close_interrupted());
-    return std::make_pair(std::move(j), std::move(interrupted));
-  });
+  const std::string url = !opts.state_url.empty() ? opts.state_url : m.state_url;
+  if (url.empty()) {
+    // The journal opens (and closes out interrupted runs) on its own thread while the nodes
+    // are observed: observation changes nothing, and no change is made before both are done.
+    s->opening_ = std::async(std::launch::async, [dir = opts.state_dir, scope = node_scope(m)]() -> Opened {
+      CONVERGE_TRY(auto j, Journal::open(dir));
+      j->set_scope(scope);
+      CONVERGE_TRY(auto interrupted, j->close_interrupted());
+      return std::make_pair(std::move(j), std::move(interrupted));
+    });
+  } else {
+    // A shared journal: reached and locked before anything is observed, so that an
+    // unreachable database or another operator's run stops this one before it starts.
+    auto pg = PgJournal::connect(url, opts.state_dir);
+    if (!pg) return std::unexpected(failure(RunStatus::failed, pg.error()));
+    if (auto st = (*pg)->lock(estate_lock_names(m), command_word(opts.command)); !st)
+      return std::unexpected(
+          failure(st.error().code == ErrorCode::locked ? RunStatus::locked : RunStatus::failed, st.error()));
+    (*pg)->set_scope(node_scope(m));
+    std::unique_ptr<Journal> j = std::move(*pg);
+    auto interrupted = j->close_interrupted();
+    if (!interrupted) return std::unexpected(failure(RunStatus::failed, interrupted.error()));
+    std::promise<Opened> ready;
+    ready.set_value(std::make_pair(std::move(j), std::move(*interrupted)));
+    s->opening_ = ready.get_future();
+  }
   auto transports =
       TransportSet::open(m, TransportOptions{opts.state_dir, opts.lab_speed, opts.command == Command::apply});
   if (!transports) {

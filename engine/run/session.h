@@ -31,7 +31,14 @@ struct SessionOptions {
   bool use_cache = true;   ///< read and write the validated-model cache
   double lab_speed = 0;    ///< the lab: virtual seconds per real second
   Selection selection;     ///< --limit / --tags
+  /// --state or CONVERGE_STATE: a postgresql:// URL for the journal and the estate lock
+  /// (journal_pg.h). Empty: the manifest's `state: {url:}`, else SQLite in state_dir.
+  std::string state_url;
 };
+
+/// What a run on `m` locks in a shared journal: the manifest's declared estate, else each
+/// node and cluster in scope (all of them, or those --limit kept).
+[[nodiscard]] std::vector<std::string> estate_lock_names(const Manifest& m);
 
 /// Why a session did not open: the status to report (invalid, locked or failed) and why.
 struct SessionFailure {

@@ -141,13 +141,53 @@ const char* kRunColumns =
     "id, command, status, exit_code, started_at, ended_at, user, host, pid, manifest_path, manifest_sha256, "
     "git_commit, git_dirty, changes, failed, note";
 
+/// The journal in SQLite: <state>/journal.db.
+class SqliteJournal final : public Journal {
+ public:
+  explicit SqliteJournal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  ~SqliteJournal() override;
+  std::string where() const override { return path_; }
+  Result<std::int64_t> begin_run(const RunRow& run) override;
+  Result<std::int64_t> record_run(const RunRow& run) override;
+  Status end_run(std::int64_t run, RunStatus status, int changes, int failed, const std::string& note) override;
+  Result<std::vector<RunRow>> close_interrupted() override;
+  Status steps_started(std::vector<StepRow>& steps) override;
+  Status steps_ended(const std::vector<StepRow>& steps) override;
+  Status record_prior(const std::string& resource, const std::string& property, const std::string& value_json,
+                      std::int64_t run) override;
+  Result<std::optional<std::string>> prior(const std::string& resource, const std::string& property) override;
+  Status prior_restored(const std::string& resource, const std::string& property) override;
+  Status record_drift(std::int64_t run, const std::vector<std::vector<std::string>>& rows) override;
+  Result<std::vector<RunRow>> runs(int limit) override;
+  Result<std::optional<RunRow>> run(std::int64_t id) override;
+  Result<std::vector<StepRow>> steps(std::int64_t run) override;
+  Result<std::vector<std::vector<std::string>>> drift(std::int64_t run) override;
+  Result<std::vector<std::vector<std::string>>> all_priors() override;
+  Result<std::vector<std::pair<std::string, std::string>>> all_meta() override;
+  Result<std::optional<std::string>> meta(const std::string& key) override;
+  Status set_meta(const std::string& key, const std::string& value) override;
+
+  [[nodiscard]] Status exec(const char* sql);
+  /// quick_check and the tables; an error naming `path` and what to do.
+  [[nodiscard]] Status check_integrity(const std::string& path);
+
+ protected:
+  Result<std::vector<std::array<std::string, 3>>> every_outstanding_prior() override;
+  Status close_every_prior() override;
+  Status close_these_priors(const std::vector<std::array<std::string, 3>>& rows) override;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Journal>> Journal::open(const std::string& state_dir) {
   std::string path = state_dir + "/journal.db";
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<Journal> j(new Journal(db));
+  auto j = std::make_unique<SqliteJournal>(db, path);
   if (rc != SQLITE_OK)
     return std::unexpected(make_error(ErrorCode::io, "cannot open journal " + path + ": " + sqlite3_errstr(rc)));
   ::chmod(path.c_str(), 0600);
@@ -177,12 +217,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& state_dir) {
     CONVERGE_CHECK(j->exec("COMMIT"));
   }
   for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
-  return j;
+  return std::unique_ptr<Journal>(std::move(j));
 }
 
-Journal::~Journal() { sqlite3_close_v2(db_); }
+SqliteJournal::~SqliteJournal() { sqlite3_close_v2(db_); }
 
-Status Journal::check_integrity(const std::string& path) {
+Status SqliteJournal::check_integrity(const std::string& path) {
   auto corrupt = [&](const std::string& why) {
     return std::unexpected(make_error(ErrorCode::io, "journal " + path + " is damaged (" + why +
                                                          "); nothing was changed. Restore it from a backup, or move it "
@@ -203,7 +243,7 @@ Status Journal::check_integrity(const std::string& path) {
   return {};
 }
 
-Status Journal::exec(const char* sql) {
+Status SqliteJournal::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errmsg(db_);
@@ -213,12 +253,8 @@ Status Journal::exec(const char* sql) {
   return {};
 }
 
-Status Journal::write_check() const {
-  if (fail_writes_) return std::unexpected(make_error(ErrorCode::io, "journal: database or disk is full (simulated)"));
-  return {};
-}
 
-Result<std::int64_t> Journal::begin_run(const RunRow& r) {
+Result<std::int64_t> SqliteJournal::begin_run(const RunRow& r) {
   CONVERGE_CHECK(write_check());
   Stmt s(db_,
          "INSERT INTO runs(command, status, started_at, user, host, pid, manifest_path, manifest_sha256, git_commit, "
@@ -230,14 +266,14 @@ Result<std::int64_t> Journal::begin_run(const RunRow& r) {
   return sqlite3_last_insert_rowid(db_);
 }
 
-Result<std::int64_t> Journal::record_run(const RunRow& r) {
+Result<std::int64_t> SqliteJournal::record_run(const RunRow& r) {
   CONVERGE_CHECK(write_check());
   // A run that changed nothing protects no prior value: its record may be lost to a power
   // cut (WAL, synchronous=NORMAL: still safe against a crash of converge), which saves the
   // fsync that would otherwise be most of a no-op run's cost.
   CONVERGE_CHECK(exec("PRAGMA synchronous=NORMAL"));
   struct Restore {
-    Journal* j;
+    SqliteJournal* j;
     ~Restore() { (void)j->exec("PRAGMA synchronous=FULL"); }
   } restore{this};
   Stmt s(db_,
@@ -252,7 +288,7 @@ Result<std::int64_t> Journal::record_run(const RunRow& r) {
   return sqlite3_last_insert_rowid(db_);
 }
 
-Status Journal::end_run(std::int64_t run, RunStatus status, int changes, int failed, const std::string& note) {
+Status SqliteJournal::end_run(std::int64_t run, RunStatus status, int changes, int failed, const std::string& note) {
   CONVERGE_CHECK(write_check());
   Stmt s(db_, "UPDATE runs SET status=?, exit_code=?, ended_at=?, changes=?, failed=?, note=? WHERE id=?");
   s.bind(1, std::string(status_word(status))).bind(2, std::int64_t{exit_code(status)}).bind(3, now_iso()).bind(4, std::int64_t{changes});
@@ -261,7 +297,7 @@ Status Journal::end_run(std::int64_t run, RunStatus status, int changes, int fai
   return {};
 }
 
-Result<std::vector<RunRow>> Journal::close_interrupted() {
+Result<std::vector<RunRow>> SqliteJournal::close_interrupted() {
   std::vector<RunRow> out;
   {
     Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE status='running' ORDER BY id").c_str());
@@ -277,7 +313,7 @@ Result<std::vector<RunRow>> Journal::close_interrupted() {
   return out;
 }
 
-Status Journal::steps_started(std::vector<StepRow>& steps) {
+Status SqliteJournal::steps_started(std::vector<StepRow>& steps) {
   if (steps.empty()) return {};
   CONVERGE_CHECK(write_check());
   std::string now = now_iso();
@@ -298,7 +334,7 @@ Status Journal::steps_started(std::vector<StepRow>& steps) {
       });
 }
 
-Status Journal::steps_ended(const std::vector<StepRow>& steps) {
+Status SqliteJournal::steps_ended(const std::vector<StepRow>& steps) {
   if (steps.empty()) return {};
   CONVERGE_CHECK(write_check());
   std::string now = now_iso();
@@ -311,7 +347,7 @@ Status Journal::steps_ended(const std::vector<StepRow>& steps) {
       "cannot record step outcome");
 }
 
-Status Journal::record_prior(const std::string& resource, const std::string& property, const std::string& value_json,
+Status SqliteJournal::record_prior(const std::string& resource, const std::string& property, const std::string& value_json,
                              std::int64_t run) {
   CONVERGE_CHECK(write_check());
   Stmt s(db_,
@@ -323,14 +359,14 @@ Status Journal::record_prior(const std::string& resource, const std::string& pro
   return {};
 }
 
-Result<std::optional<std::string>> Journal::prior(const std::string& resource, const std::string& property) {
+Result<std::optional<std::string>> SqliteJournal::prior(const std::string& resource, const std::string& property) {
   Stmt s(db_, "SELECT value_json FROM priors WHERE resource=? AND property=?");
   s.bind(1, resource).bind(2, property);
   if (s.step() == SQLITE_ROW) return std::optional<std::string>(s.text(0));
   return std::optional<std::string>();
 }
 
-Result<std::vector<std::array<std::string, 3>>> Journal::outstanding_priors() {
+Result<std::vector<std::array<std::string, 3>>> SqliteJournal::every_outstanding_prior() {
   Stmt s(db_, "SELECT resource, property, value_json FROM priors WHERE restored_at IS NULL ORDER BY resource, property");
   std::vector<std::array<std::string, 3>> out;
   int rc;
@@ -339,7 +375,7 @@ Result<std::vector<std::array<std::string, 3>>> Journal::outstanding_priors() {
   return out;
 }
 
-Status Journal::close_priors() {
+Status SqliteJournal::close_every_prior() {
   CONVERGE_CHECK(write_check());
   Stmt s(db_, "UPDATE priors SET restored_at=? WHERE restored_at IS NULL");
   s.bind(1, now_iso());
@@ -347,7 +383,17 @@ Status Journal::close_priors() {
   return {};
 }
 
-Status Journal::prior_restored(const std::string& resource, const std::string& property) {
+Status SqliteJournal::close_these_priors(const std::vector<std::array<std::string, 3>>& rows) {
+  if (rows.empty()) return {};
+  CONVERGE_CHECK(write_check());
+  const std::string now = now_iso();
+  return write_rows(
+      db_, "UPDATE priors SET restored_at=? WHERE resource=? AND property=? AND restored_at IS NULL", rows.size(),
+      [&](Stmt& s, std::size_t i) { s.bind(1, now).bind(2, rows[i][0]).bind(3, rows[i][1]); },
+      "cannot close prior values");
+}
+
+Status SqliteJournal::prior_restored(const std::string& resource, const std::string& property) {
   CONVERGE_CHECK(write_check());
   Stmt s(db_, "UPDATE priors SET restored_at=? WHERE resource=? AND property=?");
   s.bind(1, now_iso()).bind(2, resource).bind(3, property);
@@ -355,7 +401,7 @@ Status Journal::prior_restored(const std::string& resource, const std::string& p
   return {};
 }
 
-Status Journal::record_drift(std::int64_t run, const std::vector<std::vector<std::string>>& rows) {
+Status SqliteJournal::record_drift(std::int64_t run, const std::vector<std::vector<std::string>>& rows) {
   if (rows.empty()) return {};
   CONVERGE_CHECK(write_check());
   return write_rows(
@@ -367,7 +413,7 @@ Status Journal::record_drift(std::int64_t run, const std::vector<std::vector<std
       "cannot record drift");
 }
 
-Result<std::vector<RunRow>> Journal::runs(int limit) {
+Result<std::vector<RunRow>> SqliteJournal::runs(int limit) {
   std::vector<RunRow> out;
   Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY id DESC LIMIT ?").c_str());
   s.bind(1, std::int64_t{limit});
@@ -375,14 +421,14 @@ Result<std::vector<RunRow>> Journal::runs(int limit) {
   return out;
 }
 
-Result<std::optional<RunRow>> Journal::run(std::int64_t id) {
+Result<std::optional<RunRow>> SqliteJournal::run(std::int64_t id) {
   Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE id=?").c_str());
   s.bind(1, id);
   if (s.step() == SQLITE_ROW) return std::optional<RunRow>(read_run(s));
   return std::optional<RunRow>();
 }
 
-Result<std::vector<StepRow>> Journal::steps(std::int64_t run) {
+Result<std::vector<StepRow>> SqliteJournal::steps(std::int64_t run) {
   std::vector<StepRow> out;
   Stmt s(db_,
          "SELECT id, run_id, seq, resource, action, reason, started_at, ended_at, outcome, before_json, after_json, "
@@ -407,7 +453,7 @@ Result<std::vector<StepRow>> Journal::steps(std::int64_t run) {
   return out;
 }
 
-Result<std::vector<std::vector<std::string>>> Journal::drift(std::int64_t run) {
+Result<std::vector<std::vector<std::string>>> SqliteJournal::drift(std::int64_t run) {
   std::vector<std::vector<std::string>> out;
   Stmt s(db_, "SELECT resource, property, observed_json, desired_json FROM drift WHERE run_id=? ORDER BY rowid");
   s.bind(1, run);
@@ -415,19 +461,61 @@ Result<std::vector<std::vector<std::string>>> Journal::drift(std::int64_t run) {
   return out;
 }
 
-Result<std::optional<std::string>> Journal::meta(const std::string& key) {
+Result<std::vector<std::vector<std::string>>> SqliteJournal::all_priors() {
+  std::vector<std::vector<std::string>> out;
+  Stmt s(db_, "SELECT resource, property, value_json, run_id, recorded_at, restored_at FROM priors ORDER BY rowid");
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back({s.text(0), s.text(1), s.text(2), s.is_null(3) ? "" : std::to_string(s.integer(3)), s.text(4), s.text(5)});
+  if (rc != SQLITE_DONE) return std::unexpected(s.error("cannot read prior values"));
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteJournal::all_meta() {
+  std::vector<std::pair<std::string, std::string>> out;
+  Stmt s(db_, "SELECT key, value FROM meta ORDER BY key");
+  while (s.step() == SQLITE_ROW) out.emplace_back(s.text(0), s.text(1));
+  return out;
+}
+
+Result<std::optional<std::string>> SqliteJournal::meta(const std::string& key) {
   Stmt s(db_, "SELECT value FROM meta WHERE key=?");
   s.bind(1, key);
   if (s.step() == SQLITE_ROW) return std::optional<std::string>(s.text(0));
   return std::optional<std::string>();
 }
 
-Status Journal::set_meta(const std::string& key, const std::string& value) {
+Status SqliteJournal::set_meta(const std::string& key, const std::string& value) {
   CONVERGE_CHECK(write_check());
   Stmt s(db_, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
   s.bind(1, key).bind(2, value);
   if (s.step() != SQLITE_DONE) return std::unexpected(s.error("cannot write meta"));
   return {};
+}
+
+Status Journal::write_check() const {
+  if (fail_writes_) return std::unexpected(make_error(ErrorCode::io, "journal: database or disk is full (simulated)"));
+  return {};
+}
+
+namespace {
+bool in_scope(const std::set<std::string>& scope, const std::string& resource) {
+  auto at = resource.rfind('@');
+  return at != std::string::npos && scope.count(resource.substr(at + 1));
+}
+}  // namespace
+
+Result<std::vector<std::array<std::string, 3>>> Journal::outstanding_priors() {
+  CONVERGE_TRY(auto rows, every_outstanding_prior());
+  if (scope_.empty()) return rows;
+  std::erase_if(rows, [&](const auto& r) { return !in_scope(scope_, r[0]); });
+  return rows;
+}
+
+Status Journal::close_priors() {
+  if (scope_.empty()) return close_every_prior();
+  CONVERGE_TRY(auto rows, outstanding_priors());
+  return close_these_priors(rows);
 }
 
 }  // namespace converge

@@ -1,4 +1,6 @@
-// engine/state/journal.h — the write-ahead journal: SQLite in the state directory.
+// engine/state/journal.h — the write-ahead journal: SQLite in the state directory, or one
+// PostgreSQL database shared by a team (journal_pg.h: the same tables, plus the holders of
+// its estate locks).
 //
 // Format (PRAGMA user_version = 1; WAL; synchronous=FULL so a committed row survives power
 // loss). The file is <state>/journal.db, mode 0600.
@@ -33,13 +35,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "engine/model/error.h"
 #include "engine/model/run_status.h"
-
-struct sqlite3;
 
 namespace converge {
 
@@ -61,7 +62,10 @@ struct StepRow {
   std::string resource, action, reason, started_at, ended_at, outcome, before_json, after_json, error;
 };
 
-/// The journal of one state directory. Not thread-safe: the executor's main thread writes.
+/// The journal: one interface, two stores. The default is SQLite in the state directory
+/// (`open`); a team shares one in PostgreSQL (engine/state/journal_pg.h). Both keep the
+/// same tables and the same write-ahead discipline. Not thread-safe: the executor's main
+/// thread writes.
 class Journal {
  public:
   static constexpr int kFormat = 1;
@@ -70,56 +74,76 @@ class Journal {
   /// on a read-only or full directory, a newer format, or a damaged file: every page is
   /// read (PRAGMA quick_check) and the tables must be there.
   [[nodiscard]] static Result<std::unique_ptr<Journal>> open(const std::string& state_dir);
-  ~Journal();
+  virtual ~Journal() = default;
+
+  /// Where the journal is, for messages: a file, or a database URL without its password.
+  [[nodiscard]] virtual std::string where() const = 0;
 
   /// Inserts a run row (status running) and commits it. Returns its id.
-  [[nodiscard]] Result<std::int64_t> begin_run(const RunRow& run);
+  [[nodiscard]] virtual Result<std::int64_t> begin_run(const RunRow& run) = 0;
   /// Records a run that made no changes in one transaction (a no-op costs one commit),
   /// with its status and that status's exit code.
-  [[nodiscard]] Result<std::int64_t> record_run(const RunRow& run);
+  [[nodiscard]] virtual Result<std::int64_t> record_run(const RunRow& run) = 0;
   /// Sets the final status of a run (and its exit code) and commits.
-  [[nodiscard]] Status end_run(std::int64_t run, RunStatus status, int changes, int failed, const std::string& note = {});
-  /// Marks rows left `running` by dead runs as `interrupted`; returns them.
-  [[nodiscard]] Result<std::vector<RunRow>> close_interrupted();
+  [[nodiscard]] virtual Status end_run(std::int64_t run, RunStatus status, int changes, int failed,
+                                       const std::string& note = {}) = 0;
+  /// Marks rows left `running` by dead runs as `interrupted`; returns them. (A shared
+  /// journal leaves the rows of runs still alive elsewhere alone.)
+  [[nodiscard]] virtual Result<std::vector<RunRow>> close_interrupted() = 0;
 
   /// Records steps as started (one transaction). Fills each step's id.
-  [[nodiscard]] Status steps_started(std::vector<StepRow>& steps);
+  [[nodiscard]] virtual Status steps_started(std::vector<StepRow>& steps) = 0;
   /// Records outcomes of steps (one transaction).
-  [[nodiscard]] Status steps_ended(const std::vector<StepRow>& steps);
+  [[nodiscard]] virtual Status steps_ended(const std::vector<StepRow>& steps) = 0;
 
   /// Records a prior value unless one is already recorded (first wins). Commits.
-  [[nodiscard]] Status record_prior(const std::string& resource, const std::string& property,
-                                    const std::string& value_json, std::int64_t run);
+  [[nodiscard]] virtual Status record_prior(const std::string& resource, const std::string& property,
+                                            const std::string& value_json, std::int64_t run) = 0;
   /// The recorded prior value (JSON), or nullopt.
-  [[nodiscard]] Result<std::optional<std::string>> prior(const std::string& resource, const std::string& property);
-  /// Every prior not yet marked restored: (resource, property, value_json).
+  [[nodiscard]] virtual Result<std::optional<std::string>> prior(const std::string& resource,
+                                                                 const std::string& property) = 0;
+  /// Every prior not yet marked restored, of the resources in scope: (resource, property,
+  /// value_json).
   [[nodiscard]] Result<std::vector<std::array<std::string, 3>>> outstanding_priors();
-  /// Marks every outstanding prior restored (the maintenance is over). Commits.
+  /// Marks every outstanding prior in scope restored (the maintenance is over). Commits.
   [[nodiscard]] Status close_priors();
   /// Marks a prior as restored (it then no longer counts as outstanding).
-  [[nodiscard]] Status prior_restored(const std::string& resource, const std::string& property);
+  [[nodiscard]] virtual Status prior_restored(const std::string& resource, const std::string& property) = 0;
+  /// Limits outstanding_priors and close_priors to resources on these nodes and clusters
+  /// (a resource id ends in "@NODE"): a journal shared by runs on other nodes holds their
+  /// maintenances too. Empty: every resource.
+  void set_scope(std::set<std::string> nodes) { scope_ = std::move(nodes); }
 
   /// Records what a check found.
-  [[nodiscard]] Status record_drift(std::int64_t run, const std::vector<std::vector<std::string>>& rows);
+  [[nodiscard]] virtual Status record_drift(std::int64_t run, const std::vector<std::vector<std::string>>& rows) = 0;
 
-  [[nodiscard]] Result<std::vector<RunRow>> runs(int limit);
-  [[nodiscard]] Result<std::optional<RunRow>> run(std::int64_t id);
-  [[nodiscard]] Result<std::vector<StepRow>> steps(std::int64_t run);
-  [[nodiscard]] Result<std::vector<std::vector<std::string>>> drift(std::int64_t run);
+  [[nodiscard]] virtual Result<std::vector<RunRow>> runs(int limit) = 0;
+  [[nodiscard]] virtual Result<std::optional<RunRow>> run(std::int64_t id) = 0;
+  [[nodiscard]] virtual Result<std::vector<StepRow>> steps(std::int64_t run) = 0;
+  [[nodiscard]] virtual Result<std::vector<std::vector<std::string>>> drift(std::int64_t run) = 0;
+  /// Every prior row, restored or not: (resource, property, value_json, run_id, recorded_at,
+  /// restored_at), for `state migrate`.
+  [[nodiscard]] virtual Result<std::vector<std::vector<std::string>>> all_priors() = 0;
+  /// Every meta row: (key, value).
+  [[nodiscard]] virtual Result<std::vector<std::pair<std::string, std::string>>> all_meta() = 0;
 
-  [[nodiscard]] Result<std::optional<std::string>> meta(const std::string& key);
-  [[nodiscard]] Status set_meta(const std::string& key, const std::string& value);
+  [[nodiscard]] virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
+  [[nodiscard]] virtual Status set_meta(const std::string& key, const std::string& value) = 0;
 
   /// Test-only: makes every later write fail as if the disk were full.
   void fail_writes_for_testing(bool on) { fail_writes_ = on; }
 
- private:
-  explicit Journal(sqlite3* db) : db_(db) {}
-  [[nodiscard]] Status exec(const char* sql);
-  /// quick_check and the tables; an error naming `path` and what to do.
-  [[nodiscard]] Status check_integrity(const std::string& path);
+ protected:
+  /// Every outstanding prior, whatever the scope, ordered by resource and property.
+  [[nodiscard]] virtual Result<std::vector<std::array<std::string, 3>>> every_outstanding_prior() = 0;
+  /// Marks every outstanding prior restored.
+  [[nodiscard]] virtual Status close_every_prior() = 0;
+  /// Marks these priors (resource, property, _) restored, in one transaction.
+  [[nodiscard]] virtual Status close_these_priors(const std::vector<std::array<std::string, 3>>& rows) = 0;
   [[nodiscard]] Status write_check() const;
-  sqlite3* db_ = nullptr;
+
+ private:
+  std::set<std::string> scope_;
   bool fail_writes_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "engine/state/lock.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -12,6 +13,13 @@
 #include <nlohmann/json.hpp>
 
 namespace converge {
+
+std::string user_name() {
+  passwd pw{}, *res = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(::getuid(), &pw, buf, sizeof buf, &res) == 0 && res) return pw.pw_name;
+  return std::to_string(::getuid());
+}
 
 std::string host_name() {
   char buf[256] = {};

@@ -35,6 +35,8 @@ class RunLock {
   int fd_ = -1;
 };
 
+/// The name of the user running this process.
+[[nodiscard]] std::string user_name();
 /// The host name of this machine.
 [[nodiscard]] std::string host_name();
 /// Now as ISO 8601 UTC with milliseconds: 2026-11-25T14:40:23.123Z.

@@ -118,3 +118,36 @@ if sys.argv[2] == "1":
     assert all(v == "SP1" for v in software.values()), software
 PY
 }
+
+# start_postgres: a private PostgreSQL for this test (initdb in $WORK/pg, trust auth,
+# listening on 127.0.0.1 only at a free port, no Unix socket), stopped on exit; sets
+# PGURL. As root it runs as the `postgres` user, since initdb refuses root.
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PG_AS=()
+start_postgres() {
+  [[ -x $PG_BIN/initdb ]] || fail "no PostgreSQL server (install postgresql-15)"
+  mkdir -p "$WORK/pg"
+  if [[ $(id -u) == 0 ]]; then
+    id postgres >/dev/null 2>&1 || fail "no postgres user (install postgresql-15)"
+    PG_AS=(runuser -u postgres --)
+    chmod 711 "$WORK"
+    chown postgres "$WORK/pg"
+  fi
+  "${PG_AS[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U converge --auth=trust -E UTF8 --no-sync >"$WORK/initdb.log" 2>&1 ||
+    fail "initdb failed: $(cat "$WORK/initdb.log")"
+  PG_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  pg_ctl_start
+  PGURL="postgresql://converge@127.0.0.1:$PG_PORT/postgres"
+  trap 'stop_postgres; rm -rf "$WORK"' EXIT
+}
+pg_ctl_start() {
+  "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='' -c fsync=off" start >/dev/null ||
+    fail "PostgreSQL did not start: $(cat "$WORK/pg/log")"
+}
+stop_postgres() {
+  [[ -f $WORK/pg/data/postmaster.pid ]] && "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
+  return 0
+}
+# psql_q SQL: one query against the test's database, unaligned, tuples only.
+psql_q() { "$PG_BIN/psql" -X -A -t -q "$PGURL" -c "$1"; }
