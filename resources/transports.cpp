@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "resources/lab/lab.h"
@@ -56,11 +57,19 @@ Result<std::string> lab_file_of(const Manifest& m) {
   return file;
 }
 
+/// The directory whose lab/ holds the emulated lab's state: $CONVERGE_LAB_HOME, so that
+/// runs with different state directories (a team with a shared journal, rehearsing) meet
+/// one lab as they would meet the same hosts; else the state directory.
+std::string lab_home(const std::string& state_dir) {
+  const char* env = std::getenv("CONVERGE_LAB_HOME");
+  return env && *env ? env : state_dir;
+}
+
 /// The one lab of a run: every lab node must name the same lab file.
 Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOptions& opts) {
   CONVERGE_TRY(std::string file, lab_file_of(m));
   if (file.empty()) return std::shared_ptr<lab::Lab>();
-  auto l = lab::Lab::open(file, opts.state_dir, opts.lab_speed, opts.changes);
+  auto l = lab::Lab::open(file, lab_home(opts.state_dir), opts.lab_speed, opts.changes);
   if (!l) return std::unexpected(wrap_error("cannot open the lab " + file, l.error()));
   return *l;
 }
@@ -72,7 +81,7 @@ Diagnostics check_lab_file(const Manifest& m, const std::string& state_dir) {
   if (!file) return {file.error()};
   if (file->empty()) return {};
   struct stat st {};
-  if (!state_dir.empty() && ::stat(lab::Lab::state_file(state_dir).c_str(), &st) == 0) return {};
+  if (!state_dir.empty() && ::stat(lab::Lab::state_file(lab_home(state_dir)).c_str(), &st) == 0) return {};
   if (auto lab = lab::parse_lab_file(*file); !lab) return {lab.error()};
   return {};
 }

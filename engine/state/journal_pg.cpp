@@ -211,36 +211,52 @@ Status PgJournal::lock(std::vector<std::string> names, const std::string& comman
                       "DELETE FROM holders WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
                       "WHERE a.pid = holders.backend_pid AND a.backend_start = holders.backend_start)",
                       "cannot clear the lock holders of ended sessions"));
-  const std::string what = join(names);
   CONVERGE_CHECK(query(c,
                        "INSERT INTO holders(backend_pid, backend_start, user_name, host, pid, started, command, what) "
                        "SELECT pid, backend_start, $1, $2, $3, $4, $5, $6 FROM pg_stat_activity "
                        "WHERE pid = pg_backend_pid()",
-                       {user_name(), host_name(), num(::getpid()), now_iso(), command, what}, "cannot record the lock holder"));
-  for (const auto& name : names) {
-    const std::int64_t key = lock_key(name);
-    CONVERGE_TRY(Res got, query(c, "SELECT pg_try_advisory_lock($1::bigint)", {num(key)}, "cannot lock " + name));
-    if (got.text(0, 0) == "t") continue;
-    // Held: name the holder, and let go of what this run took.
-    const auto u = static_cast<std::uint64_t>(key);
-    auto who = query(c,
-                     "SELECT h.user_name, h.host, h.pid, h.command, h.started FROM pg_locks l "
-                     "JOIN pg_stat_activity a ON a.pid = l.pid "
-                     "JOIN holders h ON h.backend_pid = a.pid AND h.backend_start = a.backend_start "
-                     "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                     "AND l.classid::bigint = $1::bigint AND l.objid::bigint = $2::bigint "
-                     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
-                     {num(static_cast<std::int64_t>(u >> 32)), num(static_cast<std::int64_t>(u & 0xffffffffu))}, "who");
-    std::string holder = "another session";
-    if (who && who->rows())
-      holder = "converge " + who->text(0, 3) + " of " + who->text(0, 0) + " on " + who->text(0, 1) + ", pid " +
-               who->text(0, 2) + ", started " + who->text(0, 4);
+                       {user_name(), host_name(), num(::getpid()), now_iso(), command, join(names)},
+                       "cannot record the lock holder"));
+  // A holder that just died may keep its session for a few milliseconds more: two more
+  // tries, 100 ms apart, before a refusal.
+  for (int attempt = 0;; ++attempt) {
+    std::string held;
+    for (const auto& name : names) {
+      CONVERGE_TRY(Res got, query(c, "SELECT pg_try_advisory_lock($1::bigint)", {num(lock_key(name))}, "cannot lock " + name));
+      if (got.text(0, 0) != "t") {
+        held = name;
+        break;
+      }
+    }
+    if (held.empty()) break;
+    if (attempt < 2) {
+      (void)exec(c, "SELECT pg_advisory_unlock_all()", "unlock");
+      ::usleep(100'000);
+      continue;
+    }
+    const std::string holder = holder_of(held);
     (void)exec(c, "SELECT pg_advisory_unlock_all()", "unlock");
     (void)exec(c, "DELETE FROM holders WHERE backend_pid = pg_backend_pid()", "unlock");
-    return std::unexpected(make_error(ErrorCode::locked, name + " is locked in " + where() + " by " + holder));
+    return std::unexpected(make_error(ErrorCode::locked, held + " is locked in " + where() + " by " + holder));
   }
   scope_names_ = std::move(names);
   return {};
+}
+
+std::string PgJournal::holder_of(const std::string& name) {
+  const auto u = static_cast<std::uint64_t>(lock_key(name));
+  auto who = query(conn_->c,
+                   "SELECT h.user_name, h.host, h.pid, h.command, h.started FROM pg_locks l "
+                   "JOIN pg_stat_activity a ON a.pid = l.pid "
+                   "JOIN holders h ON h.backend_pid = a.pid AND h.backend_start = a.backend_start "
+                   "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                   "AND l.classid::bigint = $1::bigint AND l.objid::bigint = $2::bigint "
+                   "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
+                   {num(static_cast<std::int64_t>(u >> 32)), num(static_cast<std::int64_t>(u & 0xffffffffu))},
+                   "cannot name the holder");
+  if (!who || !who->rows()) return "another session";
+  return "converge " + who->text(0, 3) + " of " + who->text(0, 0) + " on " + who->text(0, 1) + ", pid " +
+         who->text(0, 2) + ", started " + who->text(0, 4);
 }
 
 Status PgJournal::write_or_spool(const std::string& op) {
@@ -361,19 +377,20 @@ Status PgJournal::end_run(std::int64_t run, RunStatus status, int changes, int f
 }
 
 Result<std::vector<RunRow>> PgJournal::close_interrupted() {
-  // `running` rows whose session is gone; of those, the ones that touched what this run
-  // locked (all of them when it locked nothing).
+  // A run that locked what this one holds now cannot be alive: its `running` row is closed.
+  // Without locks (a journal opened for reading and repair), only rows of sessions gone.
   CONVERGE_TRY(Res dead, query(conn_->c,
-                               "SELECT id, scope FROM runs WHERE status='running' AND NOT EXISTS (SELECT 1 FROM "
-                               "pg_stat_activity a WHERE a.pid = runs.backend_pid AND a.backend_start = runs.backend_start)",
+                               "SELECT id, scope, NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
+                               "runs.backend_pid AND a.backend_start = runs.backend_start) FROM runs "
+                               "WHERE status='running'",
                                {}, "cannot read interrupted runs"));
   const std::set<std::string> mine(scope_names_.begin(), scope_names_.end());
   std::string ids;
   for (int i = 0; i < dead.rows(); ++i) {
-    bool touches = mine.empty();
+    bool closes = mine.empty() && dead.text(i, 2) == "t";
     std::stringstream names(dead.text(i, 1));
-    for (std::string n; !touches && std::getline(names, n, ',');) touches = mine.count(n) > 0;
-    if (touches) ids += (ids.empty() ? "" : ",") + dead.text(i, 0);
+    for (std::string n; !closes && std::getline(names, n, ',');) closes = mine.count(n) > 0;
+    if (closes) ids += (ids.empty() ? "" : ",") + dead.text(i, 0);
   }
   std::vector<RunRow> out;
   if (ids.empty()) return out;
@@ -568,7 +585,11 @@ Result<int> PgJournal::import_from(Journal& from) {
                                   "INSERT INTO runs(command, status, exit_code, started_at, ended_at, \"user\", host, "
                                   "pid, manifest_path, manifest_sha256, git_commit, git_dirty, changes, failed, note) "
                                   "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING id",
-                                  {r.command, std::string(status_word(r.status)),
+                                  {r.command,
+                                   // The source is locked while it is copied: a run still
+                                   // `running` there died.
+                                   std::string(status_word(r.status == RunStatus::running ? RunStatus::interrupted
+                                                                                          : r.status)),
                                    r.exit_code >= 0 ? opt(num(r.exit_code)) : std::nullopt, r.started_at,
                                    opt(r.ended_at), r.user, r.host, num(r.pid), r.manifest_path, r.manifest_sha256,
                                    opt(r.git_commit), r.git_dirty >= 0 ? opt(num(r.git_dirty)) : std::nullopt,

@@ -6,17 +6,19 @@
 // (journal.h: runs, steps, priors, drift, meta) in the connection's schema (libpq's
 // `options=-csearch_path=…` picks another), written with the same write-ahead discipline:
 // a step's row is committed before it runs, a prior before the value changes. Two more:
-//   runs.backend_pid, runs.backend_start: the session of the run that wrote the row. Only
-//     a `running` row whose session is gone is closed as interrupted, so runs alive on
-//     other machines keep theirs.
+//   runs.backend_pid, runs.backend_start, runs.scope: the session of the run that wrote the
+//     row and the names it locked. A `running` row is closed as interrupted by a run that
+//     holds one of those names now (its writer cannot be alive), or, by a journal opened
+//     without locks, once its session is gone; runs alive on other machines keep theirs.
 //   holders(backend_pid, backend_start, user_name, host, pid, started, command, what):
 //     who holds the estate locks, to name them in a refusal; rows of sessions gone are
 //     removed by the next run that locks.
 //
 // The lock: one session-level advisory lock per thing the run touches (its nodes and
 // clusters, or the manifest's declared estate), keyed by the first 8 bytes of
-// sha256("converge-lock:" + name). Taken without waiting, all or none; released when the
-// session ends, however the holder died.
+// sha256("converge-lock:" + name). Taken without waiting (two more tries 100 ms apart, for a
+// holder that died a moment ago), all or none; released when the session ends, however the
+// holder died.
 //
 // A write that fails (the database went away mid-run) returns an error, so the run starts
 // no further step; what a run must not forget (a step's outcome, the run's end, a restored
@@ -91,6 +93,8 @@ class PgJournal final : public Journal {
   [[nodiscard]] Status apply_write(const std::string& op_json);
   [[nodiscard]] Status write_or_spool(const std::string& op_json);
   [[nodiscard]] Status replay_spool();
+  /// Who holds the lock on `name`: "converge COMMAND of USER on HOST, pid N, started T".
+  [[nodiscard]] std::string holder_of(const std::string& name);
   std::unique_ptr<Conn> conn_;
   std::string url_, spool_file_;
   std::vector<std::string> scope_names_;  ///< what lock() took: recorded in each run row
