@@ -78,6 +78,13 @@ std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(cons
                                                                             const SessionOptions& opts) {
   std::unique_ptr<RunSession> s(new RunSession());
   s->opts_ = opts;
+  // A shared journal named outside the manifest: its connection (a new server process,
+  // ~20 ms) is made while the model loads.
+  std::future<Result<std::unique_ptr<PgJournal>>> connecting;
+  if (!opts.state_url.empty())
+    connecting = std::async(std::launch::async, [url = opts.state_url, dir = opts.state_dir] {
+      return PgJournal::connect(url, dir);
+    });
   s->types_ = builtin_types();
   const std::string cache_file = opts.state_dir + "/model.cache";
   std::optional<Manifest> cached = opts.use_cache ? load_cached_model(cache_file, manifest_path) : std::nullopt;
@@ -125,18 +132,16 @@ std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(cons
   } else {
     // A shared journal: reached and locked before anything is observed, so that an
     // unreachable database or another operator's run stops this one before it starts.
-    auto pg = PgJournal::connect(url, opts.state_dir);
+    auto pg = connecting.valid() ? connecting.get() : PgJournal::connect(url, opts.state_dir);
     if (!pg) return std::unexpected(failure(RunStatus::failed, pg.error()));
     if (auto st = (*pg)->lock(estate_lock_names(m), command_word(opts.command)); !st)
       return std::unexpected(
           failure(st.error().code == ErrorCode::locked ? RunStatus::locked : RunStatus::failed, st.error()));
     (*pg)->set_scope(node_scope(m));
-    std::unique_ptr<Journal> j = std::move(*pg);
-    auto interrupted = j->close_interrupted();
-    if (!interrupted) return std::unexpected(failure(RunStatus::failed, interrupted.error()));
-    std::promise<Opened> ready;
-    ready.set_value(std::make_pair(std::move(j), std::move(*interrupted)));
-    s->opening_ = ready.get_future();
+    s->opening_ = std::async(std::launch::async, [j = std::unique_ptr<Journal>(std::move(*pg))]() mutable -> Opened {
+      CONVERGE_TRY(auto interrupted, j->close_interrupted());
+      return std::make_pair(std::move(j), std::move(interrupted));
+    });
   }
   auto transports =
       TransportSet::open(m, TransportOptions{opts.state_dir, opts.lab_speed, opts.command == Command::apply});

@@ -64,6 +64,15 @@ Result<Res> query(PGconn* c, const char* sql, const Params& p, const std::string
   return res;
 }
 
+/// PQexec: several statements, no parameters; the last statement's result.
+Result<Res> simple_query(PGconn* c, const char* sql, const std::string& what) {
+  Res res{std::shared_ptr<PGresult>(PQexec(c, sql), PQclear)};
+  const auto st = PQresultStatus(res.r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+    return std::unexpected(pg_error(what, res.r ? PQresultErrorMessage(res.r.get()) : PQerrorMessage(c)));
+  return res;
+}
+
 Status exec(PGconn* c, const char* sql, const std::string& what) {
   Res res{std::shared_ptr<PGresult>(PQexec(c, sql), PQclear)};
   const auto st = PQresultStatus(res.r.get());
@@ -187,11 +196,19 @@ Result<std::unique_ptr<PgJournal>> PgJournal::connect(const std::string& url, co
                                           "; nothing was changed"));
   PQsetNoticeProcessor(j->conn_->c, ignore_notice, nullptr);
   PGconn* c = j->conn_->c;
-  if (auto st = exec(c, kSchema, "cannot create the journal's tables"); !st) {
-    (void)exec(c, "ROLLBACK", "rollback");
-    return std::unexpected(st.error());
+  // Runs until the first change write at synchronous_commit=off: what they write (the lock's
+  // holder, a no-op's record, cached facts) may be lost to a crash of the server, as a
+  // no-op's record in SQLite may be lost to a power cut; begin_run turns it back on.
+  // The tables exist after the first run: one round trip then.
+  auto format = simple_query(c, "SET synchronous_commit TO off; SELECT value FROM meta WHERE key='format'", "format");
+  if (!format) {
+    if (auto st = exec(c, kSchema, "cannot create the journal's tables"); !st) {
+      (void)exec(c, "ROLLBACK", "rollback");
+      return std::unexpected(st.error());
+    }
+    format = query(c, "SELECT value FROM meta WHERE key='format'", {}, "cannot read the journal's format");
   }
-  CONVERGE_TRY(Res f, query(c, "SELECT value FROM meta WHERE key='format'", {}, "cannot read the journal's format"));
+  CONVERGE_TRY(Res f, std::move(format));
   if (f.rows() && std::atoi(f.text(0, 0).c_str()) > kFormat)
     return std::unexpected(make_error(ErrorCode::io, "the journal in " + redact_url(url) + " has format " + f.text(0, 0) +
                                                          ", newer than this converge understands (" +
@@ -207,35 +224,36 @@ Status PgJournal::lock(std::vector<std::string> names, const std::string& comman
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   PGconn* c = conn_->c;
-  CONVERGE_CHECK(exec(c,
-                      "DELETE FROM holders WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
-                      "WHERE a.pid = holders.backend_pid AND a.backend_start = holders.backend_start)",
-                      "cannot clear the lock holders of ended sessions"));
+  // Who this session is, for a refusal elsewhere; holders of ended sessions go.
   CONVERGE_CHECK(query(c,
+                       "WITH gone AS (DELETE FROM holders WHERE NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL) a "
+                       "WHERE a.pid = holders.backend_pid AND a.backend_start = holders.backend_start)) "
                        "INSERT INTO holders(backend_pid, backend_start, user_name, host, pid, started, command, what) "
-                       "SELECT pid, backend_start, $1, $2, $3, $4, $5, $6 FROM pg_stat_activity "
-                       "WHERE pid = pg_backend_pid()",
+                       "SELECT pid, backend_start, $1, $2, $3, $4, $5, $6 FROM pg_stat_get_activity(pg_backend_pid())",
                        {user_name(), host_name(), num(::getpid()), now_iso(), command, join(names)},
                        "cannot record the lock holder"));
-  // A holder that just died may keep its session for a few milliseconds more: two more
-  // tries, 100 ms apart, before a refusal.
+  std::string keys;
+  for (const auto& name : names) keys += (keys.empty() ? "" : ",") + num(lock_key(name));
+  // All names in one round trip; a holder that just died may keep its session for a few
+  // milliseconds more: two more tries, 100 ms apart, before a refusal.
   for (int attempt = 0;; ++attempt) {
-    std::string held;
-    for (const auto& name : names) {
-      CONVERGE_TRY(Res got, query(c, "SELECT pg_try_advisory_lock($1::bigint)", {num(lock_key(name))}, "cannot lock " + name));
-      if (got.text(0, 0) != "t") {
-        held = name;
-        break;
-      }
-    }
-    if (held.empty()) break;
+    CONVERGE_TRY(Res got, query(c,
+                                "SELECT coalesce(bool_and(pg_try_advisory_lock(k)), true) "
+                                "FROM unnest(('{' || $1 || '}')::bigint[]) AS k",
+                                {keys}, "cannot take the estate lock"));
+    if (got.text(0, 0) == "t") break;
+    (void)exec(c, "SELECT pg_advisory_unlock_all()", "unlock");
     if (attempt < 2) {
-      (void)exec(c, "SELECT pg_advisory_unlock_all()", "unlock");
       ::usleep(100'000);
       continue;
     }
-    const std::string holder = holder_of(held);
-    (void)exec(c, "SELECT pg_advisory_unlock_all()", "unlock");
+    std::string held = names.front(), holder = "another session";
+    for (const auto& name : names)
+      if (auto who = holder_of(name); !who.empty()) {
+        held = name;
+        holder = who;
+        break;
+      }
     (void)exec(c, "DELETE FROM holders WHERE backend_pid = pg_backend_pid()", "unlock");
     return std::unexpected(make_error(ErrorCode::locked, held + " is locked in " + where() + " by " + holder));
   }
@@ -249,19 +267,27 @@ std::string PgJournal::holder_of(const std::string& name) {
                    "SELECT h.user_name, h.host, h.pid, h.command, h.started FROM pg_locks l "
                    "JOIN pg_stat_activity a ON a.pid = l.pid "
                    "JOIN holders h ON h.backend_pid = a.pid AND h.backend_start = a.backend_start "
-                   "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                   "WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() AND l.objsubid = 1 "
                    "AND l.classid::bigint = $1::bigint AND l.objid::bigint = $2::bigint "
                    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
                    {num(static_cast<std::int64_t>(u >> 32)), num(static_cast<std::int64_t>(u & 0xffffffffu))},
                    "cannot name the holder");
-  if (!who || !who->rows()) return "another session";
+  if (!who || !who->rows()) return "";
   return "converge " + who->text(0, 3) + " of " + who->text(0, 0) + " on " + who->text(0, 1) + ", pid " +
          who->text(0, 2) + ", started " + who->text(0, 4);
 }
 
+Status PgJournal::durable() {
+  if (durable_) return {};
+  CONVERGE_CHECK(exec(conn_->c, "SET synchronous_commit TO on", "cannot make commits durable"));
+  durable_ = true;
+  return {};
+}
+
 Status PgJournal::write_or_spool(const std::string& op) {
   CONVERGE_CHECK(write_check());
-  Status st = apply_write(op);
+  Status st = durable();
+  if (st) st = apply_write(op);
   if (st) return st;
   if (spool_file_.empty()) return st;
   // The database went away (or refused): keep the write for the next run, then report.
@@ -317,6 +343,7 @@ Status PgJournal::apply_write(const std::string& text) {
 Status PgJournal::replay_spool() {
   std::ifstream in(spool_file_);
   if (!in) return {};
+  CONVERGE_CHECK(durable());
   std::vector<std::string> ops;
   for (std::string line; std::getline(in, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
@@ -337,11 +364,12 @@ Status PgJournal::replay_spool() {
 
 Result<std::int64_t> PgJournal::begin_run(const RunRow& r) {
   CONVERGE_CHECK(write_check());
+  CONVERGE_CHECK(durable());
   CONVERGE_TRY(Res res, query(conn_->c,
                               "INSERT INTO runs(command, status, started_at, \"user\", host, pid, manifest_path, "
                               "manifest_sha256, git_commit, git_dirty, backend_pid, backend_start, scope) "
-                              "SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10, pid, backend_start, $11 FROM pg_stat_activity "
-                              "WHERE pid = pg_backend_pid() RETURNING id",
+                              "SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10, pid, backend_start, $11 FROM "
+                              "pg_stat_get_activity(pg_backend_pid()) RETURNING id",
                               {r.command, std::string(status_word(RunStatus::running)), now_iso(), r.user, r.host,
                                num(r.pid), r.manifest_path, r.manifest_sha256, opt(r.git_commit),
                                r.git_dirty >= 0 ? opt(num(r.git_dirty)) : std::nullopt, join(scope_names_)},
@@ -380,7 +408,7 @@ Result<std::vector<RunRow>> PgJournal::close_interrupted() {
   // A run that locked what this one holds now cannot be alive: its `running` row is closed.
   // Without locks (a journal opened for reading and repair), only rows of sessions gone.
   CONVERGE_TRY(Res dead, query(conn_->c,
-                               "SELECT id, scope, NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
+                               "SELECT id, scope, NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL) a WHERE a.pid = "
                                "runs.backend_pid AND a.backend_start = runs.backend_start) FROM runs "
                                "WHERE status='running'",
                                {}, "cannot read interrupted runs"));
@@ -413,6 +441,7 @@ Result<std::vector<RunRow>> PgJournal::close_interrupted() {
 Status PgJournal::steps_started(std::vector<StepRow>& steps) {
   if (steps.empty()) return {};
   CONVERGE_CHECK(write_check());
+  CONVERGE_CHECK(durable());
   const std::string now = now_iso();
   std::vector<std::int64_t> ids;
   CONVERGE_CHECK(transaction(conn_->c, [&]() -> Status {
@@ -444,6 +473,7 @@ Status PgJournal::steps_ended(const std::vector<StepRow>& steps) {
 Status PgJournal::record_prior(const std::string& resource, const std::string& property, const std::string& value_json,
                                std::int64_t run) {
   CONVERGE_CHECK(write_check());
+  CONVERGE_CHECK(durable());
   return done(query(conn_->c,
                "INSERT INTO priors(resource, property, value_json, run_id, recorded_at) VALUES($1,$2,$3,$4,$5) "
                "ON CONFLICT(resource, property) DO UPDATE SET value_json=excluded.value_json, run_id=excluded.run_id, "
@@ -577,6 +607,7 @@ Result<int> PgJournal::import_from(Journal& from) {
   if (copied)
     return std::unexpected(make_error(ErrorCode::invalid_input, from.where() + " was already copied into " + where() +
                                                                     " (on " + *copied + "); nothing was copied"));
+  CONVERGE_CHECK(durable());
   PGconn* c = conn_->c;
   std::map<std::int64_t, std::int64_t> ids;
   CONVERGE_CHECK(transaction(c, [&]() -> Status {

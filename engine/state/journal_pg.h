@@ -92,13 +92,17 @@ class PgJournal final : public Journal {
   /// Applies one spooled or live write (its JSON form); the live path spools it on failure.
   [[nodiscard]] Status apply_write(const std::string& op_json);
   [[nodiscard]] Status write_or_spool(const std::string& op_json);
+  /// Turns synchronous_commit back on (once): from here every commit is on the server's disk.
+  [[nodiscard]] Status durable();
   [[nodiscard]] Status replay_spool();
-  /// Who holds the lock on `name`: "converge COMMAND of USER on HOST, pid N, started T".
+  /// Who holds the lock on `name`: "converge COMMAND of USER on HOST, pid N, started T"; ""
+  /// when no other session does.
   [[nodiscard]] std::string holder_of(const std::string& name);
   std::unique_ptr<Conn> conn_;
   std::string url_, spool_file_;
   std::vector<std::string> scope_names_;  ///< what lock() took: recorded in each run row
   int replayed_ = 0;
+  bool durable_ = false;
 };
 
 }  // namespace converge

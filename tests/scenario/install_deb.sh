@@ -41,7 +41,7 @@ if command -v dpkg >/dev/null; then
   [[ $(field Architecture) == "$(dpkg --print-architecture)" ]] || fail "Architecture: $(field Architecture)"
 fi
 depends=$(field Depends)
-for lib in libc6 libstdc++6 libyaml-cpp libfmt libsqlite3; do
+for lib in libc6 libstdc++6 libyaml-cpp libfmt libsqlite3 libpq5; do
   grep -q "\b$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 

@@ -121,7 +121,8 @@ PY
 
 # start_postgres: a private PostgreSQL for this test (initdb in $WORK/pg, trust auth,
 # listening on 127.0.0.1 only at a free port, no Unix socket), stopped on exit; sets
-# PGURL. As root it runs as the `postgres` user, since initdb refuses root.
+# PGURL. As root it runs as the `postgres` user, since initdb refuses root. fsync is off
+# (tests do not cut power) unless PG_FSYNC=on (benchmarks).
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 PG_AS=()
 start_postgres() {
@@ -142,7 +143,7 @@ start_postgres() {
 }
 pg_ctl_start() {
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='' -c fsync=off" start >/dev/null ||
+    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='' -c fsync=${PG_FSYNC:-off}" start >/dev/null ||
     fail "PostgreSQL did not start: $(cat "$WORK/pg/log")"
 }
 stop_postgres() {

@@ -4,8 +4,8 @@
 # it needs nothing from bash-completion itself (`source` this file to try it).
 # The commands and options follow engine/cli/main.cpp and converge.1; change them together.
 
-_converge_commands="apply plan check validate history"
-_converge_options="--state-dir --json --parallel -j --verbose -v --quiet -q --no-color --no-cache
+_converge_commands="apply plan check validate history state"
+_converge_options="--state-dir --state --json --parallel -j --verbose -v --quiet -q --no-color --no-cache
   --lab-speed --progress --graph --reboot-timeout --retries --retry-backoff --limit -l --tags -t
   --format --output -o --syslog --syslog-socket --version --help -h"
 _converge_formats="text json prometheus junit nagios"
@@ -13,7 +13,7 @@ _converge_formats="text json prometheus junit nagios"
 # True when $1 is an option that takes a value (the next word).
 _converge_takes_value() {
   case $1 in
-    --state-dir | --parallel | -j | --lab-speed | --graph | --reboot-timeout | --retries | \
+    --state-dir | --state | --from | --to | --parallel | -j | --lab-speed | --graph | --reboot-timeout | --retries | \
       --retry-backoff | --limit | -l | --tags | -t | --format | --output | -o | --syslog-socket | \
       --manifest | -m) return 0 ;;
   esac
@@ -47,7 +47,7 @@ _converge() {
 
   case $prev in
     --format) COMPREPLY=($(compgen -W "$_converge_formats" -- "$cur")); return 0 ;;
-    --state-dir) _converge_paths d "$cur"; return 0 ;;
+    --state-dir | --from) _converge_paths d "$cur"; return 0 ;;
     --graph | --output | -o | --syslog-socket) _converge_paths f "$cur"; return 0 ;;
     --manifest | -m) _converge_manifests "$cur"; return 0 ;;
   esac
@@ -56,6 +56,7 @@ _converge() {
   if [[ $cur == -* ]]; then
     local extra=
     [[ " ${COMP_WORDS[*]} " == *" history "* ]] && extra="--manifest -m"
+    [[ " ${COMP_WORDS[*]} " == *" migrate "* ]] && extra="--from --to"
     COMPREPLY=($(compgen -W "$_converge_options $extra" -- "$cur"))
     return 0
   fi
@@ -81,6 +82,7 @@ _converge() {
     "") COMPREPLY=($(compgen -W "$_converge_commands" -- "$cur")); _converge_manifests "$cur" ;;
     apply | plan | check) ((positionals == 0)) && _converge_manifests "$cur" ;;
     validate | history) _converge_manifests "$cur" ;;
+    state) ((positionals == 0)) && COMPREPLY=($(compgen -W "migrate" -- "$cur")) ;;
   esac
   return 0
 }
