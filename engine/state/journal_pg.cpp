@@ -301,7 +301,14 @@ Status PgJournal::write_or_spool(const std::string& op) {
 }
 
 Status PgJournal::apply_write(const std::string& text) {
-  const auto op = nlohmann::json::parse(text);
+  try {
+    return apply_write_json(nlohmann::json::parse(text));
+  } catch (const nlohmann::json::exception& e) {
+    return std::unexpected(pg_error("a kept write is damaged", e.what()));
+  }
+}
+
+Status PgJournal::apply_write_json(const nlohmann::json& op) {
   const std::string kind = op.at("op");
   const std::string at = op.at("at");
   PGconn* c = conn_->c;
@@ -356,7 +363,9 @@ Status PgJournal::replay_spool() {
   });
   if (!st)
     return std::unexpected(make_error(ErrorCode::io, "cannot send the journal writes kept in " + spool_file_ + ": " +
-                                                         st.error().message + "; nothing was changed"));
+                                                         st.error().message +
+                                                         "; nothing was changed (move the file aside to go on without "
+                                                         "what it holds)"));
   replayed_ = static_cast<int>(ops.size());
   ::unlink(spool_file_.c_str());
   return {};

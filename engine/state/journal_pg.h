@@ -31,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "engine/state/journal.h"
 
 namespace converge {
@@ -91,6 +93,7 @@ class PgJournal final : public Journal {
   PgJournal() = default;
   /// Applies one spooled or live write (its JSON form); the live path spools it on failure.
   [[nodiscard]] Status apply_write(const std::string& op_json);
+  [[nodiscard]] Status apply_write_json(const nlohmann::json& op);
   [[nodiscard]] Status write_or_spool(const std::string& op_json);
   /// Turns synchronous_commit back on (once): from here every commit is on the server's disk.
   [[nodiscard]] Status durable();

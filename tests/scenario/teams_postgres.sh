@@ -13,6 +13,7 @@
 #      and every service as before;
 #   5. the database stopped mid-run: the run starts no further step and exits 1, keeping
 #      the writes it could not send; after a restart the next run sends them and converges;
+#      a torn spool line is skipped, a damaged one stops the next run before any change;
 #   6. an unreachable database is an error before anything changes, without the password;
 #   7. `state migrate` copies a SQLite journal: history is the same against both.
 set -euo pipefail
@@ -146,6 +147,20 @@ expect 0 apply "$M" --state-dir "$WORK/e1"
 ! ls "$WORK/e1"/unsent-*.jsonl >/dev/null 2>&1 || fail "the spool was not sent"
 [[ $(psql_q "SELECT status FROM runs WHERE id = $run_id") == halted ]] || fail "the halted run's end was not sent: $(psql_q "SELECT id, status, note FROM runs") $(cat "$WORK/e1.out")"
 lab_judge "$WORK/lab5" 1
+# A damaged spool: a torn last line is skipped (it was never reported as kept); a line that
+# is JSON but not a write stops the run before anything changes, naming the file.
+expect 0 apply "$M" --state-dir "$WORK/e1"
+ls "$WORK/e1"/unsent-*.jsonl >/dev/null 2>&1 && fail "a spool appeared after a clean run"
+printf '{"op":"end_run","at":"2026-01-01T00:00:00.000Z","run":1,"status":' >"$WORK/e1/torn"
+printf '{"op":"end_run","at":"2026-01-01T00:00:00.000Z","run":"one"}\n' >"$WORK/e1/bad"
+name=unsent-$(printf '%s' "$PGURL" | sha256sum | cut -c1-12).jsonl
+cp "$WORK/e1/torn" "$WORK/e1/$name"
+expect 0 apply "$M" --state-dir "$WORK/e1"
+[[ ! -e $WORK/e1/$name ]] || fail "a spool holding only a torn line was not cleared"
+cp "$WORK/e1/bad" "$WORK/e1/$name"
+expect 1 apply "$M" --state-dir "$WORK/e1"
+grep -q "$name" <<<"$ERR$OUT" && grep -q "move the file aside" <<<"$ERR$OUT" || fail "a damaged spool: $ERR$OUT"
+rm "$WORK/e1/$name"
 unset CONVERGE_LAB_HOME
 
 # --- 6. unreachable: an error before anything changes, the password never shown
