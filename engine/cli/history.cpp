@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,9 @@
 #include "engine/state/journal_pg.h"
 #include "engine/state/lock.h"
 #include "engine/cli/report.h"
+#include "engine/model/loader.h"
+#include "engine/run/session.h"
+#include "resources/inventory_command.h"
 
 namespace converge {
 
@@ -147,13 +152,23 @@ std::string manifest_state_url(const std::string& manifest) {
   return "";
 }
 
+/// What runs of `manifest` lock in a shared journal (session.h's estate_lock_names).
+Result<std::set<std::string>> manifest_lock_names(const std::string& manifest) {
+  LoadOutcome lo = load_manifest(manifest, builtin_types(), run_inventory_command);
+  if (!lo.manifest) return std::unexpected(lo.diagnostics.front());
+  auto names = estate_lock_names(*lo.manifest);
+  return std::set<std::string>(names.begin(), names.end());
+}
+
 /// The journal history reads and how to name it; nullptr (the reason on stderr, or the
 /// state directories listed) when there is none. `code` is the exit code then.
 std::unique_ptr<Journal> history_journal(const std::string& manifest, long long run, const GlobalOptions& opts,
                                          std::string& where, int& code) {
   code = kExitError;
-  std::string url = state_url(opts);
-  if (url.empty() && !manifest.empty()) url = manifest_state_url(manifest);
+  // --state, else --state-dir, else $CONVERGE_STATE, else the manifest's state: {url:}.
+  std::string url = opts.state_url;
+  if (url.empty() && opts.state_dir.empty()) url = state_url(opts);
+  if (url.empty() && opts.state_dir.empty() && !manifest.empty()) url = manifest_state_url(manifest);
   if (!url.empty()) {
     auto pg = PgJournal::connect(url, "");
     if (!pg) {
@@ -206,11 +221,24 @@ int cmd_history(const std::string& manifest, long long run, const GlobalOptions&
     std::cerr << "converge history: " << runs.error().describe() << "\n";
     return kExitError;
   }
-  // A state directory may hold runs of several manifests (CONVERGE_STATE_DIR); a shared
-  // journal holds every run of the estate, from whichever machine and checkout.
+  // A state directory may hold runs of several manifests (CONVERGE_STATE_DIR): the
+  // manifest's, by path. A shared journal holds runs from every machine and checkout: the
+  // manifest's are those that locked any of its nodes, clusters or its estate.
   if (!manifest.empty() && !shared) {
     const std::string identity = manifest_identity(manifest);
     std::erase_if(*runs, [&](const RunRow& r) { return !same_manifest(r, identity); });
+  } else if (!manifest.empty()) {
+    auto names = manifest_lock_names(manifest);
+    if (!names) {
+      std::cerr << "converge history: " << names.error().describe() << "\n";
+      return kExitError;
+    }
+    std::erase_if(*runs, [&](const RunRow& r) {
+      std::stringstream scope(r.scope);
+      for (std::string n; std::getline(scope, n, ',');)
+        if (names->count(n)) return false;
+      return true;
+    });
   }
   if (opts.json) {
     auto arr = nlohmann::json::array();
@@ -229,16 +257,19 @@ int cmd_history(const std::string& manifest, long long run, const GlobalOptions&
   return kExitOk;
 }
 
-int cmd_state_migrate(const std::string& from, const std::string& to) {
+int cmd_state_migrate(const std::string& from_arg, const std::string& to) {
   if (!is_database_url(to)) {
     std::cerr << "converge state migrate: --to must be a postgresql:// URL (or set CONVERGE_STATE)\n";
     return kExitError;
   }
   struct stat st {};
-  if (::stat((from + "/journal.db").c_str(), &st) != 0) {
-    std::cerr << "converge state migrate: no journal in " << from << "\n";
+  if (::stat((from_arg + "/journal.db").c_str(), &st) != 0) {
+    std::cerr << "converge state migrate: no journal in " << from_arg << "\n";
     return kExitError;
   }
+  // One directory, however it is spelled: the copy is recorded under its canonical path.
+  std::error_code ec;
+  const std::string from = std::filesystem::canonical(from_arg, ec).string();
   // No run may write the journal while it is copied.
   auto lock = RunLock::acquire(from, "state migrate");
   if (!lock) {

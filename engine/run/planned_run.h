@@ -211,6 +211,8 @@ class PlannedRun {
   PlannedOutcome interrupted();
 
   static constexpr const char* kAwaitKey = "awaiting_reboot";
+  /// The journal's meta key of a wait for `node`, this machine: "awaiting_reboot:NODE@HOST".
+  static std::string await_key(const std::string& node);
 
   /// The step restarted the machine converge runs on: journal it, remember which boot to
   /// wait for, and end the run.

@@ -5,13 +5,14 @@
 
 #include "engine/model/duration.h"
 #include "engine/plan/plan_report.h"
+#include "engine/state/lock.h"
 
 namespace converge::orchestration {
 
 PlannedOutcome PlannedRun::await_reboot() {
   nlohmann::json j = {{"run", run_id_}, {"node", awaiting_.first}, {"boot_id", awaiting_.second}, {"since", clock_.unix_seconds()}};
   if (journal_)
-    if (auto ms = journal_->set_meta(kAwaitKey, j.dump()); !ms) return error(ms.error().describe());
+    if (auto ms = journal_->set_meta(await_key(awaiting_.first), j.dump()); !ms) return error(ms.error().describe());
   refresh_results(touched_);
   out_.notes.push_back("awaiting reboot: " + awaiting_.first +
                           " is restarting (it is the machine converge runs on); run converge again once it is back: "
@@ -19,11 +20,30 @@ PlannedOutcome PlannedRun::await_reboot() {
   return end(RunStatus::awaiting_reboot, 0);
 }
 
+std::string PlannedRun::await_key(const std::string& node) {
+  return std::string(kAwaitKey) + ":" + node + "@" + host_name();
+}
+
 std::optional<PlannedOutcome> PlannedRun::check_awaited_reboot() {
   if (!journal_) return std::nullopt;
-  auto m = journal_->meta(kAwaitKey);
-  if (!m || !*m || (*m)->empty()) return std::nullopt;
-  auto j = nlohmann::json::parse(**m, nullptr, false);
+  // Only a node that is the machine converge runs on is awaited, under its name and this
+  // machine's (a journal shared by a team holds other machines' waits); a journal of an
+  // earlier version keeps its one wait under the bare key.
+  std::string key;
+  std::optional<std::string> m;
+  std::vector<std::string> keys{kAwaitKey};
+  for (const auto& n : m_.nodes)
+    if (Transport* t = transport(n.name); t && t->runs_here()) keys.push_back(await_key(n.name));
+  for (const auto& k : keys) {
+    auto v = journal_->meta(k);
+    if (v && *v && !(*v)->empty()) {
+      key = k;
+      m = **v;
+      break;
+    }
+  }
+  if (!m) return std::nullopt;
+  auto j = nlohmann::json::parse(*m, nullptr, false);
   if (j.is_discarded() || !j.contains("node")) return std::nullopt;
   const std::string node = j["node"].get<std::string>();
   Transport* t = transport(node);
@@ -37,13 +57,13 @@ std::optional<PlannedOutcome> PlannedRun::check_awaited_reboot() {
     return end(RunStatus::awaiting_reboot, 0);
   }
   if (now && *now == j.value("boot_id", std::string())) {
-    if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
+    if (auto s = journal_->set_meta(key, ""); !s) return error(s.error().describe());
     out_.notes.push_back("note: " + node + " did not restart within " + format_duration_ms(opts_.reboot_timeout.count()) +
                             " of run #" + std::to_string(j.value("run", 0)) + "'s request; planning afresh");
     return std::nullopt;
   }
   if (!now) return std::nullopt;  // not back yet: the observation below reports it
-  if (auto s = journal_->set_meta(kAwaitKey, ""); !s) return error(s.error().describe());
+  if (auto s = journal_->set_meta(key, ""); !s) return error(s.error().describe());
   out_.notes.push_back("note: " + node + " restarted (new boot id); continuing the work of run #" +
                           std::to_string(j.value("run", 0)));
   return std::nullopt;

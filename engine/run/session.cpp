@@ -35,7 +35,7 @@ SessionFailure failure(RunStatus status, Error e) { return {status, Diagnostics{
 
 using Opened = Result<std::pair<std::unique_ptr<Journal>, std::vector<RunRow>>>;
 
-/// Every node and cluster of the manifest: the scope of its priors in the journal.
+/// Every node and cluster of the manifest: the scope of its priors in a shared journal.
 std::set<std::string> node_scope(const Manifest& m) {
   std::set<std::string> out;
   for (const auto& n : m.nodes) out.insert(n.name);
@@ -46,12 +46,19 @@ std::set<std::string> node_scope(const Manifest& m) {
 }  // namespace
 
 std::vector<std::string> estate_lock_names(const Manifest& m) {
-  if (!m.estate.empty()) return {"estate:" + m.estate};
   std::vector<std::string> out;
+  if (!m.estate.empty()) out.push_back("estate:" + m.estate);
+  // A local node is this machine, whatever it is called: every machine has a `localhost`.
+  const std::string here = "@" + host_name();
   for (const auto& n : m.nodes)
-    if (!m.limit || m.limit->count(n.name)) out.push_back("node:" + n.name);
-  for (const auto& [c, members] : m.clusters)
-    if (!m.limit || m.limit->count(c)) out.push_back("cluster:" + c);
+    if (!m.limit || m.limit->count(n.name)) out.push_back("node:" + n.name + (n.transport.kind == "local" ? here : ""));
+  // A cluster with any member in scope: two runs limited to two members of one cluster
+  // must not both disrupt it.
+  for (const auto& [c, members] : m.clusters) {
+    bool touched = !m.limit || m.limit->count(c);
+    for (const auto& n : members) touched = touched || m.limit->count(n);
+    if (touched) out.push_back("cluster:" + c);
+  }
   return out;
 }
 
@@ -123,9 +130,8 @@ std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(cons
   if (url.empty()) {
     // The journal opens (and closes out interrupted runs) on its own thread while the nodes
     // are observed: observation changes nothing, and no change is made before both are done.
-    s->opening_ = std::async(std::launch::async, [dir = opts.state_dir, scope = node_scope(m)]() -> Opened {
+    s->opening_ = std::async(std::launch::async, [dir = opts.state_dir]() -> Opened {
       CONVERGE_TRY(auto j, Journal::open(dir));
-      j->set_scope(scope);
       CONVERGE_TRY(auto interrupted, j->close_interrupted());
       return std::make_pair(std::move(j), std::move(interrupted));
     });
@@ -134,10 +140,16 @@ std::expected<std::unique_ptr<RunSession>, SessionFailure> RunSession::open(cons
     // unreachable database or another operator's run stops this one before it starts.
     auto pg = connecting.valid() ? connecting.get() : PgJournal::connect(url, opts.state_dir);
     if (!pg) return std::unexpected(failure(RunStatus::failed, pg.error()));
-    if (auto st = (*pg)->lock(estate_lock_names(m), command_word(opts.command)); !st)
+    if (auto st = (*pg)->lock(estate_lock_names(m), command_word(opts.command), opts.command == Command::apply); !st)
       return std::unexpected(
           failure(st.error().code == ErrorCode::locked ? RunStatus::locked : RunStatus::failed, st.error()));
+    // A journal shared by runs on other nodes holds their maintenances too.
     (*pg)->set_scope(node_scope(m));
+    std::set<std::string> local;
+    for (const auto& n : m.nodes)
+      if (n.transport.kind == "local") local.insert(n.name);
+    (*pg)->set_local_nodes(std::move(local));
+    if (auto st = (*pg)->send_unsent(); !st) return std::unexpected(failure(RunStatus::failed, st.error()));
     s->opening_ = std::async(std::launch::async, [j = std::unique_ptr<Journal>(std::move(*pg))]() mutable -> Opened {
       CONVERGE_TRY(auto interrupted, j->close_interrupted());
       return std::make_pair(std::move(j), std::move(interrupted));

@@ -36,8 +36,9 @@ struct SessionOptions {
   std::string state_url;
 };
 
-/// What a run on `m` locks in a shared journal: the manifest's declared estate, else each
-/// node and cluster in scope (all of them, or those --limit kept).
+/// What a run on `m` locks in a shared journal: the manifest's declared estate if any, each
+/// node in scope (all, or those --limit kept; a `local` node as NAME@HOST, since it is this
+/// machine) and each cluster with a member in scope.
 [[nodiscard]] std::vector<std::string> estate_lock_names(const Manifest& m);
 
 /// Why a session did not open: the status to report (invalid, locked or failed) and why.

@@ -53,6 +53,8 @@ struct RunRow {
   int git_dirty = -1;  ///< -1 unknown / not in git, 0 clean, 1 dirty
   long pid = 0;
   int changes = 0, failed = 0;
+  /// A shared journal's run: the names it locked, comma-separated (journal_pg.h); "" else.
+  std::string scope;
 };
 
 /// What a step row says.

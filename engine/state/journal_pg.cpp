@@ -81,8 +81,10 @@ Status exec(PGconn* c, const char* sql, const std::string& what) {
   return {};
 }
 
-/// Runs `body` inside BEGIN … COMMIT; a failure rolls back.
+/// Runs `body` inside BEGIN … COMMIT; a failure rolls back. Inside a transaction already
+/// (a replay of several kept writes), `body` joins it: the outer one commits or rolls back.
 Status transaction(PGconn* c, const std::function<Status()>& body) {
+  if (PQtransactionStatus(c) == PQTRANS_INTRANS) return body();
   CONVERGE_CHECK(exec(c, "BEGIN", "begin"));
   if (Status st = body(); !st) {
     (void)exec(c, "ROLLBACK", "rollback");
@@ -124,7 +126,7 @@ COMMIT;
 
 const char* kRunColumns =
     "id, command, status, exit_code, started_at, ended_at, \"user\", host, pid, manifest_path, manifest_sha256, "
-    "git_commit, git_dirty, changes, failed, note";
+    "git_commit, git_dirty, changes, failed, note, scope";
 
 RunRow read_run(const Res& s, int i) {
   RunRow r;
@@ -144,6 +146,7 @@ RunRow read_run(const Res& s, int i) {
   r.changes = static_cast<int>(s.integer(i, 13));
   r.failed = static_cast<int>(s.integer(i, 14));
   r.note = s.text(i, 15);
+  r.scope = s.text(i, 16);
   return r;
 }
 
@@ -173,10 +176,37 @@ std::string join(const std::vector<std::string>& v) {
 
 bool is_database_url(const std::string& s) { return s.starts_with("postgresql://") || s.starts_with("postgres://"); }
 
+namespace {
+
+/// The password a URL carries as libpq reads it ("" for none); nullopt when libpq cannot
+/// parse the URL.
+std::optional<std::string> password_of(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (err) PQfreemem(err);
+  if (!opts) return std::nullopt;
+  std::string pw;
+  for (PQconninfoOption* o = opts; o->keyword; ++o)
+    if (std::strcmp(o->keyword, "password") == 0 && o->val) pw = o->val;
+  PQconninfoFree(opts);
+  return pw;
+}
+
+/// `text` with every occurrence of `secret` (and of its percent-encoded form) replaced.
+std::string without(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (std::size_t at; (at = text.find(secret)) != std::string::npos;) text.replace(at, secret.size(), "***");
+  return text;
+}
+
+}  // namespace
+
 std::string redact_url(const std::string& url) {
-  static const std::regex userinfo(R"(^(postgres(?:ql)?://[^:@/]*):[^@/]*@)");
+  const auto pw = password_of(url);
+  if (!pw) return url.substr(0, url.find("://") + 3) + "(a URL libpq cannot parse)";
+  static const std::regex userinfo(R"(^(postgres(?:ql)?://[^:@/]*):[^/]*@)");
   static const std::regex param(R"(([?&]password=)[^&]*)");
-  return std::regex_replace(std::regex_replace(url, userinfo, "$1:***@"), param, "$1***");
+  return without(std::regex_replace(std::regex_replace(url, userinfo, "$1:***@"), param, "$1***"), *pw);
 }
 
 PgJournal::~PgJournal() = default;
@@ -186,21 +216,33 @@ Result<std::unique_ptr<PgJournal>> PgJournal::connect(const std::string& url, co
   j->url_ = url;
   j->conn_ = std::make_unique<Conn>();
   // Keywords before dbname are defaults the URL may override.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* vals[] = {"5", "converge", url.c_str(), nullptr};
+  // libpq repeats a malformed URL (password and all) in its parse errors: checked first.
+  const auto pw = password_of(url);
+  if (!pw)
+    return std::unexpected(make_error(ErrorCode::invalid_input, "the state database URL is not one libpq can parse "
+                                                                "(postgresql://[USER@]HOST[:PORT]/DATABASE[?PARAM=VALUE...])"));
+  // TCP keepalives on the client (a server gone silently is noticed in about a minute) and
+  // on the server (below: a coordinator's machine gone silently frees its lock as fast).
+  const char* keys[] = {"connect_timeout", "application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "dbname", nullptr};
+  const char* vals[] = {"5", "converge", "1", "30", "10", "3", url.c_str(), nullptr};
   j->conn_->c = PQconnectdbParams(keys, vals, 1);
   if (!j->conn_->c || PQstatus(j->conn_->c) != CONNECTION_OK)
-    return std::unexpected(make_error(ErrorCode::unreachable,
-                                      "cannot reach the state database " + redact_url(url) + ": " +
-                                          trimmed(j->conn_->c ? PQerrorMessage(j->conn_->c) : "out of memory") +
-                                          "; nothing was changed"));
+    return std::unexpected(make_error(
+        ErrorCode::unreachable, "cannot reach the state database " + redact_url(url) + ": " +
+                                    without(trimmed(j->conn_->c ? PQerrorMessage(j->conn_->c) : "out of memory"), *pw) +
+                                    "; nothing was changed"));
   PQsetNoticeProcessor(j->conn_->c, ignore_notice, nullptr);
   PGconn* c = j->conn_->c;
   // Runs until the first change write at synchronous_commit=off: what they write (the lock's
   // holder, a no-op's record, cached facts) may be lost to a crash of the server, as a
   // no-op's record in SQLite may be lost to a power cut; begin_run turns it back on.
   // The tables exist after the first run: one round trip then.
-  auto format = simple_query(c, "SET synchronous_commit TO off; SELECT value FROM meta WHERE key='format'", "format");
+  auto format = simple_query(c,
+                             "SET synchronous_commit TO off; SET tcp_keepalives_idle TO 30; "
+                             "SET tcp_keepalives_interval TO 10; SET tcp_keepalives_count TO 3; "
+                             "SELECT value FROM meta WHERE key='format'",
+                             "format");
   if (!format) {
     if (auto st = exec(c, kSchema, "cannot create the journal's tables"); !st) {
       (void)exec(c, "ROLLBACK", "rollback");
@@ -213,21 +255,18 @@ Result<std::unique_ptr<PgJournal>> PgJournal::connect(const std::string& url, co
     return std::unexpected(make_error(ErrorCode::io, "the journal in " + redact_url(url) + " has format " + f.text(0, 0) +
                                                          ", newer than this converge understands (" +
                                                          std::to_string(kFormat) + "); upgrade converge"));
-  if (!spool_dir.empty()) {
-    j->spool_file_ = spool_dir + "/unsent-" + sha256_hex(redact_url(url)).substr(0, 12) + ".jsonl";
-    CONVERGE_CHECK(j->replay_spool());
-  }
+  if (!spool_dir.empty()) j->spool_file_ = spool_dir + "/unsent-" + sha256_hex(redact_url(url)).substr(0, 12) + ".jsonl";
   return j;
 }
 
-Status PgJournal::lock(std::vector<std::string> names, const std::string& command) {
+Status PgJournal::lock(std::vector<std::string> names, const std::string& command, bool exclusive) {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   PGconn* c = conn_->c;
   // Who this session is, for a refusal elsewhere; holders of ended sessions go.
   CONVERGE_CHECK(query(c,
-                       "WITH gone AS (DELETE FROM holders WHERE NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL) a "
-                       "WHERE a.pid = holders.backend_pid AND a.backend_start = holders.backend_start)) "
+                       "WITH gone AS (DELETE FROM holders WHERE backend_pid = pg_backend_pid() OR NOT EXISTS "
+                       "(SELECT 1 FROM pg_stat_get_activity(NULL) a WHERE a.pid = holders.backend_pid)) "
                        "INSERT INTO holders(backend_pid, backend_start, user_name, host, pid, started, command, what) "
                        "SELECT pid, backend_start, $1, $2, $3, $4, $5, $6 FROM pg_stat_get_activity(pg_backend_pid())",
                        {user_name(), host_name(), num(::getpid()), now_iso(), command, join(names)},
@@ -238,13 +277,15 @@ Status PgJournal::lock(std::vector<std::string> names, const std::string& comman
   // milliseconds more: two more tries, 100 ms apart, before a refusal.
   for (int attempt = 0;; ++attempt) {
     CONVERGE_TRY(Res got, query(c,
-                                "SELECT coalesce(bool_and(pg_try_advisory_lock(k)), true) "
-                                "FROM unnest(('{' || $1 || '}')::bigint[]) AS k",
+                                exclusive ? "SELECT coalesce(bool_and(pg_try_advisory_lock(k)), true) "
+                                            "FROM unnest(('{' || $1 || '}')::bigint[]) AS k"
+                                          : "SELECT coalesce(bool_and(pg_try_advisory_lock_shared(k)), true) "
+                                            "FROM unnest(('{' || $1 || '}')::bigint[]) AS k",
                                 {keys}, "cannot take the estate lock"));
     if (got.text(0, 0) == "t") break;
     (void)exec(c, "SELECT pg_advisory_unlock_all()", "unlock");
     if (attempt < 2) {
-      ::usleep(100'000);
+      ::usleep(50'000);
       continue;
     }
     std::string held = names.front(), holder = "another session";
@@ -265,8 +306,7 @@ std::string PgJournal::holder_of(const std::string& name) {
   const auto u = static_cast<std::uint64_t>(lock_key(name));
   auto who = query(conn_->c,
                    "SELECT h.user_name, h.host, h.pid, h.command, h.started FROM pg_locks l "
-                   "JOIN pg_stat_activity a ON a.pid = l.pid "
-                   "JOIN holders h ON h.backend_pid = a.pid AND h.backend_start = a.backend_start "
+                   "JOIN holders h ON h.backend_pid = l.pid "
                    "WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() AND l.objsubid = 1 "
                    "AND l.classid::bigint = $1::bigint AND l.objid::bigint = $2::bigint "
                    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
@@ -329,10 +369,13 @@ Status PgJournal::apply_write_json(const nlohmann::json& op) {
   if (kind == "priors_restored")
     return transaction(c, [&]() -> Status {
       if (op.value("all", false))
-        return done(query(c, "UPDATE priors SET restored_at=$1 WHERE restored_at IS NULL", {at}, "cannot close prior values"));
+        return done(query(c, "UPDATE priors SET restored_at=$1 WHERE restored_at IS NULL AND recorded_at <= $1", {at},
+                          "cannot close prior values"));
       for (const auto& k : op.at("keys"))
-        CONVERGE_CHECK(query(c, "UPDATE priors SET restored_at=$1 WHERE resource=$2 AND property=$3", {at, k.at(0).get<std::string>(), k.at(1).get<std::string>()},
-                             "cannot mark prior restored"));
+        CONVERGE_CHECK(query(c,
+                             "UPDATE priors SET restored_at=$1 WHERE resource=$2 AND property=$3 "
+                             "AND restored_at IS NULL AND recorded_at <= $1",
+                             {at, k.at(0).get<std::string>(), k.at(1).get<std::string>()}, "cannot mark prior restored"));
       return {};
     });
   if (kind == "drift")
@@ -347,16 +390,17 @@ Status PgJournal::apply_write_json(const nlohmann::json& op) {
   return std::unexpected(pg_error("spool", "unknown write '" + kind + "'"));
 }
 
-Status PgJournal::replay_spool() {
-  std::ifstream in(spool_file_);
+Status PgJournal::send_unsent() {
+  if (spool_file_.empty()) return {};
+  std::ifstream in(spool_file_, std::ios::binary);
   if (!in) return {};
-  CONVERGE_CHECK(durable());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Every line was fsync'd before the run reported it kept; a last line without its newline
+  // is a write that was cut short and never reported: that one is dropped.
   std::vector<std::string> ops;
-  for (std::string line; std::getline(in, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("op") && j.contains("at")) ops.push_back(line);
-    // A torn last line (a crash while appending) was never reported as kept: skip it.
-  }
+  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    ops.push_back(text.substr(at, nl - at));
+  CONVERGE_CHECK(durable());
   Status st = transaction(conn_->c, [&]() -> Status {
     for (const auto& op : ops) CONVERGE_CHECK(apply_write(op));
     return {};
@@ -369,6 +413,17 @@ Status PgJournal::replay_spool() {
   replayed_ = static_cast<int>(ops.size());
   ::unlink(spool_file_.c_str());
   return {};
+}
+
+std::string PgJournal::qualified(const std::string& resource) const {
+  const auto at = resource.rfind("]@");
+  if (at == std::string::npos || !local_nodes_.count(resource.substr(at + 2))) return resource;
+  return resource + "@" + local_host_;
+}
+
+void PgJournal::set_local_nodes(std::set<std::string> nodes) {
+  local_nodes_ = std::move(nodes);
+  local_host_ = host_name();
 }
 
 Result<std::int64_t> PgJournal::begin_run(const RunRow& r) {
@@ -418,7 +473,7 @@ Result<std::vector<RunRow>> PgJournal::close_interrupted() {
   // Without locks (a journal opened for reading and repair), only rows of sessions gone.
   CONVERGE_TRY(Res dead, query(conn_->c,
                                "SELECT id, scope, NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL) a WHERE a.pid = "
-                               "runs.backend_pid AND a.backend_start = runs.backend_start) FROM runs "
+                               "runs.backend_pid) FROM runs "
                                "WHERE status='running'",
                                {}, "cannot read interrupted runs"));
   const std::set<std::string> mine(scope_names_.begin(), scope_names_.end());
@@ -487,12 +542,12 @@ Status PgJournal::record_prior(const std::string& resource, const std::string& p
                "INSERT INTO priors(resource, property, value_json, run_id, recorded_at) VALUES($1,$2,$3,$4,$5) "
                "ON CONFLICT(resource, property) DO UPDATE SET value_json=excluded.value_json, run_id=excluded.run_id, "
                "recorded_at=excluded.recorded_at, restored_at=NULL WHERE priors.restored_at IS NOT NULL",
-               {resource, property, value_json, num(run), now_iso()}, "cannot record prior value"));
+               {qualified(resource), property, value_json, num(run), now_iso()}, "cannot record prior value"));
 }
 
 Result<std::optional<std::string>> PgJournal::prior(const std::string& resource, const std::string& property) {
   CONVERGE_TRY(Res r, query(conn_->c, "SELECT value_json FROM priors WHERE resource=$1 AND property=$2",
-                            {resource, property}, "cannot read prior value"));
+                            {qualified(resource), property}, "cannot read prior value"));
   if (r.rows()) return std::optional<std::string>(r.text(0, 0));
   return std::optional<std::string>();
 }
@@ -502,8 +557,20 @@ Result<std::vector<std::array<std::string, 3>>> PgJournal::every_outstanding_pri
                             "SELECT resource, property, value_json FROM priors WHERE restored_at IS NULL "
                             "ORDER BY resource COLLATE \"C\", property COLLATE \"C\"",
                             {}, "cannot read prior values"));
+  // A local node's rows carry the machine's name: this machine's are read back without it,
+  // other machines' (their own `localhost`) are not this run's.
   std::vector<std::array<std::string, 3>> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2)});
+  const std::string mine = "@" + local_host_;
+  for (int i = 0; i < r.rows(); ++i) {
+    std::string res = r.text(i, 0);
+    const auto at = res.rfind("]@");
+    const std::string tail = at == std::string::npos ? "" : res.substr(at + 2);
+    if (const auto host = tail.find('@'); host != std::string::npos) {
+      if (!local_nodes_.count(tail.substr(0, host)) || tail.substr(host) != mine) continue;
+      res.resize(res.size() - mine.size());
+    }
+    out.push_back({res, r.text(i, 1), r.text(i, 2)});
+  }
   return out;
 }
 
@@ -514,7 +581,7 @@ Status PgJournal::close_every_prior() {
 Status PgJournal::close_these_priors(const std::vector<std::array<std::string, 3>>& rows) {
   if (rows.empty()) return {};
   nlohmann::json keys = nlohmann::json::array();
-  for (const auto& r : rows) keys.push_back({r[0], r[1]});
+  for (const auto& r : rows) keys.push_back({qualified(r[0]), r[1]});
   return write_or_spool(nlohmann::json{{"op", "priors_restored"}, {"at", now_iso()}, {"keys", keys}}.dump());
 }
 

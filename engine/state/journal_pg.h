@@ -5,29 +5,40 @@
 // the journal in a database instead of the state directory. The tables are the journal's
 // (journal.h: runs, steps, priors, drift, meta) in the connection's schema (libpq's
 // `options=-csearch_path=…` picks another), written with the same write-ahead discipline:
-// a step's row is committed before it runs, a prior before the value changes. Two more:
+// a step's row is committed before it runs, a prior before the value changes (commits are
+// durable from the run's first change write; before it, as SQLite's no-op record, they
+// may be lost to a crash of the server). Besides:
 //   runs.backend_pid, runs.backend_start, runs.scope: the session of the run that wrote the
 //     row and the names it locked. A `running` row is closed as interrupted by a run that
 //     holds one of those names now (its writer cannot be alive), or, by a journal opened
-//     without locks, once its session is gone; runs alive on other machines keep theirs.
+//     without locks, once no session has its pid; runs alive elsewhere keep theirs.
 //   holders(backend_pid, backend_start, user_name, host, pid, started, command, what):
-//     who holds the estate locks, to name them in a refusal; rows of sessions gone are
-//     removed by the next run that locks.
+//     who holds the estate locks, to name them in a refusal; rows whose pid no session has
+//     are removed by the next run that locks. Liveness is read from pids, which every role
+//     sees (other roles' backend_start is hidden without pg_read_all_stats).
+//   priors of a `local` node (this machine, whichever it is) are kept as "ID@HOST".
 //
-// The lock: one session-level advisory lock per thing the run touches (its nodes and
-// clusters, or the manifest's declared estate), keyed by the first 8 bytes of
-// sha256("converge-lock:" + name). Taken without waiting (two more tries 100 ms apart, for a
-// holder that died a moment ago), all or none; released when the session ends, however the
-// holder died.
+// The lock: one session-level advisory lock per name the run touches (the manifest's
+// declared estate, each node in scope, a local one as NAME@HOST, each cluster with a member
+// in scope), keyed by the first 8 bytes of sha256("converge-lock:" + name); exclusive for
+// apply, shared for plan and check. Taken without waiting (two more tries 50 ms apart, for
+// a holder that died a moment ago), all or none; released when the session ends: at once
+// when the holder's process dies, within about a minute (TCP keepalives) when its machine
+// goes silent. A connection pooler in transaction mode would break session locks: connect
+// to the server or to a session-mode pool.
 //
 // A write that fails (the database went away mid-run) returns an error, so the run starts
-// no further step; what a run must not forget (a step's outcome, the run's end, a restored
-// prior, drift) is appended to a local spool file in the state directory, fsync'd, and
-// replayed at the next connection to the same database before anything else.
+// no further step; what a run must not forget (a step's outcome, the run's end, restored
+// priors, drift) is appended to a spool file in the state directory and fsync'd. The next
+// run from that state directory to the same URL sends it first, after taking its locks, in
+// one transaction (a close of priors never closes one recorded after it); a last line cut
+// short was never reported kept and is dropped; a damaged line stops the run, naming the
+// file.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,16 +55,25 @@ namespace converge {
 
 class PgJournal final : public Journal {
  public:
-  /// Connects (5 s connect timeout unless the URL sets one), creates the tables if missing
-  /// and replays the spool `spool_dir` holds for this database (no spool when empty:
-  /// `history`, `state migrate`). ErrorCode::unreachable when
+  /// Connects (5 s connect timeout unless the URL sets one; TCP keepalives both ways) and
+  /// creates the tables if missing. `spool_dir` keeps the writes a lost database could not
+  /// take (none when empty: `history`, `state migrate`). ErrorCode::unreachable when
   /// the database cannot be reached; nothing local or remote has changed then.
   [[nodiscard]] static Result<std::unique_ptr<PgJournal>> connect(const std::string& url, const std::string& spool_dir);
   ~PgJournal() override;
 
   /// Takes the estate lock on `names` without waiting, all or none. ErrorCode::locked
   /// naming the first held name and its holder (user, host, pid, command, start).
-  [[nodiscard]] Status lock(std::vector<std::string> names, const std::string& command);
+  /// `exclusive` false (plan, check: runs that change nothing) takes shared locks: they go
+  /// side by side, and neither with a run that changes the same names.
+  [[nodiscard]] Status lock(std::vector<std::string> names, const std::string& command, bool exclusive = true);
+  /// Sends the writes an earlier run kept in the spool (after the locks: what they finish
+  /// is this run's to finish), in one transaction; an error naming the file when they do
+  /// not go. Call once, before anything else is written.
+  [[nodiscard]] Status send_unsent();
+  /// Nodes whose name means this machine (`local` transport: every machine has its own
+  /// `localhost`): their prior values are kept under "ID@HOST", apart from other machines'.
+  void set_local_nodes(std::set<std::string> nodes);
   /// Writes replayed from the spool when connecting (0 when there was none).
   [[nodiscard]] int replayed() const { return replayed_; }
 
@@ -97,13 +117,15 @@ class PgJournal final : public Journal {
   [[nodiscard]] Status write_or_spool(const std::string& op_json);
   /// Turns synchronous_commit back on (once): from here every commit is on the server's disk.
   [[nodiscard]] Status durable();
-  [[nodiscard]] Status replay_spool();
+  [[nodiscard]] std::string qualified(const std::string& resource) const;
   /// Who holds the lock on `name`: "converge COMMAND of USER on HOST, pid N, started T"; ""
   /// when no other session does.
   [[nodiscard]] std::string holder_of(const std::string& name);
   std::unique_ptr<Conn> conn_;
   std::string url_, spool_file_;
   std::vector<std::string> scope_names_;  ///< what lock() took: recorded in each run row
+  std::set<std::string> local_nodes_;
+  std::string local_host_;
   int replayed_ = 0;
   bool durable_ = false;
 };

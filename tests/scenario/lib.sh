@@ -119,6 +119,19 @@ if sys.argv[2] == "1":
 PY
 }
 
+# wait_for WHAT SECONDS COMMAND...: polls COMMAND every 50 ms; fails naming WHAT when it
+# has not succeeded within SECONDS.
+wait_for() {
+  local what=$1 secs=$2
+  shift 2
+  local i
+  for ((i = 0; i < secs * 20; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  fail "timed out after ${secs}s waiting for $what"
+}
+
 # start_postgres: a private PostgreSQL for this test (initdb in $WORK/pg, trust auth,
 # listening on 127.0.0.1 only at a free port, no Unix socket), stopped on exit; sets
 # PGURL. As root it runs as the `postgres` user, since initdb refuses root. fsync is off
@@ -136,15 +149,19 @@ start_postgres() {
   fi
   "${PG_AS[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U converge --auth=trust -E UTF8 --no-sync >"$WORK/initdb.log" 2>&1 ||
     fail "initdb failed: $(cat "$WORK/initdb.log")"
-  PG_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  pg_ctl_start
+  local attempt
+  for attempt in 1 2 3; do  # a free port may be taken before the server binds it: another
+    PG_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    PG_RETRY=$((attempt < 3)) pg_ctl_start && break
+  done
   PGURL="postgresql://converge@127.0.0.1:$PG_PORT/postgres"
   trap 'stop_postgres; rm -rf "$WORK"' EXIT
 }
 pg_ctl_start() {
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='' -c fsync=${PG_FSYNC:-off}" start >/dev/null ||
-    fail "PostgreSQL did not start: $(cat "$WORK/pg/log")"
+    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='' -c fsync=${PG_FSYNC:-off}" start >/dev/null && return 0
+  [[ ${PG_RETRY:-0} == 1 ]] && return 1
+  fail "PostgreSQL did not start: $(cat "$WORK/pg/log")"
 }
 stop_postgres() {
   [[ -f $WORK/pg/data/postmaster.pid ]] && "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1

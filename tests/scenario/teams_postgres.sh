@@ -3,8 +3,10 @@
 # directory, 127.0.0.1 only, a free port, started and stopped here):
 #   1. the showcase against it: converged, judged by the lab's event log; a rerun is a
 #      no-op; nothing of the journal is kept in the state directory;
-#   2. two runs of one estate from two state directories: the second exits 4 within a
-#      second, naming the first's user, host and pid, and touches nothing;
+#   2. two runs of one estate from two state directories and two database roles: the
+#      second exits 4 within a second, naming the first's user, host and pid, and touches
+#      nothing; a check (a shared lock) is refused too, and so is a run limited to another
+#      member of the cluster the first one is changing;
 #   3. runs on disjoint nodes proceed side by side (each waits for the other to have
 #      started); two manifests declaring one estate name do not;
 #   4. a coordinator killed with SIGKILL mid-run is resumed by another process, in another
@@ -15,7 +17,8 @@
 #      the writes it could not send; after a restart the next run sends them and converges;
 #      a torn spool line is skipped, a damaged one stops the next run before any change;
 #   6. an unreachable database is an error before anything changes, without the password;
-#   7. `state migrate` copies a SQLite journal: history is the same against both.
+#   7. `state migrate` copies a SQLite journal: history is the same against both;
+#   8. `history MANIFEST` against the database lists the runs that locked its nodes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -42,23 +45,31 @@ assert doc["state"].startswith("postgresql://"), doc
 assert [(r["command"], r["status"]) for r in runs] == [("check", "in_sync"), ("apply", "in_sync"), ("apply", "converged")], runs
 '
 
-# --- 2. one estate, two state directories: the second is refused at once
+# --- 2. one estate, two state directories and two database roles: refused at once
+psql_q "CREATE ROLE teammate LOGIN; GRANT ALL ON ALL TABLES IN SCHEMA public TO teammate;
+        GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO teammate" >/dev/null
+TEAMMATE=postgresql://teammate@127.0.0.1:$PG_PORT/postgres
+advisory_locks() { [[ $(psql_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") -gt 0 ]]; }
 rm -rf "$WORK/b1" "$WORK/b2"
-"$CONVERGE" apply "$M" --state-dir "$WORK/b1" --lab-speed 1500 >"$WORK/b1.out" 2>&1 &
+# The first run upgrades the hub and the passive node only: it holds cluster CLUS1.
+"$CONVERGE" apply "$M" --state-dir "$WORK/b1" --lab-speed 600 --limit HUBCAS,NODE2 >"$WORK/b1.out" 2>&1 &
 first=$!
-for _ in $(seq 200); do
-  [[ $(psql_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") -gt 0 ]] && break
-  sleep 0.05
-done
+wait_for "the first run's lock" 10 advisory_locks
 t0=$(now_ms)
-expect 4 apply "$M" --state-dir "$WORK/b2"
+expect 4 apply "$M" --state-dir "$WORK/b2" --state "$TEAMMATE"
 elapsed=$(($(now_ms) - t0))
 ((elapsed < 1000)) || fail "the second run took $elapsed ms to be refused"
 grep -q "pid $first" <<<"$ERR" && grep -q "$(id -un) on $(hostname)" <<<"$ERR" ||
   fail "the refusal does not name the holder (pid $first): $ERR"
 [[ ! -e $WORK/b2/lab ]] || fail "the refused run opened the lab"
+# A check takes a shared lock: refused while an apply holds the estate.
+expect 4 check "$M" --state-dir "$WORK/b2" --state "$TEAMMATE"
+# Another member of the cluster the first run is changing.
+expect 4 apply "$M" --state-dir "$WORK/b2" --limit NODE1
+grep -q "cluster:CLUS1 is locked" <<<"$ERR" || fail "--limit NODE1 beside --limit HUBCAS,NODE2: $ERR"
+kill -0 "$first" 2>/dev/null || fail "the first run ended before the refusals were all tried: the test proves nothing"
 wait "$first" || fail "the first run failed: $(cat "$WORK/b1.out")"
-lab_judge "$WORK/b1" 1
+lab_judge "$WORK/b1" 0
 
 # --- 3. disjoint nodes side by side; one declared estate is one lock
 # tier NODE ME OTHER MEET [STATE]: a manifest on local node NODE whose one step waits (up
@@ -96,7 +107,7 @@ tier alpha A B "$WORK/meet2" "state: {url: '$PGURL', estate: tier}" >"$WORK/alph
 tier beta B A "$WORK/meet2" "state: {url: '$PGURL', estate: tier}" >"$WORK/beta2.yaml"
 "$CONVERGE" apply "$WORK/alpha2.yaml" >"$WORK/alpha2.out" 2>&1 &
 pa=$!
-for _ in $(seq 200); do [[ -e $WORK/meet2/A ]] && break; sleep 0.05; done
+wait_for "alpha2's step" 20 test -e "$WORK/meet2/A"
 expect 4 apply "$WORK/beta2.yaml"
 grep -q "estate:tier is locked" <<<"$ERR" || fail "the refusal does not name the estate: $ERR"
 touch "$WORK/meet2/B"
@@ -127,12 +138,11 @@ lab_judge "$WORK/lab4" 1
 export CONVERGE_LAB_HOME=$WORK/lab5
 "$CONVERGE" apply "$M" --state-dir "$WORK/e1" --lab-speed 1000 >"$WORK/e1.out" 2>&1 &
 pe=$!
-run_id=""
-for _ in $(seq 400); do
-  run_id=$(psql_q "SELECT max(id) FROM runs WHERE status = 'running'" 2>/dev/null || true)
-  [[ -n $run_id ]] && (($(psql_q "SELECT count(*) FROM steps WHERE run_id = $run_id AND outcome IS NOT NULL") >= 3)) && break
-  sleep 0.05
-done
+three_steps_ended() {
+  run_id=$(psql_q "SELECT max(id) FROM runs WHERE status = 'running'")
+  [[ -n $run_id ]] && (($(psql_q "SELECT count(*) FROM steps WHERE run_id = $run_id AND outcome IS NOT NULL") >= 3))
+}
+wait_for "three steps of the run" 30 three_steps_ended
 stop_postgres
 set +e
 wait "$pe"
@@ -197,9 +207,18 @@ import json, sys
 a, b = (json.loads(x) for x in sys.argv[1:3])
 assert len(a["steps"]) > 20 and a["steps"] == b["steps"], (len(a["steps"]), len(b["steps"]))
 PY
-expect 1 state migrate --from "$WORK/f" --to "$URL2"
-grep -q "already copied" <<<"$ERR" || fail "a second migration was not refused: $ERR"
+expect 1 state migrate --from "$WORK/f/./" --to "$URL2"
+grep -q "already copied" <<<"$ERR" || fail "a second migration (the directory spelled otherwise) was not refused: $ERR"
 CONVERGE_LAB_HOME=$WORK/f expect 0 apply "$M" --state-dir "$WORK/f2" --state "$URL2" --json
 py 'assert doc["status"] == "in_sync", doc["status"]'
+
+# --- 8. history MANIFEST against the shared journal: the runs that locked its nodes
+expect 0 history "$WORK/alpha.yaml" --state "$PGURL" --json
+py '
+runs = doc["runs"]
+assert runs and all(r["manifest"]["path"].endswith("alpha.yaml") or r["manifest"]["path"].endswith("alpha2.yaml") for r in runs), runs
+'
+expect 0 history "$M" --state "$PGURL" --json
+py 'assert doc["runs"] and all(r["manifest"]["path"].endswith("exchange2007-ccr-sp1.yaml") for r in doc["runs"]), doc["runs"]'
 
 pass "showcase, lock (refused in ${elapsed} ms), disjoint nodes, kill -9 and resume elsewhere, database lost mid-run, unreachable, migration"

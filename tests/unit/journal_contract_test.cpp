@@ -1,18 +1,21 @@
 // The journal's contract (engine/state/journal.h), held by both stores: SQLite in a
 // temporary state directory, and PostgreSQL (journal_pg.h) when CONVERGE_TEST_PG_URL names
 // a server (tests/scenario/teams_journal_contract.sh starts one and runs these), each test
-// in a schema of its own. Also, PostgreSQL only: the estate lock, interrupted runs of live
-// and ended sessions, and `state migrate`'s copy.
+// in a schema of its own. Also, PostgreSQL only: the estate lock (exclusive and shared),
+// interrupted runs, `state migrate`'s copy, a local node's priors kept per machine, and the
+// kept writes a lost database could not take.
 #include <catch2/catch.hpp>
 #include <libpq-fe.h>
 #include <stdlib.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <unistd.h>
 
+#include "engine/model/sha256.h"
 #include "engine/state/journal.h"
 #include "engine/state/journal_pg.h"
 
@@ -331,4 +334,86 @@ TEST_CASE("postgresql: an unreachable server is an error naming it without its p
   CHECK(redact_url("postgres://u@h/d?password=x&sslmode=require") == "postgres://u@h/d?password=***&sslmode=require");
   CHECK(is_database_url("postgresql://h/d"));
   CHECK_FALSE(is_database_url("/var/lib/converge"));
+}
+
+TEST_CASE("postgresql: plan and check lock shared, apply exclusive", "[journal-contract]") {
+  if (pg_server().empty()) return;
+  Store store("postgresql");
+  auto check1 = store.open_pg(), check2 = store.open_pg(), apply = store.open_pg();
+  REQUIRE(check1->lock({"node:n1"}, "check", false).has_value());
+  REQUIRE(check2->lock({"node:n1"}, "plan", false).has_value());
+  auto refused = apply->lock({"node:n1"}, "apply", true);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK_THAT(refused.error().message, Catch::Contains("node:n1 is locked"));
+  check1.reset();
+  check2.reset();
+  REQUIRE(apply->lock({"node:n1"}, "apply", true).has_value());
+  auto late = store.open_pg();
+  CHECK_FALSE(late->lock({"node:n1"}, "check", false).has_value());
+}
+
+TEST_CASE("postgresql: a local node's prior values are this machine's", "[journal-contract]") {
+  if (pg_server().empty()) return;
+  Store store("postgresql");
+  auto here = store.open_pg();
+  here->set_local_nodes({"localhost"});
+  here->set_scope({"localhost"});
+  REQUIRE(here->record_prior("svc[x]@localhost", "state", R"("running")", 1).has_value());
+  auto mine = *here->outstanding_priors();
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0][0] == "svc[x]@localhost");
+  CHECK(here->prior("svc[x]@localhost", "state")->value() == R"("running")");
+  // Another machine's `localhost` (seen here as a name with another host) is not this one.
+  auto elsewhere = store.open_pg();
+  elsewhere->set_scope({"localhost"});
+  CHECK(elsewhere->outstanding_priors()->empty());
+  CHECK_FALSE(elsewhere->prior("svc[x]@localhost", "state")->has_value());
+  REQUIRE(here->close_priors().has_value());
+  CHECK(here->outstanding_priors()->empty());
+}
+
+TEST_CASE("postgresql: kept writes are sent all or none, and only complete lines", "[journal-contract]") {
+  if (pg_server().empty()) return;
+  Store store("postgresql");
+  auto j = store.open_pg();
+  auto run = *j->begin_run(run_row());
+  std::vector<StepRow> wave{step(run, 1, "svc[a]@n1")};
+  REQUIRE(j->steps_started(wave).has_value());
+  REQUIRE(j->record_prior("svc[a]@n1", "state", "1", run).has_value());
+  const std::string spool = store.dir + "/unsent-" + sha256_hex(redact_url(store.url)).substr(0, 12) + ".jsonl";
+  auto write = [&](const std::string& text) {
+    std::ofstream(spool, std::ios::binary) << text;
+  };
+  const std::string at = "2099-01-01T00:00:00.000Z";
+  const std::string drift = R"({"op":"drift","at":")" + at + R"(","run":)" + std::to_string(run) +
+                            R"(,"rows":[["svc[a]@n1","state","1","2"]]})";
+  const std::string ended = R"({"op":"steps_ended","at":")" + at + R"(","steps":[{"id":)" + std::to_string(wave[0].id) +
+                            R"(,"outcome":"changed","after":"2","error":""}]})";
+  const std::string closed = R"({"op":"priors_restored","at":")" + at + R"(","keys":[["svc[a]@n1","state"]]})";
+  const std::string finish = R"({"op":"end_run","at":")" + at + R"(","run":)" + std::to_string(run) +
+                             R"(,"status":"halted","exit_code":1,"changes":1,"failed":0,"note":""})";
+  // A damaged line after good ones: nothing is sent, the file stays, the error names it.
+  write(drift + "\n" + ended + "\n" + R"({"op":"end_run","at":"x","run":"one"})" + "\n");
+  auto bad = store.open_pg();
+  auto st = bad->send_unsent();
+  REQUIRE_FALSE(st.has_value());
+  CHECK_THAT(st.error().message, Catch::Contains(spool));
+  CHECK(j->drift(run)->empty());
+  CHECK((*j->steps(run))[0].outcome.empty());
+  CHECK(fs::exists(spool));
+  // Complete lines are sent in one transaction; a torn last line is dropped.
+  write(drift + "\n" + ended + "\n" + closed + "\n" + finish + "\n" + R"({"op":"end_run","at":)");
+  auto good = store.open_pg();
+  REQUIRE(good->send_unsent().has_value());
+  CHECK(good->replayed() == 4);
+  CHECK_FALSE(fs::exists(spool));
+  CHECK(j->drift(run)->size() == 1);
+  CHECK((*j->steps(run))[0].outcome == "changed");
+  CHECK(j->outstanding_priors()->empty());
+  CHECK((*j->run(run))->status == RunStatus::halted);
+  // An old kept close never closes a newer maintenance's prior.
+  REQUIRE(j->record_prior("svc[b]@n1", "state", "3", run).has_value());
+  write(R"({"op":"priors_restored","at":"2000-01-01T00:00:00.000Z","all":true})" "\n");
+  REQUIRE(store.open_pg()->send_unsent().has_value());
+  CHECK(j->outstanding_priors()->size() == 1);
 }
