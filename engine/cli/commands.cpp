@@ -285,6 +285,7 @@ int cmd_converge(const std::string& command_name, const std::string& manifest_pa
   Report report;
   report.command = command_name;
   report.manifest_path = manifest_path;
+  report.diff = opts.diff;
   auto finish = [&]() {
     report.duration_ms = ms_since(start);
     return emit(report, opts);

@@ -30,6 +30,7 @@ struct GlobalOptions {
   Format format = Format::text;  ///< --format (--json is json)
   std::string output;          ///< --output: write the format here, atomically; stdout keeps the text
   bool syslog = false;         ///< --syslog: the run's summary to the syslog socket
+  bool diff = false;           ///< --diff: unified diffs of changed file content
   std::string syslog_socket;   ///< --syslog-socket (default /dev/log)
 };
 

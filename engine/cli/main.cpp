@@ -58,6 +58,7 @@ void add_run_options(CLI::App& app, converge::GlobalOptions& opts, RunWords& w) 
   app.add_option("--format", w.format, "text | json | prometheus | junit | nagios (the last three: apply, plan, check)")
       ->check(CLI::IsMember({"text", "json", "prometheus", "junit", "nagios"}));
   app.add_option("--output,-o", opts.output, "write the --format output to this file, atomically (stdout keeps the text report)");
+  app.add_flag("--diff", opts.diff, "apply/plan/check: show a unified diff of changed file content");
   app.add_flag("--syslog", opts.syslog, "send the run's summary to syslog");
   app.add_option("--syslog-socket", opts.syslog_socket, "the syslog socket (default /dev/log)");
 }
@@ -87,10 +88,10 @@ bool finish_run_options(const std::string& command, const RunWords& w, converge:
     return false;
   }
   const bool run_command = command == "apply" || command == "plan" || command == "check";
-  if (!run_command && (!opts.selection.empty() || !opts.output.empty() || opts.syslog ||
+  if (!run_command && (!opts.selection.empty() || !opts.output.empty() || opts.syslog || opts.diff ||
                        (opts.format != converge::Format::text && opts.format != converge::Format::json))) {
     std::cerr << "converge " << command << ": --limit, --tags, --format " << w.format
-              << ", --output and --syslog are options of apply, plan and check\n";
+              << ", --output, --syslog and --diff are options of apply, plan and check\n";
     return false;
   }
   return true;

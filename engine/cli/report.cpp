@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/model/text_diff.h"
+
 namespace converge {
 
 namespace {
@@ -31,7 +33,38 @@ std::string symbol_color(const Colors& c, ChangeKind a) {
   }
 }
 
-void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChanges& ch) {
+/// Whether --diff shows a diff of this change: text going to a text (or created), in a
+/// `content` property or one holding several lines.
+bool diffable(const PropertyChange& p) {
+  if (!p.after.is_string() || !(p.before.is_null() || p.before.is_string())) return false;
+  if (p.property == "content") return true;
+  return p.after.as_string().find('\n') != std::string::npos ||
+         (p.before.is_string() && p.before.as_string().find('\n') != std::string::npos);
+}
+
+/// The --diff of one change: the unified diff's lines, or one line saying why there is none.
+std::vector<std::string> diff_lines(const ResourceSpec& spec, const PropertyChange& p) {
+  if (is_sensitive(spec, p.property)) return {"(diff withheld: sensitive)"};
+  const std::string before = p.before.is_string() ? p.before.as_string() : "";
+  const std::string& after = p.after.as_string();
+  const std::string label = spec.id() + (p.property == "content" ? "" : " " + p.property);
+  TextDiff d = unified_diff(before, after, label);
+  switch (d.kind) {
+    case TextDiff::Kind::identical: return {};
+    case TextDiff::Kind::binary:
+      return {fmt::format("(binary content, not shown: {} -> {} bytes)", before.size(), after.size())};
+    case TextDiff::Kind::too_large:
+      return {fmt::format("(too large to diff: {} -> {} bytes)", before.size(), after.size())};
+    case TextDiff::Kind::text: break;
+  }
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  for (std::size_t nl; (nl = d.text.find('\n', at)) != std::string::npos; at = nl + 1)
+    out.push_back(d.text.substr(at, nl - at));
+  return out;
+}
+
+void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChanges& ch, bool diff, const Colors& c) {
   std::size_t width = 0;
   for (const auto& p : ch.properties) width = std::max(width, p.property.size());
   for (const auto& p : ch.properties) {
@@ -39,6 +72,14 @@ void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChan
     out += fmt::format("      {:<{}} {} -> {}\n", p.property + ":", width + 1,
                        secret ? kSensitive : (p.before.is_null() ? "(none)" : render_value(p.before)),
                        secret ? kSensitive : (p.after.is_null() ? "(none)" : render_value(p.after)));
+    if (!diff || !diffable(p)) continue;
+    for (const auto& line : diff_lines(spec, p)) {
+      const bool headers = line.starts_with("--- ") || line.starts_with("+++ ");
+      const std::string color = headers ? c.bold() : line.starts_with("+") ? c.green()
+                                                    : line.starts_with("-") ? c.red()
+                                                    : line.starts_with("@@") ? c.dim() : "";
+      out += "        " + color + line + (color.empty() ? "" : c.reset()) + "\n";
+    }
   }
 }
 
@@ -100,10 +141,16 @@ nlohmann::json report_json(const Report& r) {
         auto changes = nlohmann::json::array();
         for (const auto& p : rr.changes.properties) {
           bool secret = is_sensitive(spec, p.property);
-          changes.push_back({{"property", p.property},
-                             {"observed", secret ? nlohmann::json(kSensitive) : value_json(p.before)},
-                             {"desired", secret ? nlohmann::json(kSensitive) : value_json(p.after)},
-                             {"sensitive", secret}});
+          nlohmann::json change{{"property", p.property},
+                                {"observed", secret ? nlohmann::json(kSensitive) : value_json(p.before)},
+                                {"desired", secret ? nlohmann::json(kSensitive) : value_json(p.after)},
+                                {"sensitive", secret}};
+          if (r.diff && diffable(p)) {
+            std::string text;
+            for (const auto& line : diff_lines(spec, p)) text += line + "\n";
+            change["diff"] = text;
+          }
+          changes.push_back(std::move(change));
         }
         e["changes"] = changes;
       }
@@ -135,7 +182,7 @@ std::string report_text(const Report& r, bool color, bool verbose) {
           std::string what = rr.outcome == Outcome::changed ? "  changed" : "";
           out += fmt::format("  {}{}{} {}{}  {}({}){}\n", symbol_color(c, rr.changes.action), action_symbol(rr.changes.action),
                              c.reset(), c.bold() + spec.id() + c.reset(), what, c.dim(), rr.changes.reason, c.reset());
-          text_changes(out, spec, rr.changes);
+          text_changes(out, spec, rr.changes, r.diff, c);
           break;
         }
         case Outcome::failed:

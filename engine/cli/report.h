@@ -31,6 +31,7 @@ struct Report {
   std::int64_t duration_ms = 0;
   std::int64_t run_id = 0;         ///< journal run id, 0 when none
   nlohmann::json extra = nlohmann::json::object();  ///< command-specific additions
+  bool diff = false;               ///< --diff: unified diffs of changed text (content) in the report
 };
 
 /// Renders a value for humans: strings quoted, long ones cut with their size.

@@ -3,6 +3,7 @@
 #include "engine/model/datatype.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "engine/model/manifest.h"
@@ -22,18 +23,40 @@ const ActionDef* DataType::find_action(const std::string& n) const {
   return nullptr;
 }
 
+namespace {
+
+/// The key of a placeholder at tmpl[i] == '{': "name", "node", "cluster" or "prop.X", closed
+/// by '}' and not preceded by '$' (the shell's ${VAR}); "" when the brace is plain text
+/// (awk's `{ print }`, `{1..3}`, `${1%/*}`). `end` is set to the closing brace.
+std::string placeholder_at(const std::string& tmpl, std::size_t i, std::size_t& end) {
+  if (i > 0 && tmpl[i - 1] == '$') return "";
+  const std::size_t close = tmpl.find('}', i + 1);
+  if (close == std::string::npos) return "";
+  std::string key = tmpl.substr(i + 1, close - i - 1);
+  const bool word = key == "name" || key == "node" || key == "cluster";
+  bool prop = key.starts_with("prop.") && key.size() > 5;
+  for (std::size_t k = 5; prop && k < key.size(); ++k)
+    prop = std::isalnum(static_cast<unsigned char>(key[k])) || key[k] == '_' || key[k] == '-';
+  if (!word && !prop) return "";
+  end = close;
+  return key;
+}
+
+}  // namespace
+
 Result<std::string> render_element(const std::string& tmpl, const std::map<std::string, std::string>& vars) {
   std::string out;
   for (std::size_t i = 0; i < tmpl.size(); ++i) {
     char ch = tmpl[i];
+    std::size_t close = 0;
     if ((ch == '{' || ch == '}') && i + 1 < tmpl.size() && tmpl[i + 1] == ch) {
-      out += ch;
+      out += ch;  // {{ and }}: a literal brace (no longer needed, still understood)
       ++i;
-    } else if (ch == '{') {
-      auto close = tmpl.find('}', i);
-      if (close == std::string::npos)
-        return std::unexpected(make_error(ErrorCode::invalid_input, "unclosed '{' in '" + tmpl + "' (write {{ for a brace)"));
-      std::string key = tmpl.substr(i + 1, close - i - 1);
+    } else if (ch != '{') {
+      out += ch;
+    } else if (std::string key = placeholder_at(tmpl, i, close); key.empty()) {
+      out += ch;
+    } else {
       auto it = vars.find(key);
       if (it == vars.end()) {
         std::string known;
@@ -42,10 +65,6 @@ Result<std::string> render_element(const std::string& tmpl, const std::map<std::
       }
       out += it->second;
       i = close;
-    } else if (ch == '}') {
-      return std::unexpected(make_error(ErrorCode::invalid_input, "stray '}' in '" + tmpl + "' (write }} for a brace)"));
-    } else {
-      out += ch;
     }
   }
   return out;

@@ -15,8 +15,10 @@
 // Templates: an argv element may hold placeholders `{name}` (resource name), `{node}`
 // (node, or cluster for cluster-scoped resources), `{cluster}`, `{prop.X}` (the desired
 // value of property X, mapped through the action's `values:` when it has an entry for X)
-// and `{{`/`}}` for literal braces. Substitution happens inside one argv element and never
-// splits or joins elements: no shell ever sees the text.
+// Any other brace is text, so shell needs no escaping: `${VAR}` (a '{' after '$'), `$1`,
+// awk's `{ print $2 }`, `{1..3}` stay as written (`{{`/`}}` still mean one brace, as they
+// did). Substitution happens inside one argv element and never splits or joins elements: no
+// shell ever sees the text.
 #pragma once
 
 #include <chrono>

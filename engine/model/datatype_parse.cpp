@@ -49,13 +49,46 @@ const PropertySpec* find_prop(const DataType& t, const std::string& name) {
   return nullptr;
 }
 
+/// Edits (insert, delete, replace) from a to b, for words of a few letters.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+/// A `{word}` (not the shell's `${word}`) that is a known placeholder misspelt: braces are
+/// text unless they hold a placeholder, so `{nmae}` would silently stay as written.
+std::optional<std::string> misspelt_placeholder(const std::string& element, const std::map<std::string, std::string>& vars) {
+  static const std::regex word(R"(\{([A-Za-z_][A-Za-z0-9_.-]*)\})");
+  for (auto it = std::sregex_iterator(element.begin(), element.end(), word); it != std::sregex_iterator(); ++it) {
+    const auto at = static_cast<std::size_t>(it->position(0));
+    const std::string key = (*it)[1];
+    if ((at > 0 && element[at - 1] == '$') || (at > 0 && element[at - 1] == '{') || vars.count(key)) continue;
+    for (const auto& [known, _] : vars)
+      if (edit_distance(key, known) <= 2)
+        return "unknown placeholder {" + key + "} (did you mean {" + known + "}? write {{" + key + "}} for the text)";
+  }
+  return std::nullopt;
+}
+
 /// Checks that every placeholder of an argv template is known for this type.
 void check_template(Ctx& c, const YNode& argv, const DataType& t) {
   std::map<std::string, std::string> vars{{"name", "x"}, {"node", "x"}};
   if (t.scope == Scope::cluster) vars["cluster"] = "x";
   for (const auto& p : t.properties) vars["prop." + p.name] = "x";
-  for (const auto& item : argv.items)
+  for (const auto& item : argv.items) {
     if (auto r = render_element(item.scalar.to_string(), vars); !r) c.error(r.error().message, item);
+    else if (auto typo = misspelt_placeholder(item.scalar.to_string(), vars)) c.error(*typo, item);
+  }
 }
 
 /// Reads regex / exit / map / base / default of a capture-like node.

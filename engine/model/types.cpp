@@ -13,7 +13,7 @@ const PropertySpec* TypeSchema::find(const std::string& prop) const {
 Status TypeRegistry::add(TypeSchema schema, std::shared_ptr<const Provider> provider) {
   std::string name = schema.name;
   if (types_.count(name)) return std::unexpected(make_error(ErrorCode::invalid_input, "type '" + name + "' is defined twice"));
-  types_.emplace(name, TypeEntry{std::move(schema), std::move(provider)});
+  types_.emplace(name, TypeEntry{std::move(schema), std::move(provider), nullptr});
   return {};
 }
 

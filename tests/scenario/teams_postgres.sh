@@ -178,6 +178,9 @@ expect 1 apply "$M" --state-dir "$WORK/u" --state "postgresql://converge:hunter2
 grep -q "cannot reach the state database" <<<"$ERR$OUT" || fail "no clear error: $ERR$OUT"
 ! grep -q hunter22 <<<"$ERR$OUT" || fail "the password was printed"
 [[ ! -e $WORK/u/lab ]] || fail "the lab was created although the database was unreachable"
+expect 1 apply "$M" --state-dir "$WORK/u" --state "postgresql://converge:50%off@127.0.0.1:1/postgres"
+grep -q "not one libpq can parse" <<<"$ERR$OUT" || fail "a malformed URL: $ERR$OUT"
+! grep -q "50%off" <<<"$ERR$OUT" || fail "the malformed URL's password was printed: $ERR$OUT"
 expect 1 apply "$M" --state "$WORK/somewhere"
 grep -q -- "--state-dir" <<<"$ERR" || fail "a directory given to --state: $ERR"
 

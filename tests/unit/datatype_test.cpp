@@ -166,8 +166,20 @@ TEST_CASE("argv templates substitute inside elements and never split them", "[da
   CHECK((*argv)[3] == "Cluster Group; rm -rf / $(reboot) `x` 'q'");
   CHECK((*argv)[4] == "/moveto:NODE2");
   CHECK((*argv)[5] == "{literal}");
-  CHECK(!render_element("{cluster}", vars));
-  CHECK(!render_element("open {name", vars));
+  CHECK(!render_element("{cluster}", vars));  // a placeholder this type does not have
+  CHECK(!render_element("{prop.nope}", vars));
+  CHECK(*render_element("open {name", vars) == "open {name");  // no closing brace: text
+}
+
+TEST_CASE("shell and awk in a type's argv need no escaping", "[datatype]") {
+  std::map<std::string, std::string> vars{{"name", "nginx"}, {"node", "web1"}, {"prop.port", "8080"}};
+  CHECK(*render_element(R"(dpkg-query -W -f='${Status} ${Version}' {name})", vars) ==
+        R"(dpkg-query -W -f='${Status} ${Version}' nginx)");
+  CHECK(*render_element(R"(d=${1%/*}; echo "$1" {prop.port})", vars) == R"(d=${1%/*}; echo "$1" 8080)");
+  CHECK(*render_element("awk '{ print $2 }' /etc/{name}.conf", vars) == "awk '{ print $2 }' /etc/nginx.conf");
+  CHECK(*render_element("for i in {1..3}; do :; done; f() { :; }", vars) == "for i in {1..3}; do :; done; f() { :; }");
+  CHECK(*render_element("${name} is the shell's, {name} ours", vars) == "${name} is the shell's, nginx ours");
+  CHECK(*render_element("{{name}} stays literal", vars) == "{name} stays literal");
 }
 
 TEST_CASE("probes read the sample outputs of COMMANDS.md", "[datatype]") {

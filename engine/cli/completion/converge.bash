@@ -7,7 +7,7 @@
 _converge_commands="apply plan check validate history state"
 _converge_options="--state-dir --state --json --parallel -j --verbose -v --quiet -q --no-color --no-cache
   --lab-speed --progress --graph --reboot-timeout --retries --retry-backoff --limit -l --tags -t
-  --format --output -o --syslog --syslog-socket --version --help -h"
+  --format --output -o --syslog --syslog-socket --diff --version --help -h"
 _converge_formats="text json prometheus junit nagios"
 
 # True when $1 is an option that takes a value (the next word).
