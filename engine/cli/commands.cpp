@@ -18,6 +18,7 @@
 #include "engine/cli/report.h"
 #include "engine/cli/signals.h"
 #include "engine/model/datatype_parse.h"
+#include "engine/model/graph.h"
 #include "engine/model/loader.h"
 #include "engine/run/orchestrate.h"
 #include "engine/run/session.h"
@@ -229,39 +230,101 @@ PlannedRunOptions planned_options(const GlobalOptions& opts, bool resumed) {
 /// Built-in resources through the executor's journaled waves, data-typed ones through the
 /// planned run (after the built-in ones, which carry no action metadata). Sets the
 /// report's status and returns the run's changes and failures.
+/// The built-in resources that need a planned (data-defined) one, through depends_on at any
+/// depth: applied after the planned run, the others before it. (The loader refuses a
+/// planned resource that needs one of them: that would take a second plan.)
+std::vector<char> after_plan(const Manifest& m, const std::vector<char>& planned) {
+  const Graph g = build_graph(m.resources);
+  std::vector<char> needs(m.resources.size(), 0), after(m.resources.size(), 0);
+  for (int i : topo_order(g)) {
+    for (int d : g.deps[i]) needs[i] = needs[i] || planned[d] || needs[d];
+    after[i] = !planned[i] && needs[i];
+  }
+  return after;
+}
+
+/// For each resource that needs (at any depth) a built-in one that failed or was skipped,
+/// the id of that failure's root ("" for the others); and whether a planned one is among them.
+std::pair<std::vector<std::string>, bool> blocked_by_failure(const Manifest& m, const std::vector<char>& planned,
+                                                             const std::vector<ResourceResult>& results) {
+  const Graph g = build_graph(m.resources);
+  std::vector<std::string> root(m.resources.size());
+  bool any_planned = false;
+  for (int i : topo_order(g)) {
+    for (int d : g.deps[i]) {
+      if (!root[d].empty()) root[i] = root[d];
+      else if (!planned[d] && results[d].outcome == Outcome::failed) root[i] = m.resources[d].id();
+      else if (!planned[d] && results[d].outcome == Outcome::skipped) root[i] = results[d].blocked_by;
+      if (!root[i].empty()) break;
+    }
+    any_planned = any_planned || (planned[i] && !root[i].empty());
+  }
+  return {root, any_planned};
+}
+
+/// Applies the built-in resources `which` selects, on a copy in which every other one reads
+/// as in sync unless it failed or was skipped (its dependents are skipped then); their
+/// results are copied back.
+Status apply_builtin(RunSession& s, std::vector<ResourceResult>& results, const std::vector<char>& which,
+                     const ExecOptions& eo) {
+  std::vector<ResourceResult> copy = results;
+  for (std::size_t i = 0; i < copy.size(); ++i)
+    if (!which[i] && copy[i].outcome != Outcome::failed && copy[i].outcome != Outcome::skipped)
+      copy[i].outcome = Outcome::in_sync;
+  Status st = s.apply_waves(copy, eo);
+  for (std::size_t i = 0; i < copy.size(); ++i)
+    if (which[i]) results[i] = copy[i];
+  return st;
+}
+
 std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<ResourceResult>& results, ExecOptions eo,
                                   Report& report, const GlobalOptions& opts) {
-  const std::vector<char> planned = planned_resources(s.manifest(), s.types());
+  const Manifest& m = s.manifest();
+  const std::vector<char> planned = planned_resources(m, s.types());
   const bool any_planned = std::find(planned.begin(), planned.end(), 1) != planned.end();
-  bool pending = false;
-  for (std::size_t i = 0; i < results.size(); ++i) pending = pending || (!planned[i] && results[i].outcome == Outcome::pending);
-  if (command == Command::apply && pending) {
-    // The executor takes the built-in resources only: with planned ones beside them, on a
-    // copy in which those read as in sync.
-    std::vector<ResourceResult> copy;
-    if (any_planned) {
-      copy = results;
-      for (std::size_t i = 0; i < copy.size(); ++i)
-        if (planned[i]) copy[i].outcome = Outcome::in_sync;
-    }
-    std::vector<ResourceResult>& builtin = any_planned ? copy : results;
-    Status st = s.apply_waves(builtin, eo);
-    if (any_planned)
-      for (std::size_t i = 0; i < builtin.size(); ++i)
-        if (!planned[i]) results[i] = builtin[i];
-    if (!st) {
-      report.diagnostics.push_back(st.error());
-      report.status = RunStatus::failed;
-      return {tally(results).changed, std::max(1, tally(results).failed)};
-    }
-  }
+  const std::vector<char> after = any_planned ? after_plan(m, planned) : std::vector<char>(planned.size(), 0);
+  auto pending_in = [&](const std::vector<char>& which) {
+    for (std::size_t i = 0; i < results.size(); ++i)
+      if (which[i] && results[i].outcome == Outcome::pending) return true;
+    return false;
+  };
+  auto fail = [&](const Error& e) {
+    report.diagnostics.push_back(e);
+    report.status = RunStatus::failed;
+    return std::pair{tally(results).changed, std::max(1, tally(results).failed)};
+  };
+  std::vector<char> before(planned.size());
+  for (std::size_t i = 0; i < planned.size(); ++i) before[i] = !planned[i] && !after[i];
+  if (command == Command::apply && pending_in(before))
+    if (Status st = apply_builtin(s, results, before, eo); !st) return fail(st.error());
   std::optional<PlannedOutcome> po;
   if (any_planned) {
+    if (auto [root, blocked] = blocked_by_failure(m, planned, results); command == Command::apply && blocked) {
+      // A data-defined resource needs a built-in one that failed: no plan runs (it would
+      // act on a half-made premise); what it would have done, and what needs it, is skipped.
+      std::string first;
+      for (const auto& r : root) first = first.empty() ? r : first;
+      for (std::size_t i = 0; i < results.size(); ++i)
+        if ((planned[i] || after[i]) && results[i].outcome == Outcome::pending) {
+          results[i].outcome = Outcome::skipped;
+          results[i].blocked_by = root[i].empty() ? "(no plan: a data-defined resource needs " + first + ")" : root[i];
+        }
+      Tally t = tally(results);
+      report.status = RunStatus::failed;
+      return {t.changed, std::max(1, t.failed)};
+    }
     const BeginRun begin = [&s]() { return s.begin(); };
     // plan reads the journal too (the maintenance's priors) and writes nothing to it.
     Journal* journal = &s.journal();
-    po = run_planned(command, s.manifest(), s.types(), s.transports(), journal, begin, results,
+    // The planned run sees the built-in resources still to come after it as in sync: they
+    // are not its to judge.
+    std::vector<ResourceResult> seen = results;
+    for (std::size_t i = 0; i < seen.size(); ++i)
+      if (after[i] && seen[i].outcome == Outcome::pending) seen[i].outcome = Outcome::in_sync;
+    po = run_planned(command, m, s.types(), s.transports(), journal, begin, seen,
                      planned_options(opts, !s.interrupted().empty()));
+    for (std::size_t i = 0; i < seen.size(); ++i)
+      if (!after[i]) results[i] = std::move(seen[i]);
     report.diagnostics.insert(report.diagnostics.end(), po->diagnostics.begin(), po->diagnostics.end());
     // The plan (its first note when there is one) goes before the resources and the
     // summary line; an apply with progress lines printed it already, before its first step.
@@ -270,6 +333,22 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
       report.preamble.insert(report.preamble.end(), po->notes.begin(), rest);
     report.notes.insert(report.notes.end(), rest, po->notes.end());
     for (auto& [k, v] : po->extra.items()) report.extra[k] = v;
+    // The built-in resources that needed what the plan did: observed again (the plan may
+    // have changed what they read), then applied; a planned one that failed skips them.
+    if (command == Command::apply && pending_in(after)) {
+      if (exit_code(po->status) == kExitOk) {
+        std::vector<ResourceResult> fresh = observe_all(m, s.types(), s.transports(), eo);
+        for (std::size_t i = 0; i < results.size(); ++i)
+          if (after[i]) results[i] = fresh[i];
+        if (Status st = apply_builtin(s, results, after, eo); !st) return fail(st.error());
+      } else {
+        for (std::size_t i = 0; i < results.size(); ++i)
+          if (after[i] && results[i].outcome == Outcome::pending) {
+            results[i].outcome = Outcome::skipped;
+            results[i].blocked_by = "(not applied: the plan it needs did not finish)";
+          }
+      }
+    }
   }
   Tally t = tally(results);
   report.status = final_status(command, t, po ? &*po : nullptr);

@@ -317,6 +317,23 @@ void resolve_dependencies(LoaderState& st) {
     for (int i : *cycle) text += st.out.resources[i].id() + " -> ";
     text += st.out.resources[cycle->front()].id();
     st.error("dependency cycle: " + text, st.out.resources[cycle->front()].where);
+    return;
+  }
+  // Built-in resources run before the plan of the data-defined ones, or after it when they
+  // need one of them: a data-defined resource that needs such a built-in one would need a
+  // second plan.
+  const std::size_t n = rs.size();
+  std::vector<char> data(n), needs_data(n, 0), needs_after(n, 0);
+  for (std::size_t i = 0; i < n; ++i) data[i] = datatype::data_type(st.types, rs[i].type) != nullptr;
+  for (int i : topo_order(g)) {
+    for (int d : g.deps[i]) {
+      needs_data[i] = needs_data[i] || data[d] || needs_data[d];
+      needs_after[i] = needs_after[i] || needs_after[d] || (!data[d] && needs_data[d]);
+    }
+    if (data[i] && needs_after[i])
+      st.error(rs[i].id() + " needs a built-in resource that needs another data-defined one: converge applies "
+               "built-in resources before and after one plan, not between two",
+               rs[i].where);
   }
 }
 

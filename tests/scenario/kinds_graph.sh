@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# One dependency graph across kinds: a built-in resource that depends on a data-defined
+# one runs after it (the plan first, then what needs it, observed afresh), in both
+# directions; a data-defined resource that needs a built-in one that failed is not planned
+# (skipped, exit 1); a chain data -> built-in -> data is refused by validate (with its
+# position) and before anything runs; a cycle across kinds is found by validate.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+
+R=$WORK/root
+mkdir -p "$R"
+head() {
+  cat <<YAML
+apiVersion: converge/v1
+kind: Manifest
+include: [$SOURCE_DIR/resources/linux.yaml]
+inventory:
+  nodes:
+    web1: {transport: {local: {root: $R}}}
+resources:
+YAML
+}
+
+# The release needs its directory (built-in before the plan); a file and an exec need the
+# release (built-in after it): the exec copies what the release wrote, so it fails if it
+# runs first.
+{
+  head
+  cat <<YAML
+  - {type: directory, name: /srv, on: web1}
+  - {type: web_release, name: shop, on: web1, depends_on: ["directory[/srv]"], properties: {version: "1.0"}}
+  - type: exec
+    name: seen
+    on: web1
+    depends_on: ["web_release[shop]"]
+    properties:
+      check: [sh, -c, 'test -e "\$CONVERGE_ROOT/seen"']
+      apply: [sh, -c, 'cat "\$CONVERGE_ROOT/srv/shop/current" > "\$CONVERGE_ROOT/seen.new" && mv "\$CONVERGE_ROOT/seen.new" "\$CONVERGE_ROOT/seen"']
+  - {type: file, name: /after.txt, on: web1, depends_on: ["exec[seen]"], properties: {content: "after\n"}}
+YAML
+} >ok.yaml
+expect 0 validate ok.yaml
+expect 0 apply ok.yaml
+assert_content "$R/seen" "1.0"
+assert_content "$R/after.txt" "after
+"
+expect 0 apply ok.yaml --json
+py 'assert doc["status"] == "in_sync", doc["status"]'
+# A new release: the exec's check still passes (it saw a release), the file stays.
+sed -i 's/version: "1.0"/version: "2.0"/' ok.yaml
+expect 0 apply ok.yaml
+assert_content "$R/srv/shop/current" "2.0"
+
+# A built-in prerequisite fails: the release is not planned, nor what needs it.
+{
+  head
+  cat <<YAML
+  - {type: exec, name: prep, on: web1, properties: {check: ["false"], apply: ["false"]}}
+  - {type: web_release, name: other, on: web1, depends_on: ["exec[prep]"], properties: {version: "1.0"}}
+  - {type: file, name: /needs-other.txt, on: web1, depends_on: ["web_release[other]"], properties: {content: "x"}}
+YAML
+} >fail.yaml
+expect 1 apply fail.yaml --json
+py '
+by = {r["id"]: r for r in doc["resources"]}
+assert by["exec[prep]@web1"]["outcome"] == "failed", by["exec[prep]@web1"]
+rel = by["web_release[other]@web1"]
+assert rel["outcome"] == "skipped" and rel["blocked_by"] == "exec[prep]@web1", rel
+f = by["file[/needs-other.txt]@web1"]
+assert f["outcome"] == "skipped" and f["blocked_by"] == "exec[prep]@web1", f
+'
+[[ ! -e $R/srv/other ]] || fail "the release was deployed although its prerequisite failed"
+[[ ! -e $R/needs-other.txt ]] || fail "a file that needs the release was written"
+
+# data -> built-in -> data: refused, naming it, before anything runs.
+{
+  head
+  cat <<YAML
+  - {type: web_release, name: a, on: web1, properties: {version: "1"}}
+  - {type: file, name: /mid.txt, on: web1, depends_on: ["web_release[a]"], properties: {content: "m"}}
+  - {type: web_release, name: b, on: web1, depends_on: ["file[/mid.txt]"], properties: {version: "1"}}
+YAML
+} >chain.yaml
+expect 1 validate chain.yaml
+grep -q "chain.yaml:10:5: web_release\[b\]@web1 needs a built-in resource that needs another data-defined one" <<<"$ERR" ||
+  fail "validate did not refuse the chain: $ERR"
+expect 1 apply chain.yaml
+grep -q "web_release\[b\]@web1 needs a built-in resource that needs another data-defined one" <<<"$ERR$OUT" ||
+  fail "the chain was not refused: $ERR$OUT"
+[[ ! -e $R/srv/a && ! -e $R/mid.txt ]] || fail "the refused chain changed something"
+
+# A cycle across kinds is found by validate.
+{
+  head
+  cat <<YAML
+  - {type: web_release, name: c, on: web1, depends_on: ["file[/c.txt]"], properties: {version: "1"}}
+  - {type: file, name: /c.txt, on: web1, depends_on: ["web_release[c]"], properties: {content: "c"}}
+YAML
+} >cycle.yaml
+expect 1 validate cycle.yaml
+grep -q "dependency cycle: file\[/c.txt\]@web1 -> web_release\[c\]@web1 -> file\[/c.txt\]@web1" <<<"$ERR" ||
+  fail "no cycle across kinds: $ERR"
+pass
