@@ -227,9 +227,6 @@ PlannedRunOptions planned_options(const GlobalOptions& opts, bool resumed) {
   return po;
 }
 
-/// Built-in resources through the executor's journaled waves, data-typed ones through the
-/// planned run (after the built-in ones, which carry no action metadata). Sets the
-/// report's status and returns the run's changes and failures.
 /// The built-in resources that need a planned (data-defined) one, through depends_on at any
 /// depth: applied after the planned run, the others before it. (The loader refuses a
 /// planned resource that needs one of them: that would take a second plan.)
@@ -244,39 +241,88 @@ std::vector<char> after_plan(const Manifest& m, const std::vector<char>& planned
 }
 
 /// For each resource that needs (at any depth) a built-in one that failed or was skipped,
-/// the id of that failure's root ("" for the others); and whether a planned one is among them.
-std::pair<std::vector<std::string>, bool> blocked_by_failure(const Manifest& m, const std::vector<char>& planned,
-                                                             const std::vector<ResourceResult>& results) {
+/// the id of that failure's root; "" for the others. Resources left out of the run
+/// (--limit/--tags) neither block nor are blocked.
+std::vector<std::string> failure_roots(const Manifest& m, const std::vector<char>& planned,
+                                       const std::vector<ResourceResult>& results) {
   const Graph g = build_graph(m.resources);
   std::vector<std::string> root(m.resources.size());
-  bool any_planned = false;
   for (int i : topo_order(g)) {
+    if (m.resources[i].excluded) continue;
     for (int d : g.deps[i]) {
       if (!root[d].empty()) root[i] = root[d];
       else if (!planned[d] && results[d].outcome == Outcome::failed) root[i] = m.resources[d].id();
       else if (!planned[d] && results[d].outcome == Outcome::skipped) root[i] = results[d].blocked_by;
       if (!root[i].empty()) break;
     }
-    any_planned = any_planned || (planned[i] && !root[i].empty());
   }
-  return {root, any_planned};
+  return root;
 }
 
 /// Applies the built-in resources `which` selects, on a copy in which every other one reads
-/// as in sync unless it failed or was skipped (its dependents are skipped then); their
-/// results are copied back.
+/// as in sync, but for one that failed or was skipped, or is still pending (a data-defined
+/// one the plan did not converge): those skip their dependents. Results are copied back
+/// for `which` only.
 Status apply_builtin(RunSession& s, std::vector<ResourceResult>& results, const std::vector<char>& which,
                      const ExecOptions& eo) {
   std::vector<ResourceResult> copy = results;
-  for (std::size_t i = 0; i < copy.size(); ++i)
-    if (!which[i] && copy[i].outcome != Outcome::failed && copy[i].outcome != Outcome::skipped)
+  const Manifest& m = s.manifest();
+  for (std::size_t i = 0; i < copy.size(); ++i) {
+    if (which[i] || copy[i].outcome == Outcome::failed || copy[i].outcome == Outcome::skipped) continue;
+    if (copy[i].outcome == Outcome::pending) {
+      copy[i].outcome = Outcome::skipped;
+      copy[i].blocked_by = m.resources[i].id();
+    } else if (copy[i].outcome != Outcome::excluded) {
       copy[i].outcome = Outcome::in_sync;
+    }
+  }
   Status st = s.apply_waves(copy, eo);
   for (std::size_t i = 0; i < copy.size(); ++i)
     if (which[i]) results[i] = copy[i];
   return st;
 }
 
+/// Marks what is still pending among `which` skipped, saying why.
+void skip_pending(std::vector<ResourceResult>& results, const std::vector<char>& which, const std::string& why) {
+  for (std::size_t i = 0; i < results.size(); ++i)
+    if (which[i] && results[i].outcome == Outcome::pending) {
+      results[i].outcome = Outcome::skipped;
+      results[i].blocked_by = why;
+    }
+}
+
+/// Runs the plan of the data-defined resources; it judges only them (the built-in ones
+/// read as in sync to it). A data-defined resource whose built-in prerequisite failed is
+/// left out of the plan and skipped, naming the failure.
+PlannedOutcome plan_and_run(Command command, RunSession& s, std::vector<ResourceResult>& results,
+                            const std::vector<char>& planned, const GlobalOptions& opts) {
+  const Manifest& m = s.manifest();
+  const std::vector<std::string> root = command == Command::apply ? failure_roots(m, planned, results)
+                                                                  : std::vector<std::string>(results.size());
+  std::vector<int> blocked;
+  for (std::size_t i = 0; i < results.size(); ++i)
+    if (planned[i] && !root[i].empty()) blocked.push_back(static_cast<int>(i));
+  if (!blocked.empty()) s.leave_out(blocked);
+  std::vector<ResourceResult> seen = results;
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    if (!planned[i] && seen[i].outcome != Outcome::excluded) seen[i].outcome = Outcome::in_sync;
+  const BeginRun begin = [&s]() { return s.begin(); };
+  // plan reads the journal too (the maintenance's priors) and writes nothing to it.
+  PlannedOutcome po = run_planned(command, m, s.types(), s.transports(), &s.journal(), begin, seen,
+                                  planned_options(opts, !s.interrupted().empty()));
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    if (planned[i]) results[i] = std::move(seen[i]);
+  for (int i : blocked) {
+    results[i].outcome = Outcome::skipped;
+    results[i].blocked_by = root[i];
+  }
+  if (!blocked.empty() && exit_code(po.status) == kExitOk) po.status = RunStatus::failed;
+  return po;
+}
+
+/// Built-in resources through the executor's journaled waves (those that need nothing
+/// data-defined before the plan, the others after it), data-typed ones through the planned
+/// run. Sets the report's status and returns the run's changes and failures.
 std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<ResourceResult>& results, ExecOptions eo,
                                   Report& report, const GlobalOptions& opts) {
   const Manifest& m = s.manifest();
@@ -288,43 +334,17 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
       if (which[i] && results[i].outcome == Outcome::pending) return true;
     return false;
   };
-  auto fail = [&](const Error& e) {
-    report.diagnostics.push_back(e);
-    report.status = RunStatus::failed;
-    return std::pair{tally(results).changed, std::max(1, tally(results).failed)};
-  };
   std::vector<char> before(planned.size());
   for (std::size_t i = 0; i < planned.size(); ++i) before[i] = !planned[i] && !after[i];
   if (command == Command::apply && pending_in(before))
-    if (Status st = apply_builtin(s, results, before, eo); !st) return fail(st.error());
+    if (Status st = apply_builtin(s, results, before, eo); !st) {
+      report.diagnostics.push_back(st.error());
+      report.status = RunStatus::failed;
+      return {tally(results).changed, std::max(1, tally(results).failed)};
+    }
   std::optional<PlannedOutcome> po;
   if (any_planned) {
-    if (auto [root, blocked] = blocked_by_failure(m, planned, results); command == Command::apply && blocked) {
-      // A data-defined resource needs a built-in one that failed: no plan runs (it would
-      // act on a half-made premise); what it would have done, and what needs it, is skipped.
-      std::string first;
-      for (const auto& r : root) first = first.empty() ? r : first;
-      for (std::size_t i = 0; i < results.size(); ++i)
-        if ((planned[i] || after[i]) && results[i].outcome == Outcome::pending) {
-          results[i].outcome = Outcome::skipped;
-          results[i].blocked_by = root[i].empty() ? "(no plan: a data-defined resource needs " + first + ")" : root[i];
-        }
-      Tally t = tally(results);
-      report.status = RunStatus::failed;
-      return {t.changed, std::max(1, t.failed)};
-    }
-    const BeginRun begin = [&s]() { return s.begin(); };
-    // plan reads the journal too (the maintenance's priors) and writes nothing to it.
-    Journal* journal = &s.journal();
-    // The planned run sees the built-in resources still to come after it as in sync: they
-    // are not its to judge.
-    std::vector<ResourceResult> seen = results;
-    for (std::size_t i = 0; i < seen.size(); ++i)
-      if (after[i] && seen[i].outcome == Outcome::pending) seen[i].outcome = Outcome::in_sync;
-    po = run_planned(command, m, s.types(), s.transports(), journal, begin, seen,
-                     planned_options(opts, !s.interrupted().empty()));
-    for (std::size_t i = 0; i < seen.size(); ++i)
-      if (!after[i]) results[i] = std::move(seen[i]);
+    po = plan_and_run(command, s, results, planned, opts);
     report.diagnostics.insert(report.diagnostics.end(), po->diagnostics.begin(), po->diagnostics.end());
     // The plan (its first note when there is one) goes before the resources and the
     // summary line; an apply with progress lines printed it already, before its first step.
@@ -333,20 +353,22 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
       report.preamble.insert(report.preamble.end(), po->notes.begin(), rest);
     report.notes.insert(report.notes.end(), rest, po->notes.end());
     for (auto& [k, v] : po->extra.items()) report.extra[k] = v;
-    // The built-in resources that needed what the plan did: observed again (the plan may
-    // have changed what they read), then applied; a planned one that failed skips them.
-    if (command == Command::apply && pending_in(after)) {
-      if (exit_code(po->status) == kExitOk) {
+    // The built-in resources that need what the plan did: observed again when it changed
+    // anything (it may have changed what they read), then applied; a data-defined one the
+    // plan did not converge skips its dependents.
+    const bool any_after = std::find(after.begin(), after.end(), 1) != after.end();
+    if (command == Command::apply && any_after) {
+      if (interrupted_by() != 0 || po->status == RunStatus::interrupted || po->status == RunStatus::awaiting_reboot) {
+        skip_pending(results, after, "(run " + std::string(status_word(po->status)) + " before it)");
+      } else if (po->changes > 0 || pending_in(after)) {
         std::vector<ResourceResult> fresh = observe_all(m, s.types(), s.transports(), eo);
         for (std::size_t i = 0; i < results.size(); ++i)
           if (after[i]) results[i] = fresh[i];
-        if (Status st = apply_builtin(s, results, after, eo); !st) return fail(st.error());
-      } else {
-        for (std::size_t i = 0; i < results.size(); ++i)
-          if (after[i] && results[i].outcome == Outcome::pending) {
-            results[i].outcome = Outcome::skipped;
-            results[i].blocked_by = "(not applied: the plan it needs did not finish)";
-          }
+        if (Status st = apply_builtin(s, results, after, eo); !st) {
+          report.diagnostics.push_back(st.error());
+          report.status = RunStatus::failed;
+          return {std::max(tally(results).changed, po->changes), std::max(1, tally(results).failed)};
+        }
       }
     }
   }

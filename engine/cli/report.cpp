@@ -1,5 +1,7 @@
 #include "engine/cli/report.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "engine/model/text_diff.h"
@@ -43,12 +45,14 @@ bool diffable(const PropertyChange& p) {
 }
 
 /// The --diff of one change: the unified diff's lines, or one line saying why there is none.
-std::vector<std::string> diff_lines(const ResourceSpec& spec, const PropertyChange& p) {
+std::vector<std::string> diff_lines(const ResourceSpec& spec, const PropertyChange& p, const Secrets& secrets) {
   if (is_sensitive(spec, p.property)) return {"(diff withheld: sensitive)"};
   const std::string before = p.before.is_string() ? p.before.as_string() : "";
   const std::string& after = p.after.as_string();
   const std::string label = spec.id() + (p.property == "content" ? "" : " " + p.property);
+  // A value sensitive elsewhere in the manifest is blanked here too, old or new.
   TextDiff d = unified_diff(before, after, label);
+  d.text = secrets.scrub(std::move(d.text));
   switch (d.kind) {
     case TextDiff::Kind::identical: return {};
     case TextDiff::Kind::binary:
@@ -64,7 +68,8 @@ std::vector<std::string> diff_lines(const ResourceSpec& spec, const PropertyChan
   return out;
 }
 
-void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChanges& ch, bool diff, const Colors& c) {
+void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChanges& ch, const Secrets* diff,
+                  const Colors& c) {
   std::size_t width = 0;
   for (const auto& p : ch.properties) width = std::max(width, p.property.size());
   for (const auto& p : ch.properties) {
@@ -73,8 +78,10 @@ void text_changes(std::string& out, const ResourceSpec& spec, const ResourceChan
                        secret ? kSensitive : (p.before.is_null() ? "(none)" : render_value(p.before)),
                        secret ? kSensitive : (p.after.is_null() ? "(none)" : render_value(p.after)));
     if (!diff || !diffable(p)) continue;
-    for (const auto& line : diff_lines(spec, p)) {
-      const bool headers = line.starts_with("--- ") || line.starts_with("+++ ");
+    bool body = false;  // past the two header lines
+    for (const auto& line : diff_lines(spec, p, *diff)) {
+      const bool headers = !body && (line.starts_with("--- ") || line.starts_with("+++ "));
+      body = body || line.starts_with("@@");
       const std::string color = headers ? c.bold() : line.starts_with("+") ? c.green()
                                                     : line.starts_with("-") ? c.red()
                                                     : line.starts_with("@@") ? c.dim() : "";
@@ -97,6 +104,8 @@ std::string render_value(const Value& v) {
 
 
 nlohmann::json report_json(const Report& r) {
+  std::optional<Secrets> secrets;
+  if (r.diff && r.manifest) secrets.emplace(*r.manifest);
   nlohmann::json j;
   j["converge"] = CONVERGE_VERSION;
   j["command"] = r.command;
@@ -145,9 +154,9 @@ nlohmann::json report_json(const Report& r) {
                                 {"observed", secret ? nlohmann::json(kSensitive) : value_json(p.before)},
                                 {"desired", secret ? nlohmann::json(kSensitive) : value_json(p.after)},
                                 {"sensitive", secret}};
-          if (r.diff && diffable(p)) {
+          if (secrets && diffable(p)) {
             std::string text;
-            for (const auto& line : diff_lines(spec, p)) text += line + "\n";
+            for (const auto& line : diff_lines(spec, p, *secrets)) text += line + "\n";
             change["diff"] = text;
           }
           changes.push_back(std::move(change));
@@ -166,6 +175,8 @@ nlohmann::json report_json(const Report& r) {
 
 std::string report_text(const Report& r, bool color, bool verbose) {
   Colors c{color};
+  std::optional<Secrets> secrets;
+  if (r.diff && r.manifest) secrets.emplace(*r.manifest);
   std::string out;
   for (const auto& d : r.diagnostics) out += c.red() + "error: " + c.reset() + d.describe() + "\n";
   for (const auto& line : r.preamble) out += line + "\n";
@@ -182,7 +193,7 @@ std::string report_text(const Report& r, bool color, bool verbose) {
           std::string what = rr.outcome == Outcome::changed ? "  changed" : "";
           out += fmt::format("  {}{}{} {}{}  {}({}){}\n", symbol_color(c, rr.changes.action), action_symbol(rr.changes.action),
                              c.reset(), c.bold() + spec.id() + c.reset(), what, c.dim(), rr.changes.reason, c.reset());
-          text_changes(out, spec, rr.changes, r.diff, c);
+          text_changes(out, spec, rr.changes, secrets ? &*secrets : nullptr, c);
           break;
         }
         case Outcome::failed:

@@ -49,9 +49,16 @@ Result<std::string> render_element(const std::string& tmpl, const std::map<std::
   for (std::size_t i = 0; i < tmpl.size(); ++i) {
     char ch = tmpl[i];
     std::size_t close = 0;
-    if ((ch == '{' || ch == '}') && i + 1 < tmpl.size() && tmpl[i + 1] == ch) {
-      out += ch;  // {{ and }}: a literal brace (no longer needed, still understood)
-      ++i;
+    if (ch == '{' && i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
+      // {{name}} is the text {name}; any other {{ is text as it stands (jq, Go templates).
+      std::size_t inner = 0;
+      const std::string key = placeholder_at(tmpl, i + 1, inner);
+      if (!key.empty() && inner + 1 < tmpl.size() && tmpl[inner + 1] == '}') {
+        out += "{" + key + "}";
+        i = inner + 1;
+      } else {
+        out += ch;
+      }
     } else if (ch != '{') {
       out += ch;
     } else if (std::string key = placeholder_at(tmpl, i, close); key.empty()) {

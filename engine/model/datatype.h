@@ -16,8 +16,8 @@
 // (node, or cluster for cluster-scoped resources), `{cluster}`, `{prop.X}` (the desired
 // value of property X, mapped through the action's `values:` when it has an entry for X)
 // Any other brace is text, so shell needs no escaping: `${VAR}` (a '{' after '$'), `$1`,
-// awk's `{ print $2 }`, `{1..3}` stay as written (`{{`/`}}` still mean one brace, as they
-// did). Substitution happens inside one argv element and never splits or joins elements: no
+// awk's `{ print $2 }`, `{1..3}`, jq's `{a:{b:1}}`, Go templates' `{{.State}}` stay as
+// written; `{{name}}` is the text `{name}`. Substitution happens inside one argv element and never splits or joins elements: no
 // shell ever sees the text.
 #pragma once
 

@@ -72,10 +72,12 @@ std::optional<std::string> misspelt_placeholder(const std::string& element, cons
   for (auto it = std::sregex_iterator(element.begin(), element.end(), word); it != std::sregex_iterator(); ++it) {
     const auto at = static_cast<std::size_t>(it->position(0));
     const std::string key = (*it)[1];
+    if (at > 0 && element[at - 1] == '$' && vars.count(key) && key.starts_with("prop."))
+      return "${" + key + "} is the shell's syntax: the placeholder is {" + key + "}";
     if ((at > 0 && element[at - 1] == '$') || (at > 0 && element[at - 1] == '{') || vars.count(key)) continue;
     for (const auto& [known, _] : vars)
-      if (edit_distance(key, known) <= 2)
-        return "unknown placeholder {" + key + "} (did you mean {" + known + "}? write {{" + key + "}} for the text)";
+      if (key[0] == known[0] && edit_distance(key, known) <= 2)
+        return "unknown placeholder {" + key + "} (did you mean {" + known + "}?)";
   }
   return std::nullopt;
 }

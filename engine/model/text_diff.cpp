@@ -39,6 +39,22 @@ std::string gnu_header(const std::string& line) {
   return "@@ -" + std::to_string(a) + "," + std::to_string(b) + " +" + std::to_string(c) + "," + std::to_string(d) + " @@";
 }
 
+/// `line` with control characters but tab written as \xNN.
+std::string escaped(const std::string& line) {
+  std::string out;
+  for (char ch : line) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 bool is_text(const std::string& s) {
   for (std::size_t i = 0; i < s.size();) {
     if (s[i] == '\0') return false;
@@ -52,7 +68,7 @@ bool is_text(const std::string& s) {
 }  // namespace
 
 TextDiff unified_diff(const std::string& before, const std::string& after, const std::string& label,
-                      std::size_t max_lines, std::size_t max_bytes) {
+                      std::size_t max_lines, std::size_t max_bytes, std::size_t max_input_lines) {
   TextDiff out;
   if (before == after) {
     out.kind = TextDiff::Kind::identical;
@@ -66,8 +82,13 @@ TextDiff unified_diff(const std::string& before, const std::string& after, const
     out.kind = TextDiff::Kind::too_large;
     return out;
   }
-  dtl::Diff<std::string, std::vector<std::string>> d(lines_of(before), lines_of(after));
-  d.onHuge();
+  std::vector<std::string> a = lines_of(before), b = lines_of(after);
+  if (a.size() > max_input_lines || b.size() > max_input_lines) {
+    out.kind = TextDiff::Kind::too_large;
+    return out;
+  }
+  dtl::Diff<std::string, std::vector<std::string>> d(a, b);
+  if (a.size() + b.size() > 4096) d.onHuge();  // its buffers are large: only where they pay
   d.compose();
   d.composeUnifiedHunks();
   std::ostringstream hunks;
@@ -77,7 +98,7 @@ TextDiff unified_diff(const std::string& before, const std::string& after, const
   std::size_t n = 0, left = 0;
   for (std::string line; std::getline(in, line);) {
     if (line.starts_with("@@ ")) line = gnu_header(line);
-    if (n < max_lines) out.text += line + "\n";
+    if (n < max_lines) out.text += escaped(line) + "\n";
     else ++left;
     ++n;
   }

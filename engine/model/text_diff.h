@@ -17,9 +17,11 @@ struct TextDiff {
 };
 
 /// The unified diff (3 lines of context) from `before` to `after`. Binary when either holds
-/// a NUL or is not UTF-8; too large beyond `max_bytes` each (the diff's cost grows with
-/// the product of the differences).
+/// a NUL or is not UTF-8; too large beyond `max_bytes` or `max_input_lines` each (the diff
+/// costs about (lines of both) x (lines that differ)). Control characters but tab are
+/// shown escaped (\x1b), so that content cannot drive the terminal.
 [[nodiscard]] TextDiff unified_diff(const std::string& before, const std::string& after, const std::string& label,
-                                    std::size_t max_lines = 400, std::size_t max_bytes = 4u << 20);
+                                    std::size_t max_lines = 400, std::size_t max_bytes = 4u << 20,
+                                    std::size_t max_input_lines = 20000);
 
 }  // namespace converge

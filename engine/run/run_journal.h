@@ -23,8 +23,13 @@ namespace converge {
 /// Writes steps around the executor's waves: started before, outcomes after.
 class StepRecorder {
  public:
-  StepRecorder(Journal& journal, std::int64_t run, const Manifest& m, const std::vector<ResourceResult>& results)
-      : journal_(journal), run_(run), m_(m), results_(results) {}
+  /// Steps are numbered from first_seq + 1 (a run applies built-in resources before and
+  /// after its plan: one numbering).
+  StepRecorder(Journal& journal, std::int64_t run, const Manifest& m, const std::vector<ResourceResult>& results,
+               int first_seq = 0)
+      : journal_(journal), run_(run), m_(m), results_(results), seq_(first_seq) {}
+  /// The last step number given.
+  [[nodiscard]] int seq() const { return seq_; }
   [[nodiscard]] Status started(const std::vector<int>& wave);
   [[nodiscard]] Status ended(const std::vector<int>& wave);
 
@@ -34,7 +39,7 @@ class StepRecorder {
   const Manifest& m_;
   const std::vector<ResourceResult>& results_;
   std::map<int, StepRow> open_;
-  int seq_ = 0;
+  int seq_;
 };
 
 /// Rows of the drift table for every pending change: resource, property, observed, desired.

@@ -191,6 +191,10 @@ int RunSession::recover_interrupted() {
   return removed;
 }
 
+void RunSession::leave_out(const std::vector<int>& resources) {
+  for (int i : resources) model_->resources[i].excluded = true;
+}
+
 Result<std::int64_t> RunSession::begin() {
   if (run_id_) return run_id_;
   if (!row_) row_ = describe_run(command_word(opts_.command), *model_, *journal_);
@@ -200,7 +204,7 @@ Result<std::int64_t> RunSession::begin() {
 
 Status RunSession::apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo) {
   CONVERGE_TRY(std::int64_t id, begin());
-  StepRecorder recorder(*journal_, id, *model_, rs);
+  StepRecorder recorder(*journal_, id, *model_, rs, steps_seq_);
   Status failed;  // the first journal write that failed: it halted the run
   auto keep = [&failed](Status st) {
     if (!st && failed) failed = st;
@@ -209,6 +213,7 @@ Status RunSession::apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo) 
   eo.before_wave = [&](const std::vector<int>& wave) { return keep(recorder.started(wave)); };
   eo.after_wave = [&](const std::vector<int>& wave) { return keep(recorder.ended(wave)); };
   converge::apply_waves(*model_, build_graph(model_->resources), types_, lookup_, rs, eo);
+  steps_seq_ = recorder.seq();
   return failed;
 }
 

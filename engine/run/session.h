@@ -81,6 +81,10 @@ class RunSession {
   /// temporaries) on each node; how many leftovers were removed.
   int recover_interrupted();
 
+  /// Takes these resources out of the run's scope, as --limit would (the planned run gives
+  /// them no goal): a data-defined resource whose built-in prerequisite failed.
+  void leave_out(const std::vector<int>& resources);
+
   /// The run's row, written once before the first change; its id.
   [[nodiscard]] Result<std::int64_t> begin();
   /// The run's id, 0 while no row is written.
@@ -113,6 +117,7 @@ class RunSession {
   TransportLookup lookup_;
   std::optional<RunRow> row_;  ///< identity fields, read once (git) when first needed
   std::int64_t run_id_ = 0;
+  int steps_seq_ = 0;  ///< the built-in steps journaled so far (their numbers go on)
 };
 
 }  // namespace converge

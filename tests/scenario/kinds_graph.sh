@@ -2,7 +2,7 @@
 # One dependency graph across kinds: a built-in resource that depends on a data-defined
 # one runs after it (the plan first, then what needs it, observed afresh), in both
 # directions; a data-defined resource that needs a built-in one that failed is not planned
-# (skipped, exit 1); a chain data -> built-in -> data is refused by validate (with its
+# (skipped, exit 1) while what does not need the failure goes ahead; a chain data -> built-in -> data is refused by validate (with its
 # position) and before anything runs; a cycle across kinds is found by validate.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
@@ -34,7 +34,7 @@ YAML
     on: web1
     depends_on: ["web_release[shop]"]
     properties:
-      check: [sh, -c, 'test -e "\$CONVERGE_ROOT/seen"']
+      check: [sh, -c, 'cmp -s "\$CONVERGE_ROOT/srv/shop/current" "\$CONVERGE_ROOT/seen"']
       apply: [sh, -c, 'cat "\$CONVERGE_ROOT/srv/shop/current" > "\$CONVERGE_ROOT/seen.new" && mv "\$CONVERGE_ROOT/seen.new" "\$CONVERGE_ROOT/seen"']
   - {type: file, name: /after.txt, on: web1, depends_on: ["exec[seen]"], properties: {content: "after\n"}}
 YAML
@@ -46,10 +46,14 @@ assert_content "$R/after.txt" "after
 "
 expect 0 apply ok.yaml --json
 py 'assert doc["status"] == "in_sync", doc["status"]'
-# A new release: the exec's check still passes (it saw a release), the file stays.
+# A new release: before the plan the exec reads in sync (it saw 1.0, the release is 1.0);
+# observed again after the plan, it is not, and copies 2.0.
 sed -i 's/version: "1.0"/version: "2.0"/' ok.yaml
 expect 0 apply ok.yaml
 assert_content "$R/srv/shop/current" "2.0"
+assert_content "$R/seen" "2.0"
+assert_content "$R/after.txt" "after
+"
 
 # A built-in prerequisite fails: the release is not planned, nor what needs it.
 {
@@ -58,6 +62,8 @@ assert_content "$R/srv/shop/current" "2.0"
   - {type: exec, name: prep, on: web1, properties: {check: ["false"], apply: ["false"]}}
   - {type: web_release, name: other, on: web1, depends_on: ["exec[prep]"], properties: {version: "1.0"}}
   - {type: file, name: /needs-other.txt, on: web1, depends_on: ["web_release[other]"], properties: {content: "x"}}
+  - {type: web_release, name: third, on: web1, properties: {version: "3.0"}}
+  - {type: file, name: /needs-third.txt, on: web1, depends_on: ["web_release[third]"], properties: {content: "3"}}
 YAML
 } >fail.yaml
 expect 1 apply fail.yaml --json
@@ -71,6 +77,9 @@ assert f["outcome"] == "skipped" and f["blocked_by"] == "exec[prep]@web1", f
 '
 [[ ! -e $R/srv/other ]] || fail "the release was deployed although its prerequisite failed"
 [[ ! -e $R/needs-other.txt ]] || fail "a file that needs the release was written"
+# What does not need the failure goes ahead: another release, and what needs it.
+assert_content "$R/srv/third/current" "3.0"
+assert_content "$R/needs-third.txt" "3"
 
 # data -> built-in -> data: refused, naming it, before anything runs.
 {

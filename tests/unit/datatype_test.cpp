@@ -165,7 +165,7 @@ TEST_CASE("argv templates substitute inside elements and never split them", "[da
   REQUIRE(argv->size() == 6);
   CHECK((*argv)[3] == "Cluster Group; rm -rf / $(reboot) `x` 'q'");
   CHECK((*argv)[4] == "/moveto:NODE2");
-  CHECK((*argv)[5] == "{literal}");
+  CHECK((*argv)[5] == "{{literal}}");  // not a placeholder: text as written
   CHECK(!render_element("{cluster}", vars));  // a placeholder this type does not have
   CHECK(!render_element("{prop.nope}", vars));
   CHECK(*render_element("open {name", vars) == "open {name");  // no closing brace: text
@@ -180,6 +180,8 @@ TEST_CASE("shell and awk in a type's argv need no escaping", "[datatype]") {
   CHECK(*render_element("for i in {1..3}; do :; done; f() { :; }", vars) == "for i in {1..3}; do :; done; f() { :; }");
   CHECK(*render_element("${name} is the shell's, {name} ours", vars) == "${name} is the shell's, nginx ours");
   CHECK(*render_element("{{name}} stays literal", vars) == "{name} stays literal");
+  CHECK(*render_element("${1:-${HOME}} {a:{b:1}} {{.State.Running}} {if(x){print}}", vars) ==
+        "${1:-${HOME}} {a:{b:1}} {{.State.Running}} {if(x){print}}");
 }
 
 TEST_CASE("probes read the sample outputs of COMMANDS.md", "[datatype]") {
