@@ -192,9 +192,10 @@ std::optional<std::string> password_of(const std::string& url) {
   return pw;
 }
 
-/// `text` with every occurrence of `secret` (and of its percent-encoded form) replaced.
+/// `text` with every occurrence of `secret` replaced (a password of under 4 characters
+/// would blank ordinary letters: the URL's own redaction covers it).
 std::string without(std::string text, const std::string& secret) {
-  if (secret.empty()) return text;
+  if (secret.size() < 4) return text;
   for (std::size_t at; (at = text.find(secret)) != std::string::npos;) text.replace(at, secret.size(), "***");
   return text;
 }
@@ -215,7 +216,6 @@ Result<std::unique_ptr<PgJournal>> PgJournal::connect(const std::string& url, co
   std::unique_ptr<PgJournal> j(new PgJournal());
   j->url_ = url;
   j->conn_ = std::make_unique<Conn>();
-  // Keywords before dbname are defaults the URL may override.
   // libpq repeats a malformed URL (password and all) in its parse errors: checked first.
   const auto pw = password_of(url);
   if (!pw)
@@ -223,6 +223,7 @@ Result<std::unique_ptr<PgJournal>> PgJournal::connect(const std::string& url, co
                                                                 "(postgresql://[USER@]HOST[:PORT]/DATABASE[?PARAM=VALUE...])"));
   // TCP keepalives on the client (a server gone silently is noticed in about a minute) and
   // on the server (below: a coordinator's machine gone silently frees its lock as fast).
+  // Keywords before dbname are defaults the URL may override.
   const char* keys[] = {"connect_timeout", "application_name", "keepalives", "keepalives_idle", "keepalives_interval",
                         "keepalives_count", "dbname", nullptr};
   const char* vals[] = {"5", "converge", "1", "30", "10", "3", url.c_str(), nullptr};
@@ -274,7 +275,7 @@ Status PgJournal::lock(std::vector<std::string> names, const std::string& comman
   std::string keys;
   for (const auto& name : names) keys += (keys.empty() ? "" : ",") + num(lock_key(name));
   // All names in one round trip; a holder that just died may keep its session for a few
-  // milliseconds more: two more tries, 100 ms apart, before a refusal.
+  // milliseconds more: two more tries, 50 ms apart, before a refusal.
   for (int attempt = 0;; ++attempt) {
     CONVERGE_TRY(Res got, query(c,
                                 exclusive ? "SELECT coalesce(bool_and(pg_try_advisory_lock(k)), true) "
