@@ -1,5 +1,6 @@
 // engine/model/text_diff.h — a unified diff of two texts (`--diff`), by dtl (libdtl-dev):
-// what a file's content goes from and to, as `diff -u` prints it.
+// what a file's content goes from and to, in `diff -u`'s format (dtl may keep two hunks
+// apart that `diff -u` would join, and always writes a range's length).
 #pragma once
 
 #include <cstddef>
