@@ -11,6 +11,7 @@ TypeRegistry builtin_types() {
   // Names are unique by construction here; a clash would be a programming error.
   (void)reg.add(file_schema(), file_provider());
   (void)reg.add(directory_schema(), directory_provider());
+  (void)reg.add(symlink_schema(), symlink_provider());
   (void)reg.add(exec_schema(), exec_provider());
   return reg;
 }

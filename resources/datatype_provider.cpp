@@ -42,9 +42,16 @@ const PropertySpec* prop_of(const DataType& t, const std::string& name) {
   return nullptr;
 }
 
+/// The command for a message: a script argument (several lines, or long) shows its first
+/// line, cut, so that the error is read rather than the script.
 std::string command_line(const std::vector<std::string>& argv) {
   std::string s;
-  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  for (const auto& a : argv) {
+    std::string shown = a.substr(0, a.find('\n'));
+    if (shown.size() > 60) shown = shown.substr(0, 57);
+    if (shown.size() < a.size()) shown += "...";
+    s += (s.empty() ? "" : " ") + shown;
+  }
   return s;
 }
 
@@ -232,6 +239,13 @@ class DataProvider final : public Provider {
         return std::unexpected(make_error(ErrorCode::action_failed, "type " + t_.name + " has no action that sets " +
                                                                         c.property + " to " + c.after.to_string()));
     return {};
+  }
+
+  bool refreshable(const ResourceSpec&) const override { return !t_.refresh.empty(); }
+
+  Status refresh(const ResourceSpec& r, bool, Transport& t) const override {
+    const ActionDef* a = t_.find_action(t_.refresh);
+    return a ? run_action(*a, r, Observation{}, t) : Status{};
   }
 
  private:

@@ -36,6 +36,7 @@ class ExecProvider final : public Provider {
   std::expected<void, PropertyError> canonicalize(Map& props) const override {
     if (auto c = check_argv(props, "check"); !c) return c;
     if (auto c = check_argv(props, "apply"); !c) return c;
+    if (auto c = check_argv(props, "refresh"); !c) return c;
     if (!parse_duration_ms(props["timeout"])) return std::unexpected(PropertyError{"timeout", "malformed duration"});
     // The check's verdict is observed, never chosen: false would run `apply` on a passing check.
     if (auto it = props.find("ok"); it != props.end() && !(it->second.is_bool() && it->second.as_bool()))
@@ -62,13 +63,26 @@ class ExecProvider final : public Provider {
 
   Status apply(const ResourceSpec& r, const Observation&, const ResourceChanges&, Transport& t,
                ApplyContext&) const override {
-    auto res = t.run(request(r, "apply"));
+    return run_command(r, "apply", t);
+  }
+
+  bool refreshable(const ResourceSpec&) const override { return true; }
+
+  /// `refresh` when given; else `apply` again, unless it just ran.
+  Status refresh(const ResourceSpec& r, bool changed_now, Transport& t) const override {
+    if (r.prop("refresh")) return run_command(r, "refresh", t);
+    return changed_now ? Status{} : run_command(r, "apply", t);
+  }
+
+ private:
+  static Status run_command(const ResourceSpec& r, const char* key, Transport& t) {
+    auto res = t.run(request(r, key));
     if (!res) return std::unexpected(res.error());
     if (res->timed_out)
-      return std::unexpected(make_error(ErrorCode::timeout, "apply timed out after " +
+      return std::unexpected(make_error(ErrorCode::timeout, std::string(key) + " timed out after " +
                                                                 format_duration_ms(parse_duration_ms(*r.prop("timeout")).value_or(0))));
     if (res->exit_code != 0) {
-      std::string msg = "apply exited " + std::to_string(res->exit_code);
+      std::string msg = std::string(key) + " exited " + std::to_string(res->exit_code);
       if (auto e = Secrets(r).tail(res->err); !e.empty()) msg += ": " + e;
       return std::unexpected(make_error(ErrorCode::action_failed, msg));
     }
@@ -85,6 +99,7 @@ TypeSchema exec_schema() {
       {
           {"check", {K::list}, true, false, std::nullopt, {}, "argv; exit 0 means converged"},
           {"apply", {K::list}, true, false, std::nullopt, {}, "argv run when check fails"},
+          {"refresh", {K::list}, false, false, std::nullopt, {}, "argv run when a resource it subscribes to changed (else apply again)"},
           {"env", {K::map}, false, false, std::nullopt, {}, "environment added for both commands"},
           {"cwd", {K::string}, false, false, std::nullopt, {}, "working directory"},
           {"timeout", {K::string, K::integer}, false, false, Value("5m"), {}, "per command"},

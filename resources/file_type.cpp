@@ -232,7 +232,54 @@ class DirectoryProvider final : public Provider {
   }
 };
 
+class SymlinkProvider final : public Provider {
+ public:
+  std::expected<void, PropertyError> canonicalize(Map& props) const override {
+    if (auto c = canonicalize_common(props); !c) return c;
+    const Value& target = props["target"];
+    if (props["ensure"] == Value("present") && (!target.is_string() || target.as_string().empty()))
+      return std::unexpected(PropertyError{"target", "is required (the path the link points to)"});
+    if (target.is_string() && target.as_string().find('\0') != std::string::npos)
+      return std::unexpected(PropertyError{"target", "holds a NUL byte"});
+    return {};
+  }
+
+  Observation observe(const ResourceSpec& r, Transport& t) const override {
+    std::string why;
+    FileSystem* fs = files_of(t, r, &why);
+    if (!fs) return Observation::unknown(why);
+    auto target = fs->read_link(r.prop("path")->as_string());
+    if (!target) return Observation::unknown(target.error().describe());
+    if (!*target) return Observation::absent();
+    return Observation::present(Map{{"ensure", Value("present")}, {"target", Value(**target)}});
+  }
+
+  Status apply(const ResourceSpec& r, const Observation&, const ResourceChanges& c, Transport& t,
+               ApplyContext&) const override {
+    std::string why;
+    FileSystem* fs = files_of(t, r, &why);
+    if (!fs) return std::unexpected(make_error(ErrorCode::action_failed, why));
+    const std::string& path = r.prop("path")->as_string();
+    if (c.action == ChangeKind::remove) return fs->remove(path, false);
+    return fs->make_link(path, r.prop_string("target"));
+  }
+};
+
 }  // namespace
+
+TypeSchema symlink_schema() {
+  return {"symlink",
+          "A symbolic link: its target (as stored, relative or absolute), made atomically.",
+          {
+              {"path", {K::string}, false, false, std::nullopt, {}, "absolute path; defaults to the resource name"},
+              {"ensure", {K::string}, false, true, Value("present"), {Value("present"), Value("absent")}, "present or absent"},
+              {"target", {K::string}, false, true, std::nullopt, {}, "what the link points to, as stored"},
+          },
+          "path",
+          true};
+}
+
+std::shared_ptr<const Provider> symlink_provider() { return std::make_shared<SymlinkProvider>(); }
 
 TypeSchema file_schema() {
   TypeSchema s{"file", "A regular file: content, mode, ownership; written atomically.", common_properties(), "path", true};

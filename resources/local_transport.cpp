@@ -521,6 +521,42 @@ Status LocalTransport::remove(const std::string& path, bool recursive) {
   return {};
 }
 
+Result<std::optional<std::string>> LocalTransport::read_link(const std::string& path) {
+  std::string leaf;
+  CONVERGE_TRY(Fd dir, open_parent(path, leaf));
+  if (dir.fd < 0) return std::optional<std::string>();
+  std::string buf(256, '\0');
+  for (;;) {
+    ssize_t n = ::readlinkat(dir.fd, leaf.c_str(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
+      if (errno == EINVAL) return std::unexpected(make_error(ErrorCode::action_failed, path + " exists and is not a symbolic link"));
+      return std::unexpected(sys_error("readlink", path));
+    }
+    if (static_cast<std::size_t>(n) < buf.size()) return std::optional<std::string>(buf.substr(0, static_cast<std::size_t>(n)));
+    buf.resize(buf.size() * 4);
+  }
+}
+
+Status LocalTransport::make_link(const std::string& path, const std::string& target) {
+  std::string leaf;
+  CONVERGE_TRY(Fd dir, parent_of(path, leaf));
+  struct stat st {};
+  if (::fstatat(dir.fd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+    return std::unexpected(make_error(ErrorCode::action_failed, path + " is a directory; a link does not replace one"));
+  const std::string name = ".converge-" + temp_owner() + std::to_string(temp_counter.fetch_add(1)) + ".lnk";
+  if (::symlinkat(target.c_str(), dir.fd, name.c_str()) != 0) return std::unexpected(sys_error("symlink", path));
+  if (::renameat(dir.fd, name.c_str(), dir.fd, leaf.c_str()) != 0) {
+    int e = errno;
+    ::unlinkat(dir.fd, name.c_str(), 0);
+    return std::unexpected(sys_error("rename onto", path, e));
+  }
+  // The rename is durable once its directory is (the directory is held O_PATH: opened again).
+  Fd d(::openat(dir.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.fd < 0 || ::fsync(d.fd) != 0) return std::unexpected(sys_error("fsync", dir_of(path)));
+  return {};
+}
+
 std::uint32_t LocalTransport::umask() const {
   static const std::uint32_t mask = [] {
     std::ifstream in("/proc/self/status");

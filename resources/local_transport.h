@@ -72,6 +72,8 @@ class LocalTransport final : public Transport, public FileSystem {
   Status chmod(const std::string& path, std::uint32_t mode) override;
   Status chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) override;
   Status remove(const std::string& path, bool recursive) override;
+  Result<std::optional<std::string>> read_link(const std::string& path) override;
+  Status make_link(const std::string& path, const std::string& target) override;
   /// The process' umask (read once): the default mode of new files and directories.
   std::uint32_t umask() const override;
   Result<std::uint32_t> user_id(const std::string& name) override;

@@ -147,6 +147,16 @@ class FileSystem {
   /// Changes owner and/or group; std::nullopt leaves that one as it is.
   [[nodiscard]] virtual Status chown(const std::string& path, std::optional<std::uint32_t> uid,
                                      std::optional<std::uint32_t> gid) = 0;
+  /// The target of the symbolic link at `path`, as stored; nullopt when `path` does not
+  /// exist. An error when it exists and is not a link.
+  [[nodiscard]] virtual Result<std::optional<std::string>> read_link(const std::string& path) {
+    return std::unexpected(make_error(ErrorCode::action_failed, "this node's filesystem has no symbolic links"));
+  }
+  /// Makes `path` a symbolic link to `target` atomically: a new link beside it, renamed
+  /// over what is there (a file or a link; never a directory).
+  [[nodiscard]] virtual Status make_link(const std::string& path, const std::string& target) {
+    return std::unexpected(make_error(ErrorCode::action_failed, "this node's filesystem has no symbolic links"));
+  }
   /// Removes a file or an empty directory (`recursive` removes a whole tree).
   [[nodiscard]] virtual Status remove(const std::string& path, bool recursive) = 0;
   /// The permission bits a new file or directory of no stated mode leaves out (the node's

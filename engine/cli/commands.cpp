@@ -227,17 +227,20 @@ PlannedRunOptions planned_options(const GlobalOptions& opts, bool resumed) {
   return po;
 }
 
-/// The built-in resources that need a planned (data-defined) one, through depends_on at any
-/// depth: applied after the planned run, the others before it. (The loader refuses a
-/// planned resource that needs one of them: that would take a second plan.)
-std::vector<char> after_plan(const Manifest& m, const std::vector<char>& planned) {
+/// The stage of each resource in an apply. Stage 0 holds the built-in resources that need
+/// nothing data-defined; plan k (k >= 1) holds the data-defined resources that need a
+/// built-in one of stage k - 1 (or a data-defined one of plan k), and built-in stage k those
+/// that need plan k: an apply runs built-in stage 0, plan 1, built-in stage 1, plan 2, ...
+/// so that depends_on holds across kinds in both directions, at any depth.
+std::vector<int> stages(const Manifest& m, const std::vector<char>& planned) {
   const Graph g = build_graph(m.resources);
-  std::vector<char> needs(m.resources.size(), 0), after(m.resources.size(), 0);
+  std::vector<int> stage(m.resources.size(), 0);
   for (int i : topo_order(g)) {
-    for (int d : g.deps[i]) needs[i] = needs[i] || planned[d] || needs[d];
-    after[i] = !planned[i] && needs[i];
+    int k = planned[i] ? 1 : 0;
+    for (int d : g.deps[i]) k = std::max(k, planned[i] && !planned[d] ? stage[d] + 1 : stage[d]);
+    stage[i] = k;
   }
-  return after;
+  return stage;
 }
 
 /// For each resource that needs (at any depth) a built-in one that failed or was skipped,
@@ -259,16 +262,20 @@ std::vector<std::string> failure_roots(const Manifest& m, const std::vector<char
   return root;
 }
 
-/// Applies the built-in resources `which` selects, on a copy in which every other one reads
-/// as in sync, but for one that failed or was skipped, or is still pending (a data-defined
-/// one the plan did not converge): those skip their dependents. Results are copied back
-/// for `which` only.
+/// Applies the built-in resources `which` selects, on a copy in which those of `later`
+/// stages are left out (never touched now, even when what they need changes), and every
+/// other one reads as in sync, but for one that failed or was skipped, or is still pending
+/// (a data-defined one its plan did not converge): those skip their dependents. Results are
+/// copied back for `which` only.
 Status apply_builtin(RunSession& s, std::vector<ResourceResult>& results, const std::vector<char>& which,
-                     const ExecOptions& eo) {
+                     const std::vector<char>& later, const ExecOptions& eo) {
   std::vector<ResourceResult> copy = results;
   const Manifest& m = s.manifest();
   for (std::size_t i = 0; i < copy.size(); ++i) {
-    if (which[i] || copy[i].outcome == Outcome::failed || copy[i].outcome == Outcome::skipped) continue;
+    if (which[i]) continue;
+    // A later stage's: never touched now, though what it needs changes in this one.
+    if (later[i]) copy[i].outcome = Outcome::excluded;
+    if (copy[i].outcome == Outcome::failed || copy[i].outcome == Outcome::skipped) continue;
     if (copy[i].outcome == Outcome::pending) {
       copy[i].outcome = Outcome::skipped;
       copy[i].blocked_by = m.resources[i].id();
@@ -320,31 +327,105 @@ PlannedOutcome plan_and_run(Command command, RunSession& s, std::vector<Resource
   return po;
 }
 
-/// Built-in resources through the executor's journaled waves (those that need nothing
-/// data-defined before the plan, the others after it), data-typed ones through the planned
-/// run. Sets the report's status and returns the run's changes and failures.
+/// Folds a later plan's outcome into the run's: the first failure's status stands; changes
+/// and failures add up; a later plan's JSON goes under "plans".
+void merge_outcome(PlannedOutcome& into, PlannedOutcome&& po) {
+  if (exit_code(into.status) == kExitOk) into.status = po.status;
+  into.changes += po.changes;
+  into.failed += po.failed;
+  if (!into.run_id) into.run_id = po.run_id;
+  into.diagnostics.insert(into.diagnostics.end(), po.diagnostics.begin(), po.diagnostics.end());
+  into.notes.insert(into.notes.end(), po.notes.begin(), po.notes.end());
+  for (auto& [k, v] : po.extra.items()) {
+    if (k != "plan" || !into.extra.contains("plan")) {
+      into.extra[k] = v;
+      continue;
+    }
+    if (!into.extra.contains("plans")) into.extra["plans"] = nlohmann::json::array({into.extra["plan"]});
+    into.extra["plans"].push_back(v);
+  }
+}
+
+/// Built-in resources through the executor's journaled waves, data-typed ones through the
+/// planned run, in stages (stages()): apply runs them in turn, each built-in stage and plan
+/// after a change observing its resources afresh; plan and check plan every data-typed
+/// resource at once. Sets the report's status and returns the run's changes and failures.
 std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<ResourceResult>& results, ExecOptions eo,
                                   Report& report, const GlobalOptions& opts) {
   const Manifest& m = s.manifest();
   const std::vector<char> planned = planned_resources(m, s.types());
-  const bool any_planned = std::find(planned.begin(), planned.end(), 1) != planned.end();
-  const std::vector<char> after = any_planned ? after_plan(m, planned) : std::vector<char>(planned.size(), 0);
+  std::vector<int> stage = command == Command::apply ? stages(m, planned) : std::vector<int>(planned.size(), 0);
+  if (command != Command::apply)
+    for (std::size_t i = 0; i < planned.size(); ++i) stage[i] = planned[i] ? 1 : 0;
+  const int last = stage.empty() ? 0 : *std::max_element(stage.begin(), stage.end());
   auto pending_in = [&](const std::vector<char>& which) {
     for (std::size_t i = 0; i < results.size(); ++i)
       if (which[i] && results[i].outcome == Outcome::pending) return true;
     return false;
   };
-  std::vector<char> before(planned.size());
-  for (std::size_t i = 0; i < planned.size(); ++i) before[i] = !planned[i] && !after[i];
-  if (command == Command::apply && pending_in(before))
-    if (Status st = apply_builtin(s, results, before, eo); !st) {
-      report.diagnostics.push_back(st.error());
-      report.status = RunStatus::failed;
-      return {tally(results).changed, std::max(1, tally(results).failed)};
-    }
+  auto failed_now = [&](const Status& st, int changes) -> std::pair<int, int> {
+    report.diagnostics.push_back(st.error());
+    report.status = RunStatus::failed;
+    return {changes, std::max(1, tally(results).failed)};
+  };
+  // Refreshes the pending changes will owe are journaled before the first of them.
+  if (command == Command::apply)
+    if (Status st = s.owe_refreshes(results); !st) return failed_now(st, 0);
   std::optional<PlannedOutcome> po;
-  if (any_planned) {
-    po = plan_and_run(command, s, results, planned, opts);
+  int changed_at = -1;  // the last stage that changed something (what later stages read may differ)
+  auto changes_so_far = [&] { return std::max(tally(results).changed, po ? po->changes : 0); };
+  bool stopped = false;
+  int k = 0;
+  for (; k <= last && !stopped; ++k) {
+    std::vector<char> data(planned.size()), builtin(planned.size());
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+      data[i] = planned[i] && stage[i] == k;
+      builtin[i] = !planned[i] && stage[i] == k;
+    }
+    const bool any_data = std::find(data.begin(), data.end(), 1) != data.end();
+    const bool any_builtin = std::find(builtin.begin(), builtin.end(), 1) != builtin.end();
+    // What an earlier stage changed may change what these read: observed afresh.
+    auto observe_again = [&](const std::vector<char>& which) {
+      if (changed_at < 0) return;
+      std::vector<ResourceResult> fresh = observe_all(m, s.types(), s.transports(), eo);
+      for (std::size_t i = 0; i < results.size(); ++i)
+        if (which[i] && results[i].outcome != Outcome::excluded) results[i] = fresh[i];
+    };
+    if (k > 0 && any_data) {
+      if (command == Command::apply) observe_again(data);
+      // The other plans' resources are observed for the constraints, and given no goal.
+      std::vector<int> others;
+      for (std::size_t i = 0; i < planned.size(); ++i)
+        if (planned[i] && !data[i] && !m.resources[i].excluded) others.push_back(static_cast<int>(i));
+      s.exclude(others, true);
+      const int before = changes_so_far();
+      PlannedOutcome now = plan_and_run(command, s, results, data, opts);
+      s.exclude(others, false);
+      if (po) merge_outcome(*po, std::move(now));
+      else po = std::move(now);
+      if (changes_so_far() > before) changed_at = k;
+      stopped = interrupted_by() != 0 || po->status == RunStatus::interrupted || po->status == RunStatus::awaiting_reboot ||
+                po->status == RunStatus::halted;
+      if (stopped) break;
+    }
+    if (command != Command::apply || !any_builtin) continue;
+    if (k > 0) observe_again(builtin);
+    if (!pending_in(builtin)) continue;
+    const int before = changes_so_far();
+    std::vector<char> later(planned.size());
+    for (std::size_t i = 0; i < planned.size(); ++i) later[i] = stage[i] > k;
+    if (Status st = apply_builtin(s, results, builtin, later, eo); !st) return failed_now(st, changes_so_far());
+    if (changes_so_far() > before) changed_at = k;
+    if ((stopped = interrupted_by() != 0)) break;
+  }
+  if (stopped) {
+    // What later stages would have done is skipped, saying why.
+    std::vector<char> later(planned.size());
+    for (std::size_t i = 0; i < planned.size(); ++i) later[i] = stage[i] > k || (stage[i] == k && !planned[i]);
+    const RunStatus why = po && exit_code(po->status) != kExitOk ? po->status : RunStatus::interrupted;
+    skip_pending(results, later, "(run " + std::string(status_word(why)) + " before it)");
+  }
+  if (po) {
     report.diagnostics.insert(report.diagnostics.end(), po->diagnostics.begin(), po->diagnostics.end());
     // The plan (its first note when there is one) goes before the resources and the
     // summary line; an apply with progress lines printed it already, before its first step.
@@ -353,28 +434,22 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
       report.preamble.insert(report.preamble.end(), po->notes.begin(), rest);
     report.notes.insert(report.notes.end(), rest, po->notes.end());
     for (auto& [k, v] : po->extra.items()) report.extra[k] = v;
-    // The built-in resources that need what the plan did: observed again when it changed
-    // anything (it may have changed what they read), then applied; a data-defined one the
-    // plan did not converge skips its dependents.
-    const bool any_after = std::find(after.begin(), after.end(), 1) != after.end();
-    if (command == Command::apply && any_after) {
-      if (interrupted_by() != 0 || po->status == RunStatus::interrupted || po->status == RunStatus::awaiting_reboot) {
-        skip_pending(results, after, "(run " + std::string(status_word(po->status)) + " before it)");
-      } else if (po->changes > 0 || pending_in(after)) {
-        std::vector<ResourceResult> fresh = observe_all(m, s.types(), s.transports(), eo);
-        for (std::size_t i = 0; i < results.size(); ++i)
-          if (after[i]) results[i] = fresh[i];
-        if (Status st = apply_builtin(s, results, after, eo); !st) {
-          report.diagnostics.push_back(st.error());
-          report.status = RunStatus::failed;
-          return {std::max(tally(results).changed, po->changes), std::max(1, tally(results).failed)};
-        }
-      }
-    }
   }
+  // Refreshes (apply: done after every change; plan and check: shown as owed).
+  Status refreshed = command != Command::apply ? s.mark_refreshes(results)
+                     : stopped                 ? Status{}
+                                               : s.refresh(results, [] { return interrupted_by() != 0; });
+  if (!refreshed) report.diagnostics.push_back(refreshed.error());
   Tally t = tally(results);
   report.status = final_status(command, t, po ? &*po : nullptr);
-  return {std::max(t.changed, po ? po->changes : 0), std::max(t.failed, po ? po->failed : 0)};
+  if (!refreshed) report.status = RunStatus::failed;
+  const bool owes = std::any_of(results.begin(), results.end(), [](const ResourceResult& r) { return !r.refresh_by.empty(); });
+  if (owes && report.status == RunStatus::in_sync)
+    report.status = command == Command::check ? RunStatus::drift
+                    : command == Command::plan ? RunStatus::changes_pending
+                                               : RunStatus::converged;  // an owed refresh done is a change
+  return {std::max(t.changed, po ? po->changes : 0) + (command == Command::apply && owes && t.changed == 0 ? 1 : 0),
+          std::max(t.failed, po ? po->failed : 0)};
 }
 
 }  // namespace

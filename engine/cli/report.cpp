@@ -140,7 +140,7 @@ nlohmann::json report_json(const Report& r) {
     auto res = nlohmann::json::array();
     for (std::size_t i = 0; i < r.results->size(); ++i) {
       const auto& rr = (*r.results)[i];
-      if (rr.outcome == Outcome::in_sync || rr.outcome == Outcome::excluded) continue;
+      if ((rr.outcome == Outcome::in_sync && rr.refresh_by.empty()) || rr.outcome == Outcome::excluded) continue;
       const ResourceSpec& spec = r.manifest->resources[i];
       nlohmann::json e{{"id", spec.id()},   {"type", spec.type}, {"name", spec.name}, {"node", spec.node},
                        {"outcome", outcome_word(rr.outcome)}, {"elapsed_ms", rr.elapsed.count() / 1000.0}};
@@ -165,6 +165,7 @@ nlohmann::json report_json(const Report& r) {
       }
       if (!rr.error.empty()) e["error"] = rr.error;
       if (!rr.blocked_by.empty()) e["blocked_by"] = rr.blocked_by;
+      if (!rr.refresh_by.empty()) e["refresh_by"] = rr.refresh_by;
       res.push_back(e);
     }
     j["resources"] = res;
@@ -207,6 +208,10 @@ std::string report_text(const Report& r, bool color, bool verbose) {
           if (verbose) out += c.dim() + "    " + spec.id() + "  left out (--limit/--tags)" + c.reset() + "\n";
           break;
       }
+      if (!rr.refresh_by.empty())
+        out += fmt::format("  {}@{} {}  {} ({}{})\n", c.yellow(), c.reset(), c.bold() + spec.id() + c.reset(),
+                           r.command == "apply" ? "refreshed" : "refresh owed",
+                           rr.refresh_by == "an earlier run" ? "left by " : "after ", rr.refresh_by);
     }
     Tally t = tally(*r.results);
     std::size_t n = r.results->size();
@@ -219,6 +224,8 @@ std::string report_text(const Report& r, bool color, bool verbose) {
     }
     if (t.failed && r.command != "apply") out += fmt::format(", {} could not be observed", t.failed);
     if (t.excluded) out += fmt::format("; {} left out", t.excluded);
+    if (int n = static_cast<int>(std::count_if(r.results->begin(), r.results->end(), [](const ResourceResult& x) { return !x.refresh_by.empty(); })))
+      out += fmt::format("; {} {}", n, r.command == "apply" ? "refreshed" : "refresh(es) owed");
     out += fmt::format(" ({} ms): {}\n", r.duration_ms, status_word(r.status));
   }
   for (const auto& note : r.notes) out += note + "\n";

@@ -165,6 +165,9 @@ struct DataType {
   std::map<std::string, PropertyExtra> extras;
   std::vector<Probe> observe;
   std::vector<ActionDef> actions;  ///< in declaration order (apply's order)
+  /// The action a refresh runs (`refresh:`, e.g. a service's reload) when a resource this
+  /// one subscribes to changed; empty: a refresh only passes on to its own subscribers.
+  std::string refresh;
   std::string file;             ///< the type file it came from
   /// The node facts and run preconditions declared in the same file (shared by its types):
   /// the engine reads them through the registry rather than parsing the file again.

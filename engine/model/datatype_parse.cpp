@@ -285,6 +285,17 @@ DataType parse_type(Ctx& c, const YEntry& e) {
       t.actions.push_back(parse_action(c, a, t));
       if (!seen.emplace(t.actions.back().name, &a).second) c.error("action " + t.actions.back().name + " is defined twice", a);
     }
+  if (const YNode* r = n.get("refresh")) {
+    t.refresh = r->scalar.to_string();
+    const ActionDef* a = t.find_action(t.refresh);
+    if (!a)
+      c.error("refresh names no action of " + t.name + ": '" + t.refresh + "'", *r);
+    else if (a->disruption == Disruption::node || a->boots || !a->requires_.empty() || !a->transient.empty())
+      // A refresh runs outside the plan: what the planner would have to order may not hide in one.
+      c.error("refresh action " + t.refresh + " of " + t.name +
+                  " must disrupt no more than its resource and have no requires, transient or boots (the planner does not order refreshes)",
+              *r);
+  }
   return t;
 }
 

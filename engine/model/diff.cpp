@@ -41,7 +41,7 @@ ResourceChanges diff(const ResourceSpec& desired, const TypeSchema& type, const 
   }
   bool absent = obs.state == Observation::State::absent;
   for (const auto& p : type.properties) {
-    if (!p.state || p.name == "ensure") continue;
+    if (!p.state || (type.ensurable && p.name == "ensure")) continue;  // a data type's ensure is a property
     const Value* want = desired.prop(p.name);
     if (!want || want->is_null()) continue;  // unmanaged
     auto it = obs.props.find(p.name);

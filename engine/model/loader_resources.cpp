@@ -209,6 +209,14 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
       List l = v->is_list() ? v->as_list() : List{*v};
       for (const auto& d : l) spec.depends_on.push_back(d.to_string());
     }
+    for (auto [key, into] : {std::pair{"subscribe", &spec.subscribe}, std::pair{"notify", &spec.notify}})
+      if (const YNode* refs = r.node->get(key)) {
+        if (!spec.depends_where.line) spec.depends_where = r.doc->at(*refs);
+        auto v = interpolate(*refs, scope, *r.doc);
+        if (!v) return st.diags.push_back(v.error());
+        List l = v->is_list() ? v->as_list() : List{*v};
+        for (const auto& d : l) into->push_back(d.to_string());
+      }
     if (const YNode* s = r.node->get("sensitive"))
       for (const auto& i : s->items) spec.sensitive.insert(i.scalar.to_string());
     if (const YNode* t = r.node->get("tags"))
@@ -284,23 +292,39 @@ void resolve_dependencies(LoaderState& st) {
   std::unordered_map<std::string, int> by_id;
   for (int i = 0; i < static_cast<int>(st.out.resources.size()); ++i) by_id.emplace(st.out.resources[i].id(), i);
   for (auto& r : st.out.resources) {
-    for (auto& d : r.depends_on) {
-      // "type[name]" means the same node; "type[name]@node" names one.
-      std::string full = d.find("]@") == std::string::npos ? d + "@" + r.node : d;
-      if (!by_id.count(full)) {
-        st.error("depends_on names unknown resource '" + d + "' (write type[name] or type[name]@node)",
-                 r.depends_where.line ? r.depends_where : r.where);
-        continue;
+    for (auto [key, refs] : {std::pair{"depends_on", &r.depends_on}, std::pair{"subscribe", &r.subscribe},
+                             std::pair{"notify", &r.notify}})
+      for (auto& d : *refs) {
+        // "type[name]" means the same node; "type[name]@node" names one.
+        std::string full = d.find("]@") == std::string::npos ? d + "@" + r.node : d;
+        if (!by_id.count(full)) {
+          st.error(std::string(key) + " names unknown resource '" + d + "' (write type[name] or type[name]@node)",
+                   r.depends_where.line ? r.depends_where : r.where);
+          continue;
+        }
+        d = full;
       }
-      d = full;
-    }
   }
+  if (!st.diags.empty()) return;
+  // notify is subscribe written on the source; a subscription orders like a dependency.
+  for (auto& r : st.out.resources) {
+    for (const auto& target : r.notify) {
+      auto& subs = st.out.resources[by_id.at(target)].subscribe;
+      if (std::find(subs.begin(), subs.end(), r.id()) == subs.end()) subs.push_back(r.id());
+    }
+    r.notify.clear();
+  }
+  for (auto& r : st.out.resources)
+    for (const auto& s : r.subscribe) {
+      if (s == r.id()) st.error(r.id() + " subscribes to itself", r.depends_where.line ? r.depends_where : r.where);
+      if (std::find(r.depends_on.begin(), r.depends_on.end(), s) == r.depends_on.end()) r.depends_on.push_back(s);
+    }
   if (!st.diags.empty()) return;
   const auto& rs = st.out.resources;
   // Two resources on one path would fight over it on every run.
   std::map<std::pair<std::string, std::string>, std::size_t> paths;
   for (std::size_t i = 0; i < rs.size(); ++i) {
-    if (rs[i].type != "file" && rs[i].type != "directory") continue;
+    if (rs[i].type != "file" && rs[i].type != "directory" && rs[i].type != "symlink") continue;
     auto [it, fresh] = paths.emplace(std::pair(rs[i].node, rs[i].prop_string("path")), i);
     if (!fresh)
       st.error(rs[i].id() + " manages the path " + it->first.second + " that " + rs[it->second].id() + " manages already",
@@ -318,22 +342,6 @@ void resolve_dependencies(LoaderState& st) {
     text += st.out.resources[cycle->front()].id();
     st.error("dependency cycle: " + text, st.out.resources[cycle->front()].where);
     return;
-  }
-  // Built-in resources run before the plan of the data-defined ones, or after it when they
-  // need one of them: a data-defined resource that needs such a built-in one would need a
-  // second plan.
-  const std::size_t n = rs.size();
-  std::vector<char> data(n), needs_data(n, 0), needs_after(n, 0);
-  for (std::size_t i = 0; i < n; ++i) data[i] = datatype::data_type(st.types, rs[i].type) != nullptr;
-  for (int i : topo_order(g)) {
-    for (int d : g.deps[i]) {
-      needs_data[i] = needs_data[i] || data[d] || needs_data[d];
-      needs_after[i] = needs_after[i] || needs_after[d] || (!data[d] && needs_data[d]);
-    }
-    if (data[i] && needs_after[i])
-      st.error(rs[i].id() + " needs a built-in resource that needs another data-defined one: converge applies "
-               "built-in resources before and after one plan, not between two",
-               rs[i].where);
   }
 }
 

@@ -48,6 +48,12 @@ struct ResourceSpec {
   std::string node;
   Map properties;                       ///< canonical; defaults applied
   std::vector<std::string> depends_on;  ///< ids of resources this one needs first
+  /// Ids of resources whose change refreshes this one (`subscribe:`, and the `notify:` of
+  /// others); each is in depends_on too.
+  std::vector<std::string> subscribe;
+  /// `notify:` as written (ids of resources that subscribe to this one); the loader moves
+  /// each into the target's `subscribe` (load time only; not cached).
+  std::vector<std::string> notify;
   std::set<std::string> sensitive;      ///< property names never printed or journaled
   /// Properties whose desired value is `prior` (data types): the value each had before this
   /// maintenance began, from the journal; null in `properties` until the planned run fills it.

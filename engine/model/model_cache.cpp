@@ -17,7 +17,7 @@ namespace {
 
 // Bumped whenever the model or its serialization changes; the build stamp guards
 // development builds whose type semantics changed without a format change.
-const std::string kMagic = std::string("converge-model-10 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
+const std::string kMagic = std::string("converge-model-11 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
 
 /// A checksum over the cache's bytes, stored after them: a flipped byte must make the
 /// cache a miss, never a different desired state (or a crash on a nonsense model). Eight
@@ -233,6 +233,7 @@ void write_model(Writer& w, const Manifest& m) {
     w.str(r.type), w.str(r.name), w.str(r.node);
     w.map(r.properties);
     w.strs(r.depends_on);
+    w.strs(r.subscribe);
     w.strs({r.sensitive.begin(), r.sensitive.end()});
     w.strs(r.prior);
     w.strs(r.tags);
@@ -276,6 +277,7 @@ Manifest read_model(Reader& r) {
     res.type = r.str(), res.name = r.str(), res.node = r.str();
     res.properties = r.map();
     res.depends_on = r.strs();
+    res.subscribe = r.strs();
     auto s = r.strs();
     res.sensitive = {s.begin(), s.end()};
     res.prior = r.strs();

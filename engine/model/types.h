@@ -108,6 +108,12 @@ class Provider {
   /// yet renamed). `rs` are this type's resources on the node. Returns how many leftovers
   /// it removed; best effort.
   virtual int recover_interrupted(const std::vector<const ResourceSpec*>& rs, Transport& t) const { return 0; }
+  /// True when a refresh (subscribe/notify) of `r` does something of its own: an exec runs
+  /// a command, a data type with `refresh:` its action. Others only pass it on.
+  [[nodiscard]] virtual bool refreshable(const ResourceSpec& r) const { return false; }
+  /// Refreshes `r` once after a resource it subscribes to changed (a service's reload).
+  /// `changed_now`: `r` itself changed in this run (an exec that just ran needs no rerun).
+  [[nodiscard]] virtual Status refresh(const ResourceSpec& r, bool changed_now, Transport& t) const { return {}; }
 };
 
 /// A registered type: its schema and provider, and for a data-defined type its definition

@@ -107,6 +107,7 @@ class Grounder {
   std::set<std::pair<std::string, std::string>> referenced_;  // (type, property) read by a condition
   std::map<std::string, int> subject_at_;                     // "loc/type[name]" -> subject
   std::vector<Conj> pre_;                                     // per action
+  std::map<std::string, std::vector<planning::Condition>> goals_of_;  // resource id -> its goal facts (in scope)
   std::vector<Conj> transient_;                               // per action
   std::vector<char> out_of_scope_;  // per action: on a resource or node --limit/--tags leave out
   std::vector<char> boots_;                                   // per action
@@ -205,6 +206,7 @@ class Grounder {
         std::string k = fact_key(s, p.name);
         // Left out by --limit/--tags: no goal, but an order constraint still waits for it.
         (s.spec.excluded ? g_.problem.held : g_.problem.goal).push_back({k, {*v}});
+        if (!s.spec.excluded) goals_of_[s.spec.id()].push_back({k, {*v}});
         see(k, *v);
       }
     }
@@ -364,8 +366,16 @@ class Grounder {
   void ground_action(int si, const datatype::ActionDef& a) {
     const Subject& s = in_.subjects[si];
     std::vector<std::pair<std::string, std::vector<Value>>> target_choices, current_choices;
-    for (const auto& [p, v] : a.sets)
-      target_choices.push_back({p, v == Value(datatype::kDesired) ? candidates(si, p) : std::vector<Value>{v}});
+    for (const auto& [p, v] : a.sets) {
+      if (v != Value(datatype::kDesired)) {
+        target_choices.push_back({p, {v}});
+        continue;
+      }
+      // A property nobody desires and nothing observed: the action leaves it as it is
+      // (useradd without a shell), it is not a value to reach.
+      std::vector<Value> c = candidates(si, p);
+      if (!c.empty()) target_choices.push_back({p, std::move(c)});
+    }
     std::set<std::string> read;
     for (const auto& c : a.requires_) read_props(c, a, read);
     for (const auto& c : a.transient) read_props(c, a, read);
@@ -492,6 +502,10 @@ class Grounder {
       if (k.find("/@") != std::string::npos) node_facts.push_back(k);
     for (std::size_t i = 0; i < g_.problem.actions.size(); ++i) {
       for (const auto& l : pre_[i]) g_.problem.actions[i].pre.push_back(finish_lit(l));
+      // depends_on: no action on a resource before what it depends on reached its goal.
+      for (const auto& d : in_.subjects[g_.actions[i].subject].spec.depends_on)
+        if (auto it = goals_of_.find(d); it != goals_of_.end())
+          for (const auto& c : it->second) g_.problem.actions[i].pre.push_back(c);
       for (const auto& l : transient_[i]) g_.actions[i].transient.push_back(finish_lit(l));
       if (!boots_[i]) continue;
       for (const auto& k : node_facts) {

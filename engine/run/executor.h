@@ -43,6 +43,9 @@ struct ResourceResult {
   ResourceChanges changes;
   std::string error;       ///< failed: why
   std::string blocked_by;  ///< skipped: id of the failed resource at the root
+  /// Refreshed (apply), or owing a refresh (plan, check), because of this resource's change
+  /// (its id), or of an earlier run's ("an earlier run"): engine/run/refresh.h. Empty: none.
+  std::string refresh_by;
   std::chrono::microseconds elapsed{0};
 };
 

@@ -10,6 +10,7 @@
 #include "engine/model/graph.h"
 #include "engine/model/loader.h"
 #include "engine/model/model_cache.h"
+#include "engine/run/refresh.h"
 #include "engine/run/run_journal.h"
 #include "engine/state/journal_pg.h"
 #include "resources/inventory_command.h"
@@ -191,8 +192,10 @@ int RunSession::recover_interrupted() {
   return removed;
 }
 
-void RunSession::leave_out(const std::vector<int>& resources) {
-  for (int i : resources) model_->resources[i].excluded = true;
+void RunSession::leave_out(const std::vector<int>& resources) { exclude(resources, true); }
+
+void RunSession::exclude(const std::vector<int>& resources, bool on) {
+  for (int i : resources) model_->resources[i].excluded = on;
 }
 
 Result<std::int64_t> RunSession::begin() {
@@ -227,6 +230,101 @@ Status RunSession::record(RunStatus status, int changes, int failed, const std::
   row.failed = failed;
   CONVERGE_TRY(run_id_, journal_->record_run(row));
   if (opts_.command == Command::check) return journal_->record_drift(run_id_, drift_rows(*model_, results));
+  return {};
+}
+
+Result<std::set<std::string>> RunSession::owed_refreshes() {
+  if (!owed_) {
+    CONVERGE_TRY(auto meta, journal_->all_meta());
+    owed_ = converge::owed_refreshes(meta);
+  }
+  return *owed_;
+}
+
+Status RunSession::owe_refreshes(const std::vector<ResourceResult>& rs) {
+  std::vector<char> changing(rs.size());
+  for (std::size_t i = 0; i < rs.size(); ++i) changing[i] = rs[i].outcome == Outcome::pending;
+  const std::vector<char> owes = refresh_closure(*model_, changing);
+  CONVERGE_TRY(const auto owed, owed_refreshes());
+  for (std::size_t i = 0; i < owes.size(); ++i) {
+    const ResourceSpec& r = model_->resources[i];
+    if (!owes[i] || r.excluded || owed.contains(r.id())) continue;
+    CONVERGE_TRY(std::int64_t id, begin());
+    CONVERGE_CHECK(journal_->set_meta(refresh_key(r.id()), "run " + std::to_string(id)));
+    owed_->insert(r.id());
+  }
+  return {};
+}
+
+namespace {
+const char* const kEarlierRun = "an earlier run";
+}
+
+Status RunSession::mark_refreshes(std::vector<ResourceResult>& rs) {
+  CONVERGE_TRY(const auto owed, owed_refreshes());
+  const auto subs = subscriptions(*model_);
+  for (int i : topo_order(build_graph(model_->resources))) {
+    const ResourceSpec& r = model_->resources[i];
+    if (r.excluded) continue;
+    if (owed.contains(r.id())) rs[i].refresh_by = kEarlierRun;
+    if (opts_.command != Command::plan) continue;  // check reports what is owed; plan what an apply would do
+    for (int s : subs[i])
+      if (rs[i].refresh_by.empty() && (rs[s].outcome == Outcome::pending || !rs[s].refresh_by.empty()))
+        rs[i].refresh_by = model_->resources[s].id();
+  }
+  return {};
+}
+
+Status RunSession::refresh(std::vector<ResourceResult>& rs, const std::function<bool()>& stop) {
+  CONVERGE_TRY(const auto owed, owed_refreshes());
+  const auto subs = subscriptions(*model_);
+  bool any = !owed.empty();
+  for (const auto& s : subs) any = any || !s.empty();
+  if (!any) return {};
+  std::vector<char> passed(rs.size(), 0);  // refreshed, or a change: passes on to subscribers
+  for (std::size_t i = 0; i < rs.size(); ++i) passed[i] = rs[i].outcome == Outcome::changed;
+  for (int i : topo_order(build_graph(model_->resources))) {
+    const ResourceSpec& r = model_->resources[i];
+    ResourceResult& res = rs[i];
+    std::string by = owed.contains(r.id()) ? kEarlierRun : "";
+    for (int s : subs[i])
+      if (passed[s]) {
+        by = model_->resources[s].id();
+        break;
+      }
+    if (by.empty()) continue;
+    // Failed, skipped, left out, or still pending: the refresh stays owed.
+    if (res.outcome != Outcome::in_sync && res.outcome != Outcome::changed) continue;
+    if (stop && stop()) break;
+    const Provider& p = *types_.find(r.type)->provider;
+    if (p.refreshable(r)) {
+      Transport* t = lookup_(r.node);
+      if (!t) continue;
+      CONVERGE_TRY(std::int64_t run, begin());
+      std::vector<StepRow> step(1);
+      step[0].run_id = run;
+      step[0].seq = ++steps_seq_;
+      step[0].resource = r.id();
+      step[0].action = "refresh";
+      step[0].reason = "subscribes to " + by;
+      CONVERGE_CHECK(journal_->steps_started(step));
+      Status done = p.refresh(r, res.outcome == Outcome::changed, *t);
+      step[0].outcome = done ? "changed" : "failed";
+      if (!done) step[0].error = done.error().describe();
+      CONVERGE_CHECK(journal_->steps_ended(step));
+      if (!done) {
+        res.outcome = Outcome::failed;
+        res.error = "refresh (subscribes to " + by + "): " + done.error().describe();
+        continue;
+      }
+      res.refresh_by = by;
+    }
+    passed[i] = 1;
+    if (owed.contains(r.id())) {
+      CONVERGE_CHECK(journal_->set_meta(refresh_key(r.id()), ""));
+      owed_->erase(r.id());
+    }
+  }
   return {};
 }
 

@@ -5,7 +5,9 @@
 // change) to its end. cmd_converge opens one and runs the pipeline through it.
 #pragma once
 
+#include <functional>
 #include <future>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +86,9 @@ class RunSession {
   /// Takes these resources out of the run's scope, as --limit would (the planned run gives
   /// them no goal): a data-defined resource whose built-in prerequisite failed.
   void leave_out(const std::vector<int>& resources);
+  /// Takes these resources out of scope (`on`) or back in: while one plan of an apply in
+  /// stages runs, the other plans' resources.
+  void exclude(const std::vector<int>& resources, bool on);
 
   /// The run's row, written once before the first change; its id.
   [[nodiscard]] Result<std::int64_t> begin();
@@ -94,6 +99,19 @@ class RunSession {
   /// after it acts; an error when the run's row or a wave's record could not be written
   /// (the run halted there: what was left is skipped).
   [[nodiscard]] Status apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo);
+
+  /// The refreshes earlier runs left owed (engine/run/refresh.h), by resource id; read once.
+  [[nodiscard]] Result<std::set<std::string>> owed_refreshes();
+  /// apply, before its first change: records a refresh owed to every resource that will
+  /// owe one if the pending changes of `rs` happen.
+  [[nodiscard]] Status owe_refreshes(const std::vector<ResourceResult>& rs);
+  /// apply, after its changes: refreshes in dependency order each resource that subscribes
+  /// to one that changed or was refreshed in this run, or that an earlier run left owed,
+  /// each journaled as a step; clears what it did. One that failed, was skipped or left out
+  /// keeps its refresh owed. A failed refresh fails its resource. `stop` ends it early.
+  [[nodiscard]] Status refresh(std::vector<ResourceResult>& rs, const std::function<bool()>& stop);
+  /// plan, check: marks (refresh_by) the resources that owe a refresh or would owe one.
+  [[nodiscard]] Status mark_refreshes(std::vector<ResourceResult>& rs);
 
   /// Records the run's end (plan records nothing): its status, changes and failures, and
   /// for check the drift found.
@@ -118,6 +136,7 @@ class RunSession {
   std::optional<RunRow> row_;  ///< identity fields, read once (git) when first needed
   std::int64_t run_id_ = 0;
   int steps_seq_ = 0;  ///< the built-in steps journaled so far (their numbers go on)
+  std::optional<std::set<std::string>> owed_;  ///< refreshes owed by earlier runs, once read
 };
 
 }  // namespace converge

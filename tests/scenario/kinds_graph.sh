@@ -2,8 +2,10 @@
 # One dependency graph across kinds: a built-in resource that depends on a data-defined
 # one runs after it (the plan first, then what needs it, observed afresh), in both
 # directions; a data-defined resource that needs a built-in one that failed is not planned
-# (skipped, exit 1) while what does not need the failure goes ahead; a chain data -> built-in -> data is refused by validate (with its
-# position) and before anything runs; a cycle across kinds is found by validate.
+# (skipped, exit 1) while what does not need the failure goes ahead; a chain data ->
+# built-in -> data -> built-in runs in stages (two plans), each stage reading what the one
+# before did, and a failure in the middle skips what comes after; a cycle across kinds is
+# found by validate.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -81,22 +83,52 @@ assert f["outcome"] == "skipped" and f["blocked_by"] == "exec[prep]@web1", f
 assert_content "$R/srv/third/current" "3.0"
 assert_content "$R/needs-third.txt" "3"
 
-# data -> built-in -> data: refused, naming it, before anything runs.
+# data -> built-in -> data -> built-in: applied in stages (plan, built-in, plan, built-in),
+# each reading what the one before did: b's release is copied from mid.txt, which copies a's.
 {
   head
   cat <<YAML
-  - {type: web_release, name: a, on: web1, properties: {version: "1"}}
-  - {type: file, name: /mid.txt, on: web1, depends_on: ["web_release[a]"], properties: {content: "m"}}
-  - {type: web_release, name: b, on: web1, depends_on: ["file[/mid.txt]"], properties: {version: "1"}}
+  - {type: web_release, name: a, on: web1, properties: {version: "7"}}
+  - type: exec
+    name: mid
+    on: web1
+    depends_on: ["web_release[a]"]
+    properties:
+      check: [sh, -c, 'cmp -s "\$CONVERGE_ROOT/srv/a/current" "\$CONVERGE_ROOT/mid.txt"']
+      apply: [sh, -c, 'cp "\$CONVERGE_ROOT/srv/a/current" "\$CONVERGE_ROOT/mid.txt"']
+  - {type: web_release, name: b, on: web1, depends_on: ["exec[mid]"], properties: {version: "7"}}
+  - type: exec
+    name: last
+    on: web1
+    depends_on: ["web_release[b]"]
+    properties:
+      check: [test, -e, "$R/last.txt"]
+      apply: [sh, -c, 'test -s "\$CONVERGE_ROOT/srv/b/current" && test -s "\$CONVERGE_ROOT/mid.txt" && touch "\$CONVERGE_ROOT/last.txt"']
 YAML
 } >chain.yaml
-expect 1 validate chain.yaml
-grep -q "chain.yaml:10:5: web_release\[b\]@web1 needs a built-in resource that needs another data-defined one" <<<"$ERR" ||
-  fail "validate did not refuse the chain: $ERR"
-expect 1 apply chain.yaml
-grep -q "web_release\[b\]@web1 needs a built-in resource that needs another data-defined one" <<<"$ERR$OUT" ||
-  fail "the chain was not refused: $ERR$OUT"
-[[ ! -e $R/srv/a && ! -e $R/mid.txt ]] || fail "the refused chain changed something"
+expect 0 validate chain.yaml
+expect 0 apply chain.yaml --json
+py '
+assert doc["status"] == "converged", doc["status"]
+assert doc["summary"]["changed"] == 4 and doc["summary"]["failed"] == 0, doc["summary"]
+assert len(doc.get("plans", [])) == 2, "two plans expected: %s" % doc.keys()
+'
+assert_content "$R/mid.txt" "7"
+[[ -e $R/last.txt ]] || fail "the last built-in stage did not run"
+expect 0 apply chain.yaml --json
+py 'assert doc["status"] == "in_sync", doc["status"]'
+# b's stage waits for mid: when mid fails, b is not planned (skipped) and last neither.
+sed -i 's/version: "7"/version: "8"/' chain.yaml
+sed -i "s|cp \"\\\$CONVERGE_ROOT/srv/a/current\" \"\\\$CONVERGE_ROOT/mid.txt\"|false|" chain.yaml
+grep -q "apply: \[sh, -c, 'false'\]" chain.yaml || fail "the test did not break exec[mid]: $(cat chain.yaml)"
+expect 1 apply chain.yaml --json
+py '
+by = {r["id"]: r for r in doc["resources"]}
+assert by["exec[mid]@web1"]["outcome"] == "failed", by
+assert by["web_release[b]@web1"]["outcome"] == "skipped" and by["web_release[b]@web1"]["blocked_by"] == "exec[mid]@web1", by
+'
+assert_content "$R/srv/a/current" "8"
+assert_content "$R/srv/b/current" "7"
 
 # A cycle across kinds is found by validate.
 {

@@ -3,7 +3,11 @@
 // its transient steps and verified; host times parsed for run preconditions.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "engine/model/duration.h"
 #include "engine/plan/ground.h"
@@ -232,4 +236,43 @@ TEST_CASE("a goal out of reach is refused as such, not blamed on the outage budg
   CHECK(p.error().constraint.starts_with("(none: the goal is unreachable"));
   CHECK(p.error().message.find("outage_budget") == std::string::npos);
   CHECK(p.error().blocked == "NODE1/dotnet[2.0].servicepack = 5");
+}
+
+TEST_CASE("depends_on between data-typed resources: no action before what it needs reached its goal", "[ground]") {
+  char tmpl[] = "/tmp/converge-ground-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  // Declared user first: only the dependency can put the group's step before it.
+  std::ofstream(dir + "/m.yaml") << "apiVersion: converge/v1\nkind: Manifest\ninclude: [" << CONVERGE_SOURCE_DIR
+                                 << "/resources/linux-system.yaml]\n"
+                                    "inventory: {nodes: {host: {transport: {local: {}}}}}\nresources:\n"
+                                    "  - {type: user, name: app, depends_on: ['group[app]'], properties: {uid: 4100, group: app}}\n"
+                                    "  - {type: group, name: app, properties: {gid: 4100}}\n"
+                                    "  - {type: cron, name: unrelated, properties: {schedule: '@daily', command: 'true'}}\n";
+  LoadOutcome lo = load_manifest(dir + "/m.yaml", builtin_types());
+  std::filesystem::remove_all(dir);
+  REQUIRE(lo.manifest);
+  Inputs in;
+  in.manifest = &*lo.manifest;
+  in.subjects = subjects(*lo.manifest, lo.types);
+  for (std::size_t i = 0; i < in.subjects.size(); ++i) in.observed.push_back(Observation::present({{"ensure", Value("absent")}}));
+  in.reachable.insert("host");
+  auto g = ground(in);
+  REQUIRE(g);
+  int user_manage = -1;
+  const planning::Operator* manage = find_action(*g, "host", "user[app] manage", &user_manage);
+  REQUIRE(manage);
+  CHECK(std::any_of(manage->pre.begin(), manage->pre.end(), [](const planning::Condition& c) {
+    return c.fact == "host/group[app].gid" && c.any_of == std::vector<Value>{Value(4100)};
+  }));
+  const planning::Operator* cron = find_action(*g, "host", "cron[unrelated] write");
+  REQUIRE(cron);
+  CHECK(std::none_of(cron->pre.begin(), cron->pre.end(), [](const planning::Condition& c) { return c.fact.find("group[") != std::string::npos; }));
+  auto p = planning::plan(g->problem);
+  REQUIRE(p);
+  std::vector<std::string> order;
+  for (const auto& s : p->steps) order.push_back(g->problem.actions[s.action].name.substr(0, g->problem.actions[s.action].name.find(']') + 1));
+  auto at = [&](const std::string& what) { return std::find(order.begin(), order.end(), what) - order.begin(); };
+  REQUIRE(at("group[app]") < static_cast<long>(order.size()));
+  CHECK(at("group[app]") < at("user[app]"));
 }

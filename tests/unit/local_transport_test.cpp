@@ -277,3 +277,34 @@ TEST_CASE_METHOD(RootFixture, "held directories: more directories than are held 
   std::ofstream(root + "/many/7/f") << "new";
   CHECK(t->inspect("/many/7/f", true)->content == std::optional<std::string>("new"));
 }
+
+TEST_CASE_METHOD(RootFixture, "symbolic links: read as stored, replaced atomically, never over a directory", "[local_transport]") {
+  REQUIRE(t->make_dir("/srv", 0755));
+  auto none = t->read_link("/srv/current");
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  auto missing_dir = t->read_link("/nowhere/current");
+  REQUIRE(missing_dir);
+  CHECK_FALSE(missing_dir->has_value());
+  REQUIRE(t->make_link("/srv/current", "releases/1"));
+  CHECK(fs::read_symlink(t->real("/srv/current")) == "releases/1");
+  auto read = t->read_link("/srv/current");
+  REQUIRE(read);
+  CHECK(**read == "releases/1");
+  // Replaced, not followed: the old target is untouched, no temporary is left.
+  REQUIRE(t->make_link("/srv/current", "/etc/passwd-not-followed"));
+  CHECK(fs::read_symlink(t->real("/srv/current")) == "/etc/passwd-not-followed");
+  CHECK(listing("/srv") == "current");
+  // A file is replaced; a directory is refused; a non-link is an error to read.
+  REQUIRE(t->write_atomic("/srv/file", "x", 0644));
+  CHECK_FALSE(t->read_link("/srv/file"));
+  REQUIRE(t->make_link("/srv/file", "elsewhere"));
+  CHECK(fs::is_symlink(fs::symlink_status(t->real("/srv/file"))));
+  auto refused = t->make_link("/srv", "x");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("is a directory") != std::string::npos);
+  // A long target reads back whole.
+  const std::string long_target(1000, 'a');
+  REQUIRE(t->make_link("/srv/long", long_target));
+  CHECK(**t->read_link("/srv/long") == long_target);
+}
