@@ -55,6 +55,15 @@ std::string command_line(const std::vector<std::string>& argv) {
   return s;
 }
 
+/// Observed values in the form the resource states them: a property that takes a string or
+/// an integer reads "32768" as the integer, which a manifest may have written as the
+/// string "32768" (a sysctl's value): the same text is the same value.
+Map as_stated(Map props, const ResourceSpec& r) {
+  for (auto& [k, v] : props)
+    if (const Value* want = r.prop(k); want && v.is_int() && want->is_string() && v.to_string() == want->as_string()) v = *want;
+  return props;
+}
+
 }  // namespace
 
 ProbeReading read_probe(const Probe& p, const DataType& t, int exit_code, const std::string& out, const std::string& err) {
@@ -179,7 +188,7 @@ std::vector<Observation> observe_batch(const std::vector<std::pair<const Resourc
       else
         for (const auto& [key, v] : rd.props) props[key] = v;
     }
-    out.push_back(obs ? std::move(*obs) : Observation::present(std::move(props)));
+    out.push_back(obs ? std::move(*obs) : Observation::present(as_stated(std::move(props), *r)));
   }
   return out;
 }
@@ -220,7 +229,7 @@ class DataProvider final : public Provider {
       if (rd.verdict == ProbeReading::Verdict::unknown) return Observation::unknown(rd.error);
       for (auto& [k, v] : rd.props) props[k] = std::move(v);
     }
-    return Observation::present(std::move(props));
+    return Observation::present(as_stated(std::move(props), r));
   }
 
   Status apply(const ResourceSpec& r, const Observation& before, const ResourceChanges& changes, Transport& t,

@@ -285,6 +285,10 @@ TypeSchema file_schema() {
   TypeSchema s{"file", "A regular file: content, mode, ownership; written atomically.", common_properties(), "path", true};
   s.properties.insert(s.properties.begin() + 2,
                       PropertySpec{"content", {K::string}, false, true, std::nullopt, {}, "the file's exact bytes"});
+  // Rendered into content by the loader (engine/model/template.h); never reaches a provider.
+  s.properties.insert(s.properties.begin() + 3,
+                      PropertySpec{"template", {K::string}, false, false, std::nullopt, {},
+                                   "a Mustache file (relative to the manifest) rendered into content"});
   return s;
 }
 

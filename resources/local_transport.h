@@ -46,7 +46,7 @@ class LocalTransport final : public Transport, public FileSystem {
   LocalTransport& operator=(const LocalTransport&) = delete;
 
   Result<ExecResult> run(const ExecRequest& req) override;
-  /// Three or more commands in one shell (resources/shell_batch.h); fewer one by one.
+  /// Two or more commands in one shell (resources/shell_batch.h); a single one on its own.
   std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override;
   FileSystem* files() override { return this; }
   Result<std::string> boot_id() override;

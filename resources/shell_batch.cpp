@@ -2,13 +2,15 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
+#include <random>
+
+#include <fmt/format.h>
 
 namespace converge {
 
 namespace {
 
-const std::string kFrame = "@converge-batch@";
-const std::string kData = "@converge-batch-data@";
 
 bool valid_env_name(const std::string& k) {
   if (k.empty() || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
@@ -65,77 +67,73 @@ std::string command_line(const ExecRequest& r) {
 
 }  // namespace
 
-std::string batch_script(const std::vector<ExecRequest>& reqs) {
-  std::string s =
-      "d=$(mktemp -d 2>/dev/null || mktemp -d -t converge.XXXXXX) || exit 125\n"
-      "trap 'rm -rf \"$d\"' EXIT\n";
-  std::string files, indexes;
+std::string batch_script(const std::vector<ExecRequest>& reqs, const std::string& boundary) {
+  std::string s;
   for (std::size_t i = 0; i < reqs.size(); ++i) {
-    const std::string n = std::to_string(i);
-    s += command_line(reqs[i]) + " </dev/null >\"$d/" + n + ".o\" 2>\"$d/" + n + ".e\"; echo $? >\"$d/" + n + ".c\"\n";
-    files += " " + n + ".o " + n + ".e";
-    indexes += " " + n;
+    const std::string frame = boundary + " " + std::to_string(i);
+    s += "printf '%s\\n' '" + frame + "'; printf '%s\\n' '" + frame + "' >&2\n";
+    s += command_line(reqs[i]) + " </dev/null\n";
+    s += "printf '\\n%s %s\\n' '" + frame + "' $?; printf '\\n%s\\n' '" + frame + "' >&2\n";
   }
-  // Exit codes, sizes, then every output byte for byte: three processes for the lot.
-  s += "cd \"$d\" || exit 125\n";
-  s += "printf '" + kFrame + "'; for i in" + indexes + "; do read c <\"$i.c\"; printf ' %s' \"$c\"; done; printf '\\n'\n";
-  s += "wc -c" + files + " /dev/null\n";
-  s += "printf '" + kData + "\\n'\n";
-  s += "cat" + files + "\n";
   return s;
 }
 
-std::vector<Result<ExecResult>> read_batch(const std::string& out, std::size_t n, bool timed_out,
-                                           const std::string& why_missing) {
-  auto missing = [&]() {
-    std::vector<Result<ExecResult>> results;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (timed_out) {
-        ExecResult r;
-        r.timed_out = true;
-        results.emplace_back(std::move(r));
-      } else {
-        results.emplace_back(std::unexpected(make_error(ErrorCode::io, why_missing)));
-      }
-    }
-    return results;
-  };
-  const std::size_t head = out.find(kFrame);
-  const std::size_t data = out.find(kData + "\n", head == std::string::npos ? 0 : head);
-  if (head == std::string::npos || data == std::string::npos) return missing();
-  // "@converge-batch@ C0 C1 ...\n", then wc's "SIZE NAME" lines.
-  std::size_t p = head + kFrame.size();
-  std::vector<ExecResult> rs(n);
-  for (auto& r : rs) {
-    std::size_t code = 0;
-    if (!number(out, p, code)) return missing();
-    r.exit_code = static_cast<int>(code);
-  }
-  std::vector<std::size_t> sizes(2 * n, 0);
-  std::size_t line = out.find('\n', p);
-  while (line != std::string::npos && line + 1 < data) {
-    std::size_t q = line + 1, size = 0, index = 0;
-    std::size_t end = out.find('\n', q);
-    if (number(out, q, size) && number(out, q, index) && q < out.size() && out[q] == '.' && index < n)
-      sizes[2 * index + (out[q + 1] == 'e' ? 1 : 0)] = size;
-    line = end;
-  }
-  std::size_t at = data + kData.size() + 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (out.size() - std::min(out.size(), at) < sizes[2 * i] + sizes[2 * i + 1]) return missing();
-    rs[i].out = out.substr(at, sizes[2 * i]);
-    rs[i].err = out.substr(at + sizes[2 * i], sizes[2 * i + 1]);
-    at += sizes[2 * i] + sizes[2 * i + 1];
-  }
+namespace {
+
+/// The text of one command in one stream: after its opening frame "F\n", up to the closing
+/// frame "\nF" + `close` (" " before the exit code on stdout, "\n" on stderr: "B 1" is a
+/// prefix of "B 10"), searched from `after`, which is set past the closing frame. Nullopt
+/// when a frame is missing.
+std::optional<std::string> framed(const std::string& text, const std::string& frame, const char* close, std::size_t& after) {
+  const std::size_t open = text.find(frame + "\n", after);
+  if (open == std::string::npos) return std::nullopt;
+  const std::size_t body = open + frame.size() + 1;
+  const std::string closing = "\n" + frame + close;
+  const std::size_t end = text.find(closing, body);
+  if (end == std::string::npos) return std::nullopt;
+  after = end + closing.size();
+  return text.substr(body, end - body);
+}
+
+}  // namespace
+
+std::vector<Result<ExecResult>> read_batch(const std::string& out, const std::string& err, const std::string& boundary,
+                                           std::size_t n, bool timed_out, const std::string& why_missing) {
   std::vector<Result<ExecResult>> results;
-  for (auto& r : rs) results.emplace_back(std::move(r));
+  std::size_t out_from = 0, err_from = 0;  // past the last command read whole
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string frame = boundary + " " + std::to_string(i);
+    std::size_t at = out_from, err_at = err_from, code = 0;
+    auto o = framed(out, frame, " ", at);
+    auto e = framed(err, frame, "\n", err_at);
+    // stdout's closing frame carries the exit code: "\nF CODE\n".
+    if (o && e && number(out, at, code) && at < out.size() && out[at] == '\n') {
+      out_from = at;
+      err_from = err_at;
+      ExecResult r;
+      r.exit_code = static_cast<int>(code);
+      r.out = std::move(*o);
+      r.err = std::move(*e);
+      results.emplace_back(std::move(r));
+    } else if (timed_out) {
+      ExecResult r;
+      r.timed_out = true;
+      results.emplace_back(std::move(r));
+    } else {
+      results.emplace_back(std::unexpected(make_error(ErrorCode::io, why_missing)));
+    }
+  }
   return results;
 }
 
 std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const std::vector<ExecRequest>& reqs) {
+  // A boundary no command can know in advance: 128 random bits.
+  std::random_device rd;
+  std::string boundary = "converge-batch-";
+  for (int i = 0; i < 4; ++i) boundary += fmt::format("{:08x}", rd());
   ExecRequest batch;
   batch.argv = {"/bin/sh", "-s"};
-  batch.stdin_data = batch_script(reqs);
+  batch.stdin_data = batch_script(reqs, boundary);
   // The commands run one after another: the batch may take as long as all of them may.
   std::chrono::milliseconds total{0};
   bool unlimited = false;
@@ -150,7 +148,7 @@ std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const st
   if (!res->err.empty()) why += ": " + res->err.substr(0, 300);
   // Output past what a run keeps (one large output) leaves frames missing: those commands
   // run again one by one, each with the whole allowance of its own.
-  auto results = read_batch(res->out, reqs.size(), res->timed_out, why);
+  auto results = read_batch(res->out, res->err, boundary, reqs.size(), res->timed_out, why);
   if (!res->timed_out)
     for (std::size_t i = 0; i < reqs.size(); ++i)
       if (!results[i]) results[i] = runner.run(reqs[i]);

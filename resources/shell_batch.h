@@ -2,10 +2,13 @@
 // round trip (ssh) for a node's whole observation instead of one per probe.
 //
 // The script goes to `sh -s` on stdin, never on a command line. Each command runs in its own
-// subshell (`exec`ed, its stdin /dev/null, its environment as assignments, so no value is in
-// any argv), its output captured in a private temporary directory, then framed on stdout:
-// "@converge-batch@ INDEX EXIT OUT_BYTES ERR_BYTES\n" and the two outputs, byte for byte. A
-// command's failure does not stop the next. Pure, apart from run_in_one_shell().
+// subshell (`exec`ed, or a `sh -c` script eval'ed in it; its stdin /dev/null, its
+// environment as assignments, so no value is in any argv) writing straight to the batch's
+// stdout and stderr, between frames that carry a random boundary drawn for this batch:
+// "BOUNDARY INDEX\n" before, "\nBOUNDARY INDEX EXIT\n" after (stdout) and "\nBOUNDARY
+// INDEX\n" (stderr). The shell starts no helper process of its own, and a command's output
+// comes back byte for byte. A command's failure does not stop the next. Pure, apart from
+// run_in_one_shell().
 #pragma once
 
 #include <string>
@@ -21,12 +24,16 @@ namespace converge {
 /// True when a request can run in a batch: it has no input of its own.
 [[nodiscard]] bool batchable(const ExecRequest& req);
 
-/// The script that runs `reqs` in order. REQUIRES: every request batchable().
-[[nodiscard]] std::string batch_script(const std::vector<ExecRequest>& reqs);
+/// The script that runs `reqs` in order, framing their outputs with `boundary` (which no
+/// output may contain: run_in_one_shell draws 128 random bits). REQUIRES: every request
+/// batchable(); `boundary` non-empty, of letters and digits.
+[[nodiscard]] std::string batch_script(const std::vector<ExecRequest>& reqs, const std::string& boundary);
 
-/// What the batch's shell printed, back into one result per request: those whose frame is
-/// missing (the shell died or timed out first) carry `missing` (timed_out, or an error).
-[[nodiscard]] std::vector<Result<ExecResult>> read_batch(const std::string& out, std::size_t n, bool timed_out,
+/// What the batch's shell printed, back into one result per request: those whose frames are
+/// missing or cut (the shell died or timed out first, or the output was cut past what a run
+/// keeps) carry `missing` (timed_out, or an error).
+[[nodiscard]] std::vector<Result<ExecResult>> read_batch(const std::string& out, const std::string& err,
+                                                         const std::string& boundary, std::size_t n, bool timed_out,
                                                          const std::string& why_missing);
 
 /// Runs `reqs` through `runner` as one `/bin/sh -s` (one run() call); the batch may take the

@@ -26,14 +26,16 @@ struct TypeFile {
 /// REQUIRES: `doc` passed validate_with_schema(doc, "types") without diagnostics.
 [[nodiscard]] TypeFile parse_type_file(const YDoc& doc, Diagnostics& diags);
 
-/// Reads, schema-checks and parses a type file from disk.
-[[nodiscard]] TypeFile load_type_file(const std::string& path, Diagnostics& diags);
+/// Reads, schema-checks and parses a type file from disk. `schema_checked`: the file's
+/// content passed the schema before (the model cache hashes it), the check is skipped.
+[[nodiscard]] TypeFile load_type_file(const std::string& path, Diagnostics& diags, bool schema_checked = false);
 
 /// Registers every type of `f` into `reg` (TypeRegistry::add_data: its provider comes from
 /// the registry's factory); a name already registered is reported at the type's position.
 void register_types(const TypeFile& f, TypeRegistry& reg, Diagnostics& diags);
 
-/// Loads each type file and registers its types (used on a model-cache hit).
+/// Loads each type file and registers its types (used on a model-cache hit, whose hashes
+/// say the files are those the schema passed: it is not checked again).
 [[nodiscard]] Diagnostics register_type_files(const std::vector<std::string>& paths, TypeRegistry& reg);
 
 }  // namespace converge::datatype

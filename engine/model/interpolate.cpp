@@ -48,8 +48,22 @@ Result<Value> lookup(const std::string& expr, const Scope& scope, const SourceRa
     if (!scope.node) return fail("'${" + expr + "}' is used where no node is known");
     in_root(*scope.node);
     if (!cur) return fail("'${" + expr + "}' is not defined");
+  } else if (parts[0] == "env" || parts[0] == "secret") {
+    if (!scope.sensitive_used)
+      return fail("'${" + expr + "}' can be used only in a resource's properties (which it makes sensitive: never printed, journaled or cached)");
+    if (parts.size() != 2) return fail("malformed expression '${" + expr + "}' (write ${" + parts[0] + ".NAME})");
+    const Map* from = parts[0] == "env" ? scope.env : scope.secrets;
+    if (!from)
+      return fail(parts[0] == "env" ? "the environment is not available here"
+                                    : "'${" + expr + "}': the manifest names no secrets file (secrets: PATH)");
+    auto it = from->find(parts[1]);
+    if (it == from->end())
+      return fail(parts[0] == "env" ? "environment variable " + parts[1] + " is not set"
+                                    : "'" + parts[1] + "' is not in the secrets file");
+    *scope.sensitive_used = true;
+    return it->second;
   } else {
-    return fail("unknown variable root '" + parts[0] + "' in '${" + expr + "}' (expected vars, each or node)");
+    return fail("unknown variable root '" + parts[0] + "' in '${" + expr + "}' (expected vars, each, node, env or secret)");
   }
   for (; i < parts.size(); ++i) {
     if (cur->is_map()) {

@@ -3,8 +3,8 @@
 // A string that is exactly one expression ("${vars.files}") takes the expression's value
 // with its type (a map stays a map). Expressions embedded in text ("/srv/${each.key}")
 // must name scalars and are spliced as text. "$${" writes a literal "${".
-// Roots: vars.NAME..., each.key, each.value..., node.name, node.vars.NAME..., node.cluster.
-// Pure: no I/O.
+// Roots: vars.NAME..., each.key, each.value..., node.name, node.vars.NAME..., node.cluster,
+// and in a resource's properties env.NAME and secret.NAME (Scope). Pure: no I/O.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +33,12 @@ struct Scope {
   /// once it runs out). nullptr: unbounded.
   std::size_t* budget = nullptr;
   std::size_t budget_size = 0;  ///< the whole budget, for the message
+  /// ${env.NAME} (the environment) and ${secret.NAME} (the manifest's secrets file): only
+  /// where this is set (a resource's property, which they make sensitive: never printed,
+  /// journaled or cached); set to true when one was used.
+  const Map* env = nullptr;
+  const Map* secrets = nullptr;
+  bool* sensitive_used = nullptr;
 };
 
 /// The cost of copying a value, close to the memory the copy takes: its strings' bytes

@@ -1,10 +1,17 @@
 #include "engine/model/loader.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <set>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "engine/model/duration.h"
 #include "engine/model/interpolate.h"
@@ -19,13 +26,15 @@ namespace fs = std::filesystem;
 using detail::Located;
 using detail::LoaderState;
 
-namespace {
-
-std::string absolute_path(const std::string& p) {
+std::string detail::absolute_path(const std::string& p) {
   std::error_code ec;
   fs::path a = fs::absolute(p, ec);
   return (ec ? fs::path(p) : a).lexically_normal().string();
 }
+
+using detail::absolute_path;
+
+namespace {
 
 /// A `kind: Types` include: schema-check it, parse its types and register them.
 void load_type_definitions(LoaderState& st, YDoc doc, const SourceRange* from) {
@@ -115,6 +124,29 @@ void load_file(LoaderState& st, const std::string& path, std::vector<std::string
     }
     chain.pop_back();
   }
+}
+
+/// `secrets: FILE` of the top-level manifest: a YAML map of names to scalars (relative to
+/// the manifest), readable by its owner only, for ${secret.NAME} in properties.
+void load_secrets(LoaderState& st, const YDoc& top, const YNode& at) {
+  const std::string name = at.scalar.to_string();
+  const std::string path = absolute_path((fs::path(top.path).parent_path() / name).string());
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) != 0)
+    return st.error("cannot read the secrets file '" + name + "': " + std::strerror(errno), top.at(at));
+  if (sb.st_mode & 077)
+    return st.error("the secrets file '" + name + "' is readable by others (mode " + fmt::format("{:04o}", sb.st_mode & 07777) +
+                        "): chmod 600 it",
+                    top.at(at));
+  auto doc = load_yaml_file(path);
+  if (!doc) return st.diags.push_back(doc.error());
+  if (!doc->root.is_map()) return st.error("a secrets file is a map of NAME: value", doc->at(doc->root));
+  Map secrets;
+  for (const auto& e : doc->root.entries) {
+    if (!e.node().is_scalar()) return st.error("secret '" + e.key + "' must be a scalar", doc->at(e.node()));
+    secrets[e.key] = Value(e.node().scalar.to_string());
+  }
+  st.secrets = std::move(secrets);
 }
 
 /// Merges a map-valued section of every document, reporting keys defined twice.
@@ -475,8 +507,18 @@ LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types, co
       if (const YNode* u = state->get("url")) st.out.state_url = u->scalar.to_string();
       if (const YNode* e = state->get("estate")) st.out.estate = e->scalar.to_string();
     }
-    std::map<std::string, Located> vars;
+    for (char** e = environ; e && *e; ++e)
+      if (const char* eq = std::strchr(*e, '=')) st.env[std::string(*e, static_cast<std::size_t>(eq - *e))] = Value(std::string(eq + 1));
+    if (const YNode* sec = top.root.get("secrets")) load_secrets(st, top, *sec);
+    std::map<std::string, Located> vars, defaults;
     merge_section(st, "vars", nullptr, vars);
+    // A default (any file's `defaults:`) is a variable unless `vars:` defines it; a node's
+    // own vars override it for the resources on that node (expand_resources).
+    merge_section(st, "defaults", nullptr, defaults);
+    for (const auto& [name, loc] : defaults) {
+      st.default_names.insert(name);
+      vars.emplace(name, loc);
+    }
     resolve_vars(st, vars);
     build_inventory(st);
     for (const auto& d : st.docs) {

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct LoaderState {
   /// What the variables' and the resources' expressions may still copy (interpolate.h).
   std::size_t vars_budget = kVarsBudget;
   std::size_t stamp_budget = kStampBudget;
+  std::set<std::string> default_names;  ///< variables from `defaults:` (a node's vars override them)
+  Map env;                     ///< the environment, for ${env.NAME} in properties
+  std::optional<Map> secrets;  ///< the manifest's secrets file, for ${secret.NAME}
 
   /// A scope over the manifest's variables, drawing on `budget` (one of the two above).
   Scope scope(std::size_t& budget) {
@@ -56,6 +60,9 @@ struct LoaderState {
 /// it, validates it with positions in that file (or the program's output), and adds it to
 /// `st.docs` as a fragment holding only that inventory (loader_inventory.cpp).
 void load_inventory_source(LoaderState& st, const YDoc& from);
+
+/// `p` made absolute against the working directory, normalized.
+[[nodiscard]] std::string absolute_path(const std::string& p);
 
 /// Stamps out every resource (loader_resources.cpp).
 void expand_resources(LoaderState& st);

@@ -1,6 +1,8 @@
 // Resource stages of the loader: for_each, interpolation, targets, type checks,
 // identities, dependencies and cycles.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -9,8 +11,12 @@
 #include "engine/model/graph.h"
 #include "engine/model/interpolate.h"
 #include "engine/model/loader_internal.h"
+#include "engine/model/sha256.h"
+#include "engine/model/template.h"
 
 namespace converge::detail {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -153,8 +159,66 @@ void resource_limit(LoaderState& st, const Located& r) {
 struct Stamping {
   std::unordered_map<std::string, SourceRange> seen;  ///< ids stamped so far
   std::map<std::string, Map> node_scopes;              ///< ${node.*} of each node, built once
+  /// ${vars.*} of each node whose own vars override a default; built once.
+  std::map<std::string, std::optional<Map>> node_vars;
+  std::map<std::string, std::string> templates;        ///< template files read, by absolute path
   bool over_limit = false;                             ///< kMaxResources reported
 };
+
+/// The text of the template file `path` (`name` as written, relative to the file that
+/// declares it), read once per load and recorded as a source of the model (an edit to it
+/// misses the model cache).
+Result<std::string> template_text(LoaderState& st, Stamping& stamping, const std::string& path,
+                                  const std::string& name, const SourceRange& at) {
+  if (auto it = stamping.templates.find(path); it != stamping.templates.end()) return it->second;
+  constexpr std::uintmax_t kMaxTemplate = 4u << 20;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return std::unexpected(make_error(ErrorCode::invalid_input, "cannot read template '" + name + "': " + ec.message(), at));
+  if (size > kMaxTemplate)
+    return std::unexpected(make_error(ErrorCode::invalid_input, "template '" + name + "' is larger than 4 MiB", at));
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    return std::unexpected(make_error(ErrorCode::invalid_input, "cannot read template '" + name + "'", at));
+  st.out.sources.push_back(path);
+  st.out.source_sha256.push_back(sha256_hex(text));
+  return stamping.templates.emplace(path, std::move(text)).first->second;
+}
+
+/// `template: PATH` on a file: rendered into its content with the resource's scope.
+void render_file_template(LoaderState& st, const Located& r, const Scope& scope,
+                          const std::optional<std::pair<Value, Value>>& item, Stamping& stamping, ResourceSpec& spec,
+                          bool& ok) {
+  auto t = spec.properties.find("template");
+  if (t == spec.properties.end()) return;
+  const YNode* props = r.node->get("properties");
+  const YNode* tnode = props ? props->get("template") : nullptr;
+  const SourceRange at = tnode ? r.doc->at(*tnode) : spec.where;
+  ok = false;
+  if (spec.properties.count("content")) return st.error("a file takes content or template, not both", at);
+  if (!t->second.is_string() || t->second.as_string().empty()) return st.error("template must be a file's path", at);
+  const std::string& name = t->second.as_string();
+  const std::string path = absolute_path((fs::path(r.doc->path).parent_path() / name).string());
+  auto text = template_text(st, stamping, path, name, at);
+  if (!text) return st.diags.push_back(text.error());
+  Map context{{"vars", Value(*scope.vars)}, {"node", Value(*scope.node)}};
+  if (item) context["each"] = Value(Map{{"key", item->first}, {"value", item->second}});
+  // A template that reads the environment or the secrets makes the content sensitive.
+  bool secret = false;
+  for (const auto& n : template_names(*text))
+    if (n == "env" || n.starts_with("env.") || n == "secret" || n.starts_with("secret.")) secret = true;
+  if (secret) {
+    context["env"] = Value(st.env);
+    if (st.secrets) context["secret"] = Value(*st.secrets);
+    spec.sensitive.insert("content");
+  }
+  auto out = render_template(path, *text, context);
+  if (!out) return st.diags.push_back(out.error());
+  spec.properties["content"] = Value(std::move(*out));
+  spec.properties.erase(t);
+  ok = true;
+}
 
 /// Stamps out one resource block for one for_each item on each of its nodes.
 void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::optional<std::pair<Value, Value>>& item,
@@ -187,6 +251,15 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
       scope_it->second = ns ? node_scope(*ns) : Map{{"name", Value(node_name)}, {"vars", Value(Map{})}, {"cluster", Value(node_name)}, {"roles", Value(List{})}};
     }
     scope.node = &scope_it->second;
+    auto [vars_it, fresh_vars] = stamping.node_vars.try_emplace(node_name);
+    if (fresh_vars)
+      if (const NodeSpec* ns = st.out.node(node_name))
+        for (const auto& [k, v] : ns->vars)
+          if (st.default_names.count(k)) {
+            if (!vars_it->second) vars_it->second = st.vars;
+            (*vars_it->second)[k] = v;
+          }
+    scope.vars = vars_it->second ? &*vars_it->second : &st.vars;
     ResourceSpec spec;
     spec.type = type.schema.name;
     spec.node = node_name;
@@ -198,9 +271,23 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
     spec.name = name->to_string();
     if (spec.name.empty()) return st.error("resource name is empty", r.doc->at(*name_node));
     if (const YNode* props = r.node->get("properties")) {
-      auto v = interpolate(*props, scope, *r.doc);
-      if (!v) return st.diags.push_back(v.error());
-      spec.properties = std::move(v->as_map());
+      // One property at a time: one that takes ${env.X} or ${secret.X} becomes sensitive.
+      Scope with_secrets = scope;
+      with_secrets.env = &st.env;
+      with_secrets.secrets = st.secrets ? &*st.secrets : nullptr;
+      for (const auto& e : props->entries) {
+        bool secret = false;
+        with_secrets.sensitive_used = &secret;
+        auto v = interpolate(e.node(), with_secrets, *r.doc);
+        if (!v) return st.diags.push_back(v.error());
+        spec.properties[e.key] = std::move(*v);
+        if (secret) spec.sensitive.insert(e.key);
+      }
+    }
+    if (type.schema.name == "file") {
+      bool rendered = true;
+      render_file_template(st, r, scope, item, stamping, spec, rendered);
+      if (!rendered) return;
     }
     if (const YNode* deps = r.node->get("depends_on")) {
       spec.depends_where = r.doc->at(*deps);

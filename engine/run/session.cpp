@@ -172,7 +172,9 @@ Result<std::vector<ResourceResult>> RunSession::observe(const ExecOptions& eo) {
   {
     // Nothing changes on any node while everything is observed: directories may stay open.
     auto held = transports_->hold_directories();
+    auto t0 = std::chrono::steady_clock::now();
     results = observe_all(*model_, types_, lookup_, eo);
+    if (std::getenv("CONVERGE_TIMING")) std::fprintf(stderr, "timing: (probes %.1f ms)\n", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   auto opened = opening_.get();
   if (!opened) return std::unexpected(opened.error());

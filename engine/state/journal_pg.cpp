@@ -1,7 +1,6 @@
 #include "engine/state/journal_pg.h"
 
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,28 @@
 
 #include "engine/model/sha256.h"
 #include "engine/state/lock.h"
+#include "engine/state/pq_api.h"
+
+// libpq's functions through the loaded API (engine/state/pq_api.h): PQexec(c, sql) calls
+// pq::api().PQexec, and PQclear names it as a value (a deleter).
+#define CONVERGE_PQ_CALL(name) (::converge::pq::api().name)
+#define PQclear CONVERGE_PQ_CALL(PQclear)
+#define PQconnectdbParams CONVERGE_PQ_CALL(PQconnectdbParams)
+#define PQconninfoFree CONVERGE_PQ_CALL(PQconninfoFree)
+#define PQconninfoParse CONVERGE_PQ_CALL(PQconninfoParse)
+#define PQerrorMessage CONVERGE_PQ_CALL(PQerrorMessage)
+#define PQexec CONVERGE_PQ_CALL(PQexec)
+#define PQexecParams CONVERGE_PQ_CALL(PQexecParams)
+#define PQfinish CONVERGE_PQ_CALL(PQfinish)
+#define PQfreemem CONVERGE_PQ_CALL(PQfreemem)
+#define PQgetisnull CONVERGE_PQ_CALL(PQgetisnull)
+#define PQgetvalue CONVERGE_PQ_CALL(PQgetvalue)
+#define PQntuples CONVERGE_PQ_CALL(PQntuples)
+#define PQresultErrorMessage CONVERGE_PQ_CALL(PQresultErrorMessage)
+#define PQresultStatus CONVERGE_PQ_CALL(PQresultStatus)
+#define PQsetNoticeProcessor CONVERGE_PQ_CALL(PQsetNoticeProcessor)
+#define PQstatus CONVERGE_PQ_CALL(PQstatus)
+#define PQtransactionStatus CONVERGE_PQ_CALL(PQtransactionStatus)
 
 namespace converge {
 
@@ -179,8 +200,9 @@ bool is_database_url(const std::string& s) { return s.starts_with("postgresql://
 namespace {
 
 /// The password a URL carries as libpq reads it ("" for none); nullopt when libpq cannot
-/// parse the URL.
+/// parse the URL (or is not installed).
 std::optional<std::string> password_of(const std::string& url) {
+  if (!pq::load()) return std::nullopt;
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
   if (err) PQfreemem(err);
@@ -213,6 +235,7 @@ std::string redact_url(const std::string& url) {
 PgJournal::~PgJournal() = default;
 
 Result<std::unique_ptr<PgJournal>> PgJournal::connect(const std::string& url, const std::string& spool_dir) {
+  if (auto api = pq::load(); !api) return std::unexpected(api.error());
   std::unique_ptr<PgJournal> j(new PgJournal());
   j->url_ = url;
   j->conn_ = std::make_unique<Conn>();

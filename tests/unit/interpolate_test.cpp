@@ -107,7 +107,7 @@ TEST_CASE_METHOD(ScopeFixture, "expression errors name the expression at the pos
       {"${vars.l.3}", "m.yaml:3:7: '${vars.l.3}' is not defined"},
       {"${vars.l.x}", "m.yaml:3:7: '${vars.l.x}' is not defined"},
       {"${vars.port.x}", "m.yaml:3:7: '${vars.port.x}' is not defined"},
-      {"${env.HOME}", "m.yaml:3:7: unknown variable root 'env' in '${env.HOME}' (expected vars, each or node)"},
+      {"${envv.HOME}", "m.yaml:3:7: unknown variable root 'envv' in '${envv.HOME}' (expected vars, each, node, env or secret)"},
       {"${each}", "m.yaml:3:7: '${each}': each has only .key and .value"},
       {"${each.item}", "m.yaml:3:7: '${each.item}': each has only .key and .value"},
       {"x${vars.files}", "m.yaml:3:7: '${vars.files}' is a map and cannot be embedded in text"},
@@ -151,4 +151,31 @@ TEST_CASE("has_expression spots ${", "[interpolate]") {
   CHECK(has_expression("$${b}"));
   CHECK_FALSE(has_expression("$b {c}"));
   CHECK_FALSE(has_expression(""));
+}
+
+TEST_CASE_METHOD(ScopeFixture, "env and secret: only where their use is tracked, and marked when used", "[interpolate]") {
+  Map env{{"HOME", Value("/root")}}, secrets{{"db", Value("pw")}};
+  // Not in a property (vars, names, on): refused, naming why.
+  CHECK(error("${env.HOME}", scope) ==
+        "m.yaml:3:7: '${env.HOME}' can be used only in a resource's properties (which it makes sensitive: never printed, journaled or cached)");
+  Scope p = scope;
+  bool used = false;
+  p.env = &env;
+  p.sensitive_used = &used;
+  auto v = interpolate_string("home=${env.HOME}", p, kWhere);
+  REQUIRE(v);
+  CHECK(v->as_string() == "home=/root");
+  CHECK(used);
+  used = false;
+  CHECK(json("${vars.port}") == "8080");
+  CHECK(error("${env.NOPE}", p) == "m.yaml:3:7: environment variable NOPE is not set");
+  CHECK(error("${secret.db}", p) == "m.yaml:3:7: '${secret.db}': the manifest names no secrets file (secrets: PATH)");
+  p.secrets = &secrets;
+  CHECK(error("${secret.x}", p) == "m.yaml:3:7: 'x' is not in the secrets file");
+  CHECK(error("${secret.db.x}", p) == "m.yaml:3:7: malformed expression '${secret.db.x}' (write ${secret.NAME})");
+  CHECK_FALSE(used);
+  v = interpolate_string("${secret.db}", p, kWhere);
+  REQUIRE(v);
+  CHECK(v->as_string() == "pw");
+  CHECK(used);
 }

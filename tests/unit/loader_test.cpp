@@ -205,7 +205,7 @@ TEST_CASE_METHOD(LoaderFixture, "each semantic error is reported at its place", 
       {H + "resources:\n  - type: fiel\n    name: x\n",
        "m.yaml:4:11: unknown resource type 'fiel' (known: directory, exec, file, symlink)"},
       {H + "resources:\n" + file_a + "    properties:\n      colour: red\n",
-       "m.yaml:7:7: unknown property 'colour' for type file (known: path, ensure, content, mode, owner, group)"},
+       "m.yaml:7:7: unknown property 'colour' for type file (known: path, ensure, content, template, mode, owner, group)"},
       {H + "resources:\n" + file_a + "    properties:\n      content: [a]\n",
        "m.yaml:7:7: property 'content' must be a string, got a list"},
       {H + "resources:\n" + file_a + "    properties:\n      mode: \"999\"\n",
@@ -254,7 +254,7 @@ TEST_CASE_METHOD(LoaderFixture, "every error of a stage is collected, sorted by 
                 "  - type: file\n    name: /srv/b\n    properties: {content: 5}\n"   // 9-11
                 "  - type: directory\n    name: /srv\n    on: nowhere\n") ==       // 12-14
         "m.yaml:4:11: unknown resource type 'fiel' (known: directory, exec, file, symlink)\n"
-        "m.yaml:8:18: unknown property 'colour' for type file (known: path, ensure, content, mode, owner, group)\n"
+        "m.yaml:8:18: unknown property 'colour' for type file (known: path, ensure, content, template, mode, owner, group)\n"
         "m.yaml:11:18: property 'content' must be a string, got an integer\n"
         "m.yaml:14:9: unknown node or group 'nowhere'\n");
 }

@@ -65,19 +65,46 @@ TEST_CASE("shell batch: each command's exit code, stdout and stderr come back in
 }
 
 TEST_CASE("shell batch: what a shell that died or timed out left is missing or timed out, never misread") {
-  const std::string script_out = "@converge-batch@ 0 1\n       2 0.o\n       0 0.e\n       1 1.o\n       0 1.e\n@converge-batch-data@\nhi";
-  auto full = read_batch(script_out + "x", 2, false, "gone");
+  const std::string B = "b0undary";
+  // Command 0 printed "hi" and nothing on stderr; command 1 printed "x" (no newline) and
+  // "e\n" on stderr, exit 1; frames of 10 and 1 differ ("B 1" is a prefix of "B 10").
+  const std::string out = "b0undary 0\nhi\nb0undary 0 0\nb0undary 1\nx\nb0undary 1 1\n";
+  const std::string err = "b0undary 0\n\nb0undary 0\nb0undary 1\ne\n\nb0undary 1\n";
+  auto full = read_batch(out, err, B, 2, false, "gone");
   REQUIRE(full[0]);
   CHECK(full[0]->out == "hi");
+  CHECK(full[0]->err.empty());
   REQUIRE(full[1]);
   CHECK(full[1]->exit_code == 1);
   CHECK(full[1]->out == "x");
-  auto cut = read_batch(script_out, 2, false, "gone");  // one byte short
-  REQUIRE(!cut[0]);
-  CHECK(cut[0].error().message == "gone");
-  auto late = read_batch("", 2, true, "gone");
+  CHECK(full[1]->err == "e\n");
+  auto cut = read_batch(out.substr(0, out.size() - 1), err, B, 2, false, "gone");  // the last frame cut
+  REQUIRE(cut[0]);
+  REQUIRE(!cut[1]);
+  CHECK(cut[1].error().message == "gone");
+  auto no_err = read_batch(out, "", B, 2, false, "gone");  // stderr lost: nothing is trusted
+  CHECK(!no_err[0]);
+  auto late = read_batch("", "", B, 2, true, "gone");
   REQUIRE(late[1]);
   CHECK(late[1]->timed_out);
+  // Another batch's boundary (a command printing frames of its own) is not this one's.
+  auto forged = read_batch("other 0\nhi\nother 0 0\n", "other 0\n\nother 0\n", B, 1, false, "gone");
+  CHECK(!forged[0]);
+}
+
+TEST_CASE("shell batch: eleven commands and more are framed apart, and the batch starts no helper process") {
+  Recorder rec;
+  std::vector<ExecRequest> reqs;
+  for (int i = 0; i < 12; ++i) reqs.push_back(req({"sh", "-c", "printf %s \"$1\"; exit \"$1\"", "sh", std::to_string(i)}));
+  auto out = run_in_one_shell(rec, reqs);
+  REQUIRE(rec.asked.size() == 1);
+  // No mktemp, wc, cat or rm: the script names no program but what the requests run.
+  for (const char* helper : {"mktemp", "wc ", "cat ", "rm "}) CHECK(rec.asked[0].stdin_data.find(helper) == std::string::npos);
+  for (int i = 0; i < 12; ++i) {
+    REQUIRE(out[i]);
+    CHECK(out[i]->exit_code == i);
+    CHECK(out[i]->out == std::to_string(i));
+  }
 }
 
 TEST_CASE("shell batch: a request with its own input is not batchable") {
