@@ -3,8 +3,8 @@
 # machine for what needs the real system and on a node root for the rest:
 #   - a group and a user owning a directory tree (built-in directories after the user);
 #   - a package (a .deb built here, installed with apt-get from its file) that ships an
-#     init script; the service enabled and running; its configuration file (after the
-#     package), validated by an exec and reloaded through it (subscribe, two hops);
+#     init script; the service enabled and running; its configuration file from a template
+#     (after the package), validated by an exec and reloaded through it (subscribe, two hops);
 #   - a cron entry in /etc/cron.d; an archive fetched over http from a loopback server,
 #     checked and unpacked once; a line in the node root's /etc/hosts; a sysctl in the
 #     node root's /proc/sys and /etc/sysctl.d; a symlink.
@@ -65,7 +65,7 @@ running() { [ -e \$P ] && kill -0 "\$(cat \$P)" 2>/dev/null; }
 case "\$1" in
   start) running && exit 0; setsid sleep 100000 >/dev/null 2>&1 </dev/null & echo \$! >\$P; echo start >>$SVCLOG ;;
   stop) running && kill "\$(cat \$P)"; rm -f \$P; echo stop >>$SVCLOG ;;
-  reload|force-reload) running || exit 7; echo "reload \$(cat /etc/$SVC/$SVC.conf)" >>$SVCLOG ;;
+  reload|force-reload) running || exit 7; echo "reload \$(head -n1 /etc/$SVC/$SVC.conf)" >>$SVCLOG ;;
   restart) "\$0" stop; "\$0" start ;;
   status) running ;;
   *) exit 2 ;;
@@ -92,6 +92,14 @@ mkdir -p "$SITE/etc" "$SITE/proc/sys/net/ipv4"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\told-name\n' >"$SITE/etc/hosts"
 echo 0 >"$SITE/proc/sys/net/ipv4/ip_forward"
 
+# The service's configuration, from a template: a value, a loop and a conditional.
+cat >"$WORK/svc.conf.mustache" <<'EOF'
+port={{vars.port}}
+{{#vars.upstreams}}
+upstream {{.}}
+{{/vars.upstreams}}
+{{#vars.tls}}tls on{{/vars.tls}}{{^vars.tls}}tls off{{/vars.tls}}
+EOF
 PORTVAL=8080
 write_manifest() {
   cat >day.yaml <<YAML
@@ -99,6 +107,10 @@ apiVersion: converge/v1
 kind: Manifest
 metadata: {name: day-$TAG}
 include: [$SOURCE_DIR/resources/linux-system.yaml]
+vars:
+  port: $PORTVAL
+  upstreams: [10.0.0.1:9000, 10.0.0.2:9000]
+  tls: false
 inventory:
   nodes:
     host: {transport: {local: {}}}
@@ -113,7 +125,7 @@ resources:
      properties: {owner: $USR, group: $GRP, mode: "0750"}}
   - {type: package, name: $PKG, on: host, properties: {source: $WORK/$PKG.deb}}
   - {type: file, name: /etc/$SVC/$SVC.conf, on: host, depends_on: ["package[$PKG]"],
-     properties: {content: "port=${PORTVAL}\n", mode: "0644"}}
+     properties: {template: svc.conf.mustache, mode: "0644"}}
   - type: exec
     name: validate-$SVC
     on: host
@@ -147,6 +159,11 @@ IFS=: read -r _ _ uid gid _ home shell < <(getent passwd "$USR")
 dpkg-query -W -f='${Status}' "$PKG" | grep -q "install ok installed" || fail "the package is not installed"
 "/etc/init.d/$SVC" status || fail "the service does not run"
 ls /etc/rc2.d/S[0-9][0-9]"$SVC" >/dev/null || fail "the service is not enabled"
+assert_content "/etc/$SVC/$SVC.conf" "port=8080
+upstream 10.0.0.1:9000
+upstream 10.0.0.2:9000
+tls off
+"
 assert_content "/etc/cron.d/$TAG" "# Managed by converge: cron[$TAG]
 */5 * * * * $USR echo tick >/dev/null
 "
