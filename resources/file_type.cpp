@@ -127,21 +127,25 @@ FileSystem* files_of(Transport& t, const ResourceSpec& r, std::string* why) {
   return fs;
 }
 
+/// A killed run may have died between its writes (or new links) and their renames: its
+/// temporaries sit beside the paths it was changing. Only those directories are read.
+int sweep_beside(const std::vector<const ResourceSpec*>& rs, Transport& t) {
+  FileSystem* fs = t.files();
+  if (!fs) return 0;
+  std::set<std::string> dirs;
+  for (const ResourceSpec* r : rs)
+    if (std::string p = r->prop_string("path"); p.size() > 1) dirs.insert(p.substr(0, std::max<std::size_t>(1, p.find_last_of('/'))));
+  int swept = 0;
+  for (const auto& d : dirs) swept += fs->sweep_temps(d);
+  return swept;
+}
+
 class FileProvider final : public Provider {
  public:
   std::expected<void, PropertyError> canonicalize(Map& props) const override { return canonicalize_common(props); }
 
-  /// A killed run may have died between its writes and their renames: its temporaries sit
-  /// beside the files it was writing. Only those directories are read.
   int recover_interrupted(const std::vector<const ResourceSpec*>& rs, Transport& t) const override {
-    FileSystem* fs = t.files();
-    if (!fs) return 0;
-    std::set<std::string> dirs;
-    for (const ResourceSpec* r : rs)
-      if (std::string p = r->prop_string("path"); p.size() > 1) dirs.insert(p.substr(0, std::max<std::size_t>(1, p.find_last_of('/'))));
-    int swept = 0;
-    for (const auto& d : dirs) swept += fs->sweep_temps(d);
-    return swept;
+    return sweep_beside(rs, t);
   }
 
   Observation observe(const ResourceSpec& r, Transport& t) const override {
@@ -248,19 +252,35 @@ class SymlinkProvider final : public Provider {
     std::string why;
     FileSystem* fs = files_of(t, r, &why);
     if (!fs) return Observation::unknown(why);
-    auto target = fs->read_link(r.prop("path")->as_string());
-    if (!target) return Observation::unknown(target.error().describe());
+    const std::string& path = r.prop("path")->as_string();
+    auto target = fs->read_link(path);
+    if (!target) {
+      // A file where the link should be is replaced by it (a directory is refused then).
+      auto info = fs->stat(path);
+      if (info && info->exists && !info->is_dir)
+        return Observation::present(Map{{"ensure", Value("present")}, {"target", Value()}}, path + " is not a symbolic link");
+      return Observation::unknown(target.error().describe());
+    }
     if (!*target) return Observation::absent();
     return Observation::present(Map{{"ensure", Value("present")}, {"target", Value(**target)}});
   }
 
-  Status apply(const ResourceSpec& r, const Observation&, const ResourceChanges& c, Transport& t,
+  int recover_interrupted(const std::vector<const ResourceSpec*>& rs, Transport& t) const override {
+    return sweep_beside(rs, t);
+  }
+
+  Status apply(const ResourceSpec& r, const Observation& before, const ResourceChanges& c, Transport& t,
                ApplyContext&) const override {
     std::string why;
     FileSystem* fs = files_of(t, r, &why);
     if (!fs) return std::unexpected(make_error(ErrorCode::action_failed, why));
     const std::string& path = r.prop("path")->as_string();
-    if (c.action == ChangeKind::remove) return fs->remove(path, false);
+    if (c.action == ChangeKind::remove) {
+      // Only a link goes: a file at the path is not this resource's to remove.
+      if (auto it = before.props.find("target"); it != before.props.end() && it->second.is_null())
+        return std::unexpected(make_error(ErrorCode::action_failed, path + " is not a symbolic link; it is left alone"));
+      return fs->remove(path, false);
+    }
     return fs->make_link(path, r.prop_string("target"));
   }
 };

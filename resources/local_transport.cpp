@@ -545,7 +545,9 @@ Status LocalTransport::make_link(const std::string& path, const std::string& tar
   struct stat st {};
   if (::fstatat(dir.fd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
     return std::unexpected(make_error(ErrorCode::action_failed, path + " is a directory; a link does not replace one"));
-  const std::string name = ".converge-" + temp_owner() + std::to_string(temp_counter.fetch_add(1)) + ".lnk";
+  // Named as a file's temporary: a run killed before the rename leaves one that the next
+  // run's recovery (sweep_temps) removes.
+  const std::string name = ".converge-" + temp_owner() + std::to_string(temp_counter.fetch_add(1)) + ".tmp";
   if (::symlinkat(target.c_str(), dir.fd, name.c_str()) != 0) return std::unexpected(sys_error("symlink", path));
   if (::renameat(dir.fd, name.c_str(), dir.fd, leaf.c_str()) != 0) {
     int e = errno;

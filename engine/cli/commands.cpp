@@ -243,8 +243,9 @@ std::vector<int> stages(const Manifest& m, const std::vector<char>& planned) {
   return stage;
 }
 
-/// For each resource that needs (at any depth) a built-in one that failed or was skipped,
-/// the id of that failure's root; "" for the others. Resources left out of the run
+/// For each resource that needs (at any depth) one outside `planned` (this plan) that
+/// failed, was skipped or is still pending, the id of that failure's root; "" for the
+/// others. Resources left out of the run
 /// (--limit/--tags) neither block nor are blocked.
 std::vector<std::string> failure_roots(const Manifest& m, const std::vector<char>& planned,
                                        const std::vector<ResourceResult>& results) {
@@ -256,6 +257,8 @@ std::vector<std::string> failure_roots(const Manifest& m, const std::vector<char
       if (!root[d].empty()) root[i] = root[d];
       else if (!planned[d] && results[d].outcome == Outcome::failed) root[i] = m.resources[d].id();
       else if (!planned[d] && results[d].outcome == Outcome::skipped) root[i] = results[d].blocked_by;
+      // An earlier plan's resource it did not converge (no plan, a halt) blocks as a failure.
+      else if (!planned[d] && results[d].outcome == Outcome::pending) root[i] = m.resources[d].id();
       if (!root[i].empty()) break;
     }
   }
@@ -327,10 +330,11 @@ PlannedOutcome plan_and_run(Command command, RunSession& s, std::vector<Resource
   return po;
 }
 
-/// Folds a later plan's outcome into the run's: the first failure's status stands; changes
+/// Folds a later plan's outcome into the run's: the first failure's status stands, unless
+/// the later plan stopped the run (`stops`: awaiting a reboot, halted, interrupted); changes
 /// and failures add up; a later plan's JSON goes under "plans".
-void merge_outcome(PlannedOutcome& into, PlannedOutcome&& po) {
-  if (exit_code(into.status) == kExitOk) into.status = po.status;
+void merge_outcome(PlannedOutcome& into, PlannedOutcome&& po, bool stops) {
+  if (exit_code(into.status) == kExitOk || stops) into.status = po.status;
   into.changes += po.changes;
   into.failed += po.failed;
   if (!into.run_id) into.run_id = po.run_id;
@@ -385,14 +389,17 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
     const bool any_data = std::find(data.begin(), data.end(), 1) != data.end();
     const bool any_builtin = std::find(builtin.begin(), builtin.end(), 1) != builtin.end();
     // What an earlier stage changed may change what these read: observed afresh.
-    auto observe_again = [&](const std::vector<char>& which) {
-      if (changed_at < 0) return;
+    auto observe_again = [&](const std::vector<char>& which) -> Status {
+      if (changed_at < 0) return {};
       std::vector<ResourceResult> fresh = observe_all(m, s.types(), s.transports(), eo);
       for (std::size_t i = 0; i < results.size(); ++i)
         if (which[i] && results[i].outcome != Outcome::excluded) results[i] = fresh[i];
+      // What is pending now and was not before owes its subscribers a refresh too.
+      return s.owe_refreshes(results);
     };
     if (k > 0 && any_data) {
-      if (command == Command::apply) observe_again(data);
+      if (command == Command::apply)
+        if (Status st = observe_again(data); !st) return failed_now(st, changes_so_far());
       // The other plans' resources are observed for the constraints, and given no goal.
       std::vector<int> others;
       for (std::size_t i = 0; i < planned.size(); ++i)
@@ -401,15 +408,18 @@ std::pair<int, int> run_resources(Command command, RunSession& s, std::vector<Re
       const int before = changes_so_far();
       PlannedOutcome now = plan_and_run(command, s, results, data, opts);
       s.exclude(others, false);
-      if (po) merge_outcome(*po, std::move(now));
+      // This plan's own ending decides whether the run goes on (an earlier plan's failure
+      // does not hide a later one's reboot or halt).
+      stopped = interrupted_by() != 0 || now.status == RunStatus::interrupted || now.status == RunStatus::awaiting_reboot ||
+                now.status == RunStatus::halted;
+      if (po) merge_outcome(*po, std::move(now), stopped);
       else po = std::move(now);
       if (changes_so_far() > before) changed_at = k;
-      stopped = interrupted_by() != 0 || po->status == RunStatus::interrupted || po->status == RunStatus::awaiting_reboot ||
-                po->status == RunStatus::halted;
       if (stopped) break;
     }
     if (command != Command::apply || !any_builtin) continue;
-    if (k > 0) observe_again(builtin);
+    if (k > 0)
+      if (Status st = observe_again(builtin); !st) return failed_now(st, changes_so_far());
     if (!pending_in(builtin)) continue;
     const int before = changes_so_far();
     std::vector<char> later(planned.size());

@@ -515,10 +515,8 @@ LoadOutcome load_manifest(const std::string& path, const TypeRegistry& types, co
     // A default (any file's `defaults:`) is a variable unless `vars:` defines it; a node's
     // own vars override it for the resources on that node (expand_resources).
     merge_section(st, "defaults", nullptr, defaults);
-    for (const auto& [name, loc] : defaults) {
-      st.default_names.insert(name);
-      vars.emplace(name, loc);
-    }
+    for (const auto& [name, loc] : defaults)
+      if (vars.emplace(name, loc).second) st.default_names.insert(name);
     resolve_vars(st, vars);
     build_inventory(st);
     for (const auto& d : st.docs) {

@@ -482,6 +482,19 @@ class Grounder {
     return {};
   }
 
+  /// True when every value `b` leaves is its subject's goal value, where it has one.
+  bool toward_goal(const Binding& b) const {
+    const Subject& s = in_.subjects[b.subject];
+    auto goals = goals_of_.find(s.spec.id());
+    if (goals == goals_of_.end()) return false;
+    for (const auto& [prop, value] : b.targets) {
+      const std::string k = fact_key(s, prop);
+      for (const auto& c : goals->second)
+        if (c.fact == k && std::find(c.any_of.begin(), c.any_of.end(), value) == c.any_of.end()) return false;
+    }
+    return true;
+  }
+
   planning::Condition finish_lit(const Lit& l) {
     planning::Condition c{l.fact, {}};
     if (!l.negate) {
@@ -502,10 +515,13 @@ class Grounder {
       if (k.find("/@") != std::string::npos) node_facts.push_back(k);
     for (std::size_t i = 0; i < g_.problem.actions.size(); ++i) {
       for (const auto& l : pre_[i]) g_.problem.actions[i].pre.push_back(finish_lit(l));
-      // depends_on: no action on a resource before what it depends on reached its goal.
-      for (const auto& d : in_.subjects[g_.actions[i].subject].spec.depends_on)
-        if (auto it = goals_of_.find(d); it != goals_of_.end())
-          for (const auto& c : it->second) g_.problem.actions[i].pre.push_back(c);
+      // depends_on: no action toward a resource's goal before what it depends on reached
+      // its own. (An action moving it away, a transient drain, is not held back: it is
+      // put back by the plan itself.)
+      if (toward_goal(g_.actions[i]))
+        for (const auto& d : in_.subjects[g_.actions[i].subject].spec.depends_on)
+          if (auto it = goals_of_.find(d); it != goals_of_.end())
+            for (const auto& c : it->second) g_.problem.actions[i].pre.push_back(c);
       for (const auto& l : transient_[i]) g_.actions[i].transient.push_back(finish_lit(l));
       if (!boots_[i]) continue;
       for (const auto& k : node_facts) {

@@ -7,12 +7,12 @@
 // exec runs its `refresh` argv, a data type its `refresh:` action (a service's reload), a
 // type with neither only passes the refresh on.
 //
-// Nothing is lost to a crash: before the run's first change, every resource that will owe
-// a refresh if the pending changes happen is recorded in the journal's meta table
-// ("refresh:ID"); the record is cleared when that refresh is done. A rerun refreshes what an
-// earlier run left owed, whether or not anything changes now. (A subscriber whose source
-// then failed without changing anything is still refreshed by a later run: a refresh too
-// many, never one too few.)
+// Nothing is lost to a crash: before the run's first change (and after each stage that
+// observes afresh, for what became pending), every resource that will owe a refresh if the
+// pending changes happen is recorded in the journal's meta table ("refresh:ID"); the record
+// is cleared when that refresh is done. A rerun refreshes what an earlier run left owed,
+// whether or not anything changes now. (A subscriber whose source then failed without
+// changing anything is refreshed by a later run: a refresh too many, never one too few.)
 #pragma once
 
 #include <set>

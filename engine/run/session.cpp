@@ -172,9 +172,7 @@ Result<std::vector<ResourceResult>> RunSession::observe(const ExecOptions& eo) {
   {
     // Nothing changes on any node while everything is observed: directories may stay open.
     auto held = transports_->hold_directories();
-    auto t0 = std::chrono::steady_clock::now();
     results = observe_all(*model_, types_, lookup_, eo);
-    if (std::getenv("CONVERGE_TIMING")) std::fprintf(stderr, "timing: (probes %.1f ms)\n", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   auto opened = opening_.get();
   if (!opened) return std::unexpected(opened.error());
@@ -254,6 +252,7 @@ Status RunSession::owe_refreshes(const std::vector<ResourceResult>& rs) {
     CONVERGE_TRY(std::int64_t id, begin());
     CONVERGE_CHECK(journal_->set_meta(refresh_key(r.id()), "run " + std::to_string(id)));
     owed_->insert(r.id());
+    owed_now_.insert(r.id());
   }
   return {};
 }
@@ -288,7 +287,9 @@ Status RunSession::refresh(std::vector<ResourceResult>& rs, const std::function<
   for (int i : topo_order(build_graph(model_->resources))) {
     const ResourceSpec& r = model_->resources[i];
     ResourceResult& res = rs[i];
-    std::string by = owed.contains(r.id()) ? kEarlierRun : "";
+    // Owed by an earlier run: done now. Recorded by this one: done when a source changed
+    // (a source that failed without changing leaves it to a later run, as recorded).
+    std::string by = owed.contains(r.id()) && !owed_now_.contains(r.id()) ? kEarlierRun : "";
     for (int s : subs[i])
       if (passed[s]) {
         by = model_->resources[s].id();
@@ -311,12 +312,14 @@ Status RunSession::refresh(std::vector<ResourceResult>& rs, const std::function<
       step[0].reason = "subscribes to " + by;
       CONVERGE_CHECK(journal_->steps_started(step));
       Status done = p.refresh(r, res.outcome == Outcome::changed, *t);
+      // What a command said may hold a sensitive value of the manifest: scrubbed.
+      const std::string why = done ? "" : Secrets(*model_).scrub(done.error().describe());
       step[0].outcome = done ? "changed" : "failed";
-      if (!done) step[0].error = done.error().describe();
+      step[0].error = why;
       CONVERGE_CHECK(journal_->steps_ended(step));
       if (!done) {
         res.outcome = Outcome::failed;
-        res.error = "refresh (subscribes to " + by + "): " + done.error().describe();
+        res.error = "refresh (subscribes to " + by + "): " + why;
         continue;
       }
       res.refresh_by = by;
@@ -325,6 +328,7 @@ Status RunSession::refresh(std::vector<ResourceResult>& rs, const std::function<
     if (owed.contains(r.id())) {
       CONVERGE_CHECK(journal_->set_meta(refresh_key(r.id()), ""));
       owed_->erase(r.id());
+      owed_now_.erase(r.id());
     }
   }
   return {};

@@ -100,7 +100,8 @@ class RunSession {
   /// (the run halted there: what was left is skipped).
   [[nodiscard]] Status apply_waves(std::vector<ResourceResult>& rs, ExecOptions eo);
 
-  /// The refreshes earlier runs left owed (engine/run/refresh.h), by resource id; read once.
+  /// The refreshes recorded owed (engine/run/refresh.h), by resource id: read once, with
+  /// those this run records added.
   [[nodiscard]] Result<std::set<std::string>> owed_refreshes();
   /// apply, before its first change: records a refresh owed to every resource that will
   /// owe one if the pending changes of `rs` happen.
@@ -136,7 +137,8 @@ class RunSession {
   std::optional<RunRow> row_;  ///< identity fields, read once (git) when first needed
   std::int64_t run_id_ = 0;
   int steps_seq_ = 0;  ///< the built-in steps journaled so far (their numbers go on)
-  std::optional<std::set<std::string>> owed_;  ///< refreshes owed by earlier runs, once read
+  std::optional<std::set<std::string>> owed_;  ///< refreshes recorded owed, once read (and this run's)
+  std::set<std::string> owed_now_;             ///< of those, the ones this run recorded
 };
 
 }  // namespace converge

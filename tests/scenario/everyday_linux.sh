@@ -72,6 +72,10 @@ case "\$1" in
 esac
 EOF
 chmod 0755 pkg/etc/init.d/$SVC
+# A conffile: removed, the package stays in dpkg's "rc" state (its configuration kept),
+# which must read as absent.
+echo "# defaults" >pkg/etc/$SVC/defaults
+echo "/etc/$SVC/defaults" >pkg/DEBIAN/conffiles
 dpkg-deb --root-owner-group --build pkg "$WORK/$PKG.deb" >/dev/null
 
 # The archive, served over http on loopback.
@@ -233,7 +237,7 @@ sed -i 's/\*\/5/*\/7/' "/etc/cron.d/$TAG"
 rm "$WORK/srv/app/.converge-archive"
 printf '127.0.0.1\tlocalhost\n' >"$SITE/etc/hosts"
 echo 0 >"$SITE/proc/sys/net/ipv4/ip_forward"
-ln -sfn elsewhere "$WORK/srv/current"
+rm "$WORK/srv/current" && echo "a file where the link was" >"$WORK/srv/current"
 chmod 0755 "$WORK/srv/data"
 expect 2 check day.yaml --json
 py '
@@ -249,6 +253,7 @@ expect 0 apply day.yaml --json
 py 'assert doc["status"] == "in_sync", doc["status"]'
 assert_content "$SITE/proc/sys/net/ipv4/ip_forward" "1
 "
+[[ $(readlink "$WORK/srv/current") == app ]] || fail "the file was not replaced by the link"
 
 # 6. Removal: the package, the cron entry, the user and the group go (ensure: absent).
 cat >gone.yaml <<YAML
@@ -270,7 +275,7 @@ expect 0 apply gone.yaml
 ! getent passwd "$USR" >/dev/null || fail "the user is still there"
 ! getent group "$GRP" >/dev/null || fail "the group is still there"
 [[ ! -e /etc/cron.d/$TAG ]] || fail "the cron entry is still there"
-! dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "install ok installed" || fail "the package is still installed"
+[[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$PKG" 2>/dev/null) == "rc " ]] || fail "the package is not removed with its configuration kept"
 expect 0 apply gone.yaml --json
 py 'assert doc["status"] == "in_sync", doc["status"]'
 pass

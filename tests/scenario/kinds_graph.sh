@@ -117,7 +117,7 @@ assert_content "$R/mid.txt" "7"
 [[ -e $R/last.txt ]] || fail "the last built-in stage did not run"
 expect 0 apply chain.yaml --json
 py 'assert doc["status"] == "in_sync", doc["status"]'
-# b's stage waits for mid: when mid fails, b is not planned (skipped) and last neither.
+# b's stage waits for mid: when mid fails, b is not planned (skipped); a is deployed.
 sed -i 's/version: "7"/version: "8"/' chain.yaml
 sed -i "s|cp \"\\\$CONVERGE_ROOT/srv/a/current\" \"\\\$CONVERGE_ROOT/mid.txt\"|false|" chain.yaml
 grep -q "apply: \[sh, -c, 'false'\]" chain.yaml || fail "the test did not break exec[mid]: $(cat chain.yaml)"

@@ -39,7 +39,7 @@ vars:
 inventory:
   nodes:
     web1: {root: $R/web1}
-    web2: {root: $R/web2, vars: {port: 8443, tls: true}}
+    web2: {root: $R/web2, vars: {port: 8443, tls: true, site: node-site}}
 resources:
   - {type: directory, name: /etc}
   - {type: file, name: /etc/site.conf, properties: {template: tpl/site.conf.mustache, mode: "0644"}}
@@ -55,7 +55,8 @@ server 10.0.0.2:8080;
 ssl off;
 raw a&b<c> a&b<c>
 "
-# web2's own vars override the fragment's defaults; the manifest's vars override its site.
+# web2's own vars override the fragment's defaults; the manifest's vars override its site,
+# and win over web2's own (a node overrides only a default no vars: sets).
 assert_content "$R/web2/etc/site.conf" "# web2 (shop.example)
 listen 8443;
 server 10.0.0.1:8080;
