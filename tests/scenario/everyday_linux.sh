@@ -127,7 +127,7 @@ resources:
      properties: {owner: $USR, group: $GRP, mode: "0750"}}
   - {type: directory, name: $WORK/srv/data, on: host, depends_on: ["user[$USR]"],
      properties: {owner: $USR, group: $GRP, mode: "0750"}}
-  - {type: package, name: $PKG, on: host, properties: {source: $WORK/$PKG.deb}}
+  - {type: package, name: $PKG, on: host, properties: {source: $WORK/$PKG.deb, version: "1.0"}}
   - {type: file, name: /etc/$SVC/$SVC.conf, on: host, depends_on: ["package[$PKG]"],
      properties: {template: svc.conf.mustache, mode: "0644"}}
   - type: exec
