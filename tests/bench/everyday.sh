@@ -115,10 +115,10 @@ declare -A MS
 MS[converge]=$(median_ms "$RUNS" -- "$CONVERGE" apply converge/day.yaml "${STATE[@]}" --quiet) || fail "converge's no-op failed"
 [[ $(snapshot) == "$before" ]] || fail "converge's no-op changed a file"
 expect 0 check converge/day.yaml "${STATE[@]}"
-# Processes for the host's 20 probes: one batch shell with its fixed helpers (mktemp, wc,
-# cat, rm: 4 whatever the batch's size), then only what a probe must run: an init script's
-# `status` (and what it runs), a `cat` per sysctl (a /proc/sys number cannot be read a byte
-# at a time). Packages, users, groups, cron entries, lines and archives start none.
+# Processes for the host's 20 probes: one batch shell (it starts no helper of its own),
+# then only what a probe must run: an init script's `status` (and what it runs), a `cat`
+# per sysctl (a /proc/sys number cannot be read a byte at a time). Packages (no version
+# pinned), users, groups, cron entries, lines and archives start none.
 if command -v strace >/dev/null; then
   strace -f -qq -e trace=execve -o "$WORK/trace" "$CONVERGE" apply converge/day.yaml "${STATE[@]}" --quiet
   started=$(($(grep -c 'execve(' "$WORK/trace" || true) - 1))
