@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "engine/model/sha256.h"
 #include "resources/process.h"
@@ -85,12 +86,38 @@ std::vector<Result<ExecResult>> SshTransport::run_batch(const std::vector<ExecRe
   return run_in_one_shell(*this, reqs);
 }
 
+bool ssh_connect_failed(const std::string& err) {
+  // Said once a session was up: the command may have run.
+  for (const char* s : {"client_loop", "closed by remote host", "mux_client"})
+    if (err.find(s) != std::string::npos) return false;
+  for (const char* s : {"Connection refused", "Connection timed out", "No route to host", "Network is unreachable",
+                        "kex_exchange_identification", "Connection closed by", "Connection reset by"})
+    if (err.find(s) != std::string::npos) return true;
+  return false;
+}
+
 Result<ExecResult> SshTransport::run(const ExecRequest& req) {
   ExecRequest local;
   local.argv = ssh_argv(req);
   local.timeout = req.timeout;
   local.stdin_data = env_stdin(req);
-  CONVERGE_TRY(ExecResult r, run_process(local));
+  // A connection that was never made is tried again: 0.25 s, then doubling, 7.75 s in all,
+  // long enough for an sshd being restarted. Once that failed, the host is down for this
+  // run: later commands try once, so that a run with many steps on it stops promptly.
+  ExecResult r;
+  for (int attempt = 0;; ++attempt) {
+    CONVERGE_TRY(r, run_process(local));
+    const bool refused = r.exit_code == 255 && !r.timed_out && ssh_connect_failed(r.err);
+    if (!refused) {
+      down_ = false;
+      break;
+    }
+    if (attempt == 5 || down_) {
+      down_ = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
+  }
   if (r.exit_code == 255 && !r.timed_out) {
     // ssh's own failure (or the remote command's exit 255): the node is not reachable.
     std::string why = r.err;

@@ -6,11 +6,15 @@
 // stdin, ahead of the command's own input, and a small POSIX-shell prelude exports them: no
 // value is in any argv, where `ps` would show it. The sockets live in the state directory,
 // or, when its path is too long for a socket's name, in a private /tmp/converge-UID-HASH.
-// File operations are not offered over ssh yet (files() is null): the file and directory
-// types report that instead of guessing.
+// Files are the remote shell's (resources/remote_files.h). A connection that cannot be made
+// (refused, timed out, no route) is tried again with backoff before the node is reported
+// unreachable; a connection dropped while a command ran is not (the command may have run).
 #pragma once
 
+#include <atomic>
+
 #include "engine/model/manifest.h"
+#include "resources/remote_files.h"
 #include "resources/shell_batch.h"
 #include "resources/transport.h"
 
@@ -24,7 +28,7 @@ class SshTransport final : public Transport {
   Result<ExecResult> run(const ExecRequest& req) override;
   /// One connection round trip for the lot (resources/shell_batch.h).
   std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override;
-  FileSystem* files() override { return nullptr; }
+  FileSystem* files() override { return &files_; }
   Result<std::string> boot_id() override;
   std::string describe() const override;
 
@@ -39,6 +43,12 @@ class SshTransport final : public Transport {
   std::string node_;
   TransportSpec spec_;
   std::string control_dir_;
+  RemoteFileSystem files_{*this, node_};
+  std::atomic<bool> down_{false};  ///< its connection failed after every retry
 };
+
+/// True when ssh's complaint (its stderr, exit 255) says the connection was never made, so
+/// that no command ran and trying again is safe.
+[[nodiscard]] bool ssh_connect_failed(const std::string& err);
 
 }  // namespace converge

@@ -98,6 +98,12 @@ class CommandRunner {
   }
 };
 
+/// One path an observation will look at, and whether a regular file's content is wanted.
+struct PathQuery {
+  std::string path;
+  bool content = false;
+};
+
 /// Files on a node. Paths are absolute as the manifest states them; an implementation with
 /// a root directory maps them under it. Thread-safe.
 class FileSystem {
@@ -118,6 +124,11 @@ class FileSystem {
   /// node), an implementation may keep directories open and look paths up relative to
   /// them. Released, every lookup starts from the path again.
   virtual void hold_directories(bool hold) {}
+  /// Told every path an observation is about to look at, an implementation whose every
+  /// lookup is a round trip (resources/remote_files.h) may fetch them all at once, and answer
+  /// from that until forget() or a change it makes. The local filesystem needs neither.
+  virtual void prefetch(const std::vector<PathQuery>& qs) {}
+  virtual void forget() {}
   /// Reads a whole regular file. `size_hint` (from stat) lets an implementation read it
   /// in one call. REQUIRES: the file exists.
   [[nodiscard]] virtual Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) = 0;

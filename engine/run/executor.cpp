@@ -231,6 +231,18 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
     if (fresh) jobs.emplace_back();
     jobs[it->second].push_back(i);
   }
+  // A node whose every lookup is a round trip is told first what the built-in resources will
+  // look at, and fetches it all at once (resources/remote_files.h).
+  std::map<std::string, std::vector<PathQuery>> paths;
+  for (const auto& job : jobs) {
+    const ResourceSpec& spec = m.resources[job.front()];
+    if (const Value* p = spec.prop("path"); p && p->is_string() && !datatype::data_type(types, spec.type))
+      paths[spec.node].push_back({p->as_string(), spec.prop("content") != nullptr});
+  }
+  std::vector<std::pair<FileSystem*, const std::vector<PathQuery>*>> told;
+  for (const auto& [node, qs] : paths)
+    if (Transport* t = transports(node); t && t->files()) told.emplace_back(t->files(), &qs);
+  parallel_for(static_cast<int>(told.size()), opts.parallel, [&](int k) { told[k].first->prefetch(*told[k].second); });
   parallel_for(static_cast<int>(jobs.size()), opts.parallel, [&](int j) {
     const std::vector<int>& job = jobs[j];
     const ResourceSpec& first = m.resources[job.front()];
@@ -239,6 +251,7 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
     observe_one(first, *types.find(first.type), transports(first.node), secrets, results[job.front()]);
     results[job.front()].elapsed = since(start);
   });
+  for (const auto& [fs, qs] : told) fs->forget();
   return results;
 }
 

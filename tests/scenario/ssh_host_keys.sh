@@ -10,36 +10,8 @@
 #     their observation (counted through a stand-in ssh on PATH).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
-SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-[[ -x $SSHD ]] || fail "openssh-server is needed (.ci/deps installs it)"
-[[ $(id -u) == 0 ]] && mkdir -p /run/sshd
-ME=$(id -un)
-
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/clientkey"
-cp "$WORK/clientkey.pub" "$WORK/authorized_keys"
-chmod 600 "$WORK/authorized_keys"
-PORT=$((20000 + RANDOM % 20000))
-start_sshd() {
-  cat >"$WORK/sshd_config" <<CFG
-ListenAddress 127.0.0.2:$PORT
-HostKey $WORK/hostkey
-AuthorizedKeysFile $WORK/authorized_keys
-PidFile $WORK/sshd.pid
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-UsePAM no
-StrictModes no
-LogLevel ERROR
-CFG
-  "$SSHD" -f "$WORK/sshd_config" -E "$WORK/sshd.log"
-  for _ in $(seq 100); do [[ -s $WORK/sshd.pid ]] && break; sleep 0.05; done
-  [[ -s $WORK/sshd.pid ]] || fail "sshd did not start: $(cat "$WORK/sshd.log")"
-}
-stop_sshd() { kill "$(cat "$WORK/sshd.pid")" 2>/dev/null || true; rm -f "$WORK/sshd.pid"; }
-trap 'stop_sshd; rm -rf "$WORK"' EXIT
-start_sshd
+source "$SOURCE_DIR/tests/scenario/sshd.sh"
+start_sshd 127.0.0.2
 
 # A stand-in ssh first on PATH that counts its invocations, then runs the real one.
 REAL_SSH=$(command -v ssh)

@@ -1,0 +1,380 @@
+#include "resources/remote_files.h"
+
+#include <charconv>
+#include <cstdio>
+
+namespace converge {
+
+namespace {
+
+/// Inspects $1: stat's line ("RAWMODE-HEX UID GID SIZE"), then a link's target or, when $2
+/// is 1, the first $3 bytes of a regular file. Exit 3: stat failed (its message says why).
+constexpr const char* kInspect =
+    "LC_ALL=C stat -c '%f %u %g %s' -- \"$1\" || exit 3; "
+    "if [ -L \"$1\" ]; then readlink -- \"$1\"; elif [ \"$2\" = 1 ] && [ -f \"$1\" ]; then head -c \"$3\" -- \"$1\"; fi";
+
+/// A new temporary beside $1 (0600, from mktemp) holding stdin, owned by $2 (none: left as
+/// made; failure tolerated when $4 is 1, an owner only carried over) and then of mode $3;
+/// prints its path. Removed again when any of that fails.
+constexpr const char* kWriteTemp =
+    "d=${1%/*}; [ -n \"$d\" ] || d=/; t=$(mktemp \"$d/.converge-ssh-XXXXXXXXXX.tmp\") || exit 1; "
+    "if cat >\"$t\" && { [ -z \"$2\" ] || chown -h -- \"$2\" \"$t\" 2>/dev/null || [ \"$4\" = 1 ] || chown -h -- \"$2\" \"$t\"; } "
+    "&& chmod -- \"$3\" \"$t\"; then printf '%s' \"$t\"; else rm -f -- \"$t\"; exit 1; fi";
+
+constexpr const char* kChmod =
+    "if [ -L \"$2\" ]; then echo \"$2: it is a symbolic link; not followed\" >&2; exit 1; fi; chmod -- \"$1\" \"$2\"";
+
+constexpr const char* kRemove =
+    "if [ -d \"$1\" ] && [ ! -L \"$1\" ]; then rmdir -- \"$1\"; else rm -f -- \"$1\"; fi";
+
+/// A new link beside $1 to $2, renamed over $1 (mv -T: never into a directory).
+constexpr const char* kMakeLink =
+    "d=${1%/*}; [ -n \"$d\" ] || d=/; t=\"$d/.converge-ssh-link-$$.tmp\"; rm -f -- \"$t\"; "
+    "ln -s -- \"$2\" \"$t\" && mv -fT -- \"$t\" \"$1\" || { rm -f -- \"$t\"; exit 1; }";
+
+constexpr const char* kSweep =
+    "n=0; for f in \"$1\"/.converge-ssh-*.tmp; do { [ -e \"$f\" ] || [ -L \"$f\" ]; } || continue; "
+    "rm -f -- \"$f\" && n=$((n + 1)); done; echo $n";
+
+constexpr auto kTimeout = std::chrono::seconds(120);
+
+ExecRequest request(std::vector<std::string> argv, std::string input = "") {
+  ExecRequest r;
+  r.argv = std::move(argv);
+  r.timeout = kTimeout;
+  r.stdin_data = std::move(input);
+  return r;
+}
+
+ExecRequest shell(const char* script, std::vector<std::string> args, std::string input = "") {
+  std::vector<std::string> argv = {"sh", "-c", script, "sh"};
+  argv.insert(argv.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+  return request(std::move(argv), std::move(input));
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+/// Five digits: GNU chmod keeps a directory's setuid and setgid bits for a shorter number.
+std::string octal(std::uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%05o", mode & 07777);
+  return buf;
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out, int base = 10) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+}  // namespace
+
+RemoteFileSystem::RemoteFileSystem(CommandRunner& runner, std::string node) : runner_(runner), node_(std::move(node)) {}
+
+ExecRequest RemoteFileSystem::inspect_request(const std::string& path, bool content) {
+  return shell(kInspect, {path, content ? "1" : "0", std::to_string(kMaxRemoteContent + 1)});
+}
+
+Result<Inspection> RemoteFileSystem::parse_inspection(const std::string& path, bool content, const Result<ExecResult>& r,
+                                                      std::optional<std::string>* link) {
+  if (!r) return std::unexpected(r.error());
+  Inspection in;
+  if (r->exit_code == 3 && !r->timed_out) {
+    if (r->err.find("No such file or directory") != std::string::npos || r->err.find("Not a directory") != std::string::npos)
+      return in;  // absent
+    return std::unexpected(make_error(ErrorCode::io, "stat " + path + ": " + trimmed(r->err)));
+  }
+  if (r->exit_code != 0 || r->timed_out)
+    return std::unexpected(make_error(ErrorCode::io, "inspect " + path + ": " +
+                                                         (r->timed_out ? std::string("timed out") : trimmed(r->err))));
+  const std::size_t eol = r->out.find('\n');
+  if (eol == std::string::npos) return std::unexpected(make_error(ErrorCode::io, "inspect " + path + ": no stat line"));
+  std::vector<std::string_view> f;
+  std::string_view line(r->out.data(), eol);
+  for (std::size_t at = 0; at <= line.size();) {
+    std::size_t sp = line.find(' ', at);
+    if (sp == std::string_view::npos) sp = line.size();
+    f.push_back(line.substr(at, sp - at));
+    at = sp + 1;
+  }
+  std::uint32_t raw = 0;
+  if (f.size() != 4 || !parse_number(f[0], raw, 16) || !parse_number(f[1], in.info.uid) ||
+      !parse_number(f[2], in.info.gid) || !parse_number(f[3], in.info.size))
+    return std::unexpected(make_error(ErrorCode::io, "inspect " + path + ": unreadable stat line '" + std::string(line) + "'"));
+  in.info.exists = true;
+  in.info.mode = raw & 07777;
+  const std::uint32_t type = raw & 0170000;
+  in.info.is_regular = type == 0100000;
+  in.info.is_dir = type == 0040000;
+  std::string rest = r->out.substr(eol + 1);
+  if (type == 0120000) {
+    if (link) *link = rest.ends_with('\n') ? rest.substr(0, rest.size() - 1) : rest;
+  } else if (in.info.is_regular && content) {
+    if (rest.size() > kMaxRemoteContent)
+      return std::unexpected(make_error(ErrorCode::io, path + " is larger than " + std::to_string(kMaxRemoteContent) +
+                                                           " bytes: its content cannot be compared over this transport"));
+    in.content = std::move(rest);
+  }
+  return in;
+}
+
+void RemoteFileSystem::parse_table(const std::string& text, std::map<std::string, std::uint32_t>& by_name,
+                                   std::map<std::uint32_t, std::string>& by_id) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t eol = text.find('\n', at);
+    if (eol == std::string::npos) eol = text.size();
+    std::string_view line(text.data() + at, eol - at);
+    at = eol + 1;
+    const std::size_t c1 = line.find(':');
+    const std::size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    const std::size_t c3 = c2 == std::string_view::npos ? c2 : line.find(':', c2 + 1);
+    if (c3 == std::string_view::npos || c1 == 0) continue;
+    std::uint32_t id = 0;
+    if (!parse_number(line.substr(c2 + 1, c3 - c2 - 1), id)) continue;
+    std::string name(line.substr(0, c1));
+    by_name.emplace(name, id);
+    by_id.emplace(id, std::move(name));  // the first name of an id, as getpwuid gives
+  }
+}
+
+void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
+  std::map<std::string, bool> want;
+  for (const auto& q : qs) want[q.path] = want[q.path] || q.content;
+  std::vector<ExecRequest> reqs;
+  std::vector<const std::string*> paths;
+  for (const auto& [path, content] : want) {
+    reqs.push_back(inspect_request(path, content));
+    paths.push_back(&path);
+  }
+  std::lock_guard lock(mu_);
+  const bool tables = !tables_;
+  if (tables) {
+    reqs.push_back(shell("getent passwd || cat /etc/passwd", {}));
+    reqs.push_back(shell("getent group || cat /etc/group", {}));
+  }
+  if (reqs.empty()) return;
+  auto results = runner_.run_batch(reqs);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    Seen s{Inspection{}, std::nullopt, want[*paths[i]]};
+    s.in = parse_inspection(*paths[i], s.content, results[i], &s.link);
+    // An unreachable node: nothing kept, so that each lookup reports it in its own words.
+    if (!s.in && s.in.error().code == ErrorCode::unreachable) continue;
+    seen_.insert_or_assign(*paths[i], std::move(s));
+  }
+  if (tables) {
+    const auto& pw = results[paths.size()];
+    const auto& gr = results[paths.size() + 1];
+    if (pw && pw->exit_code == 0 && gr && gr->exit_code == 0) {
+      parse_table(pw->out, uid_of_, user_of_);
+      parse_table(gr->out, gid_of_, group_of_);
+      tables_ = true;
+    }
+  }
+}
+
+void RemoteFileSystem::forget() {
+  std::lock_guard lock(mu_);
+  seen_.clear();
+  tables_ = false;
+  uid_of_.clear();
+  gid_of_.clear();
+  user_of_.clear();
+  group_of_.clear();
+}
+
+Status RemoteFileSystem::changed(Status st) {
+  std::lock_guard lock(mu_);
+  seen_.clear();
+  return st;
+}
+
+Result<ExecResult> RemoteFileSystem::call(const std::string& what, const std::string& path, ExecRequest req) {
+  CONVERGE_TRY(ExecResult r, runner_.run(req));
+  if (r.exit_code != 0 || r.timed_out) {
+    std::string why = r.timed_out ? std::string("timed out") : trimmed(r.err);
+    if (why.empty()) why = "exit " + std::to_string(r.exit_code);
+    return std::unexpected(make_error(ErrorCode::io, what + " " + path + " on " + node_ + ": " + why));
+  }
+  return r;
+}
+
+Result<Inspection> RemoteFileSystem::inspect(const std::string& path, bool content) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = seen_.find(path); it != seen_.end() && (it->second.content || !content)) {
+      Result<Inspection> in = it->second.in;
+      if (in && !content) in->content.reset();
+      return in;
+    }
+  }
+  std::optional<std::string> link;
+  return parse_inspection(path, content, runner_.run(inspect_request(path, content)), &link);
+}
+
+Result<FileInfo> RemoteFileSystem::stat(const std::string& path) {
+  CONVERGE_TRY(Inspection in, inspect(path, false));
+  return in.info;
+}
+
+Result<std::string> RemoteFileSystem::read(const std::string& path, std::uint64_t) {
+  CONVERGE_TRY(Inspection in, inspect(path, true));
+  if (!in.info.exists) return std::unexpected(make_error(ErrorCode::io, "read " + path + ": No such file or directory"));
+  if (!in.content) return std::unexpected(make_error(ErrorCode::io, "read " + path + ": not a regular file"));
+  return std::move(*in.content);
+}
+
+Result<std::optional<std::string>> RemoteFileSystem::read_link(const std::string& path) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = seen_.find(path); it != seen_.end()) {
+      if (!it->second.in) return std::unexpected(it->second.in.error());
+      if (!it->second.in->info.exists) return std::optional<std::string>{};
+      if (it->second.link) return std::optional<std::string>(*it->second.link);
+      return std::unexpected(make_error(ErrorCode::io, path + " is not a symbolic link"));
+    }
+  }
+  std::optional<std::string> link;
+  CONVERGE_TRY(Inspection in, parse_inspection(path, false, runner_.run(inspect_request(path, false)), &link));
+  if (!in.info.exists) return std::optional<std::string>{};
+  if (!link) return std::unexpected(make_error(ErrorCode::io, path + " is not a symbolic link"));
+  return std::optional<std::string>(std::move(*link));
+}
+
+Result<std::string> RemoteFileSystem::write_temp(const std::string& path, const std::string& content, std::uint32_t mode,
+                                                 const Ownership& owner) {
+  std::string who;
+  if (owner.uid) who = std::to_string(*owner.uid);
+  if (owner.gid) who += ":" + std::to_string(*owner.gid);
+  auto r = call("write", path, shell(kWriteTemp, {path, who, octal(mode), owner.carried_over ? "1" : "0"}, content));
+  changed({});
+  if (!r) return std::unexpected(r.error());
+  if (r->out.empty() || r->out.find('\n') != std::string::npos)
+    return std::unexpected(make_error(ErrorCode::io, "write " + path + " on " + node_ + ": no temporary was named"));
+  std::lock_guard lock(mu_);
+  unsynced_.insert(r->out);
+  return r->out;
+}
+
+Status RemoteFileSystem::sync() {
+  std::vector<std::string> argv = {"sync", "-f", "--"};
+  {
+    std::lock_guard lock(mu_);
+    if (unsynced_.empty()) return {};
+    argv.insert(argv.end(), unsynced_.begin(), unsynced_.end());
+    unsynced_.clear();
+  }
+  CONVERGE_TRY(ExecResult r, call("sync", "the new files", request(std::move(argv))));
+  return {};
+}
+
+Status RemoteFileSystem::commit_temp(const std::string& temp, const std::string& path) {
+  auto r = call("rename", path, request({"mv", "-fT", "--", temp, path}));
+  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+}
+
+void RemoteFileSystem::discard_temp(const std::string& temp) {
+  (void)runner_.run(request({"rm", "-f", "--", temp}));
+  std::lock_guard lock(mu_);
+  unsynced_.erase(temp);
+}
+
+int RemoteFileSystem::sweep_temps(const std::string& dir) {
+  auto r = runner_.run(shell(kSweep, {dir}));
+  changed({});
+  int n = 0;
+  if (r && r->exit_code == 0) (void)parse_number(std::string_view(trimmed(r->out)), n);
+  return n;
+}
+
+Status RemoteFileSystem::write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) {
+  CONVERGE_TRY(std::string temp, write_temp(path, content, mode));
+  if (auto st = sync(); !st) {
+    discard_temp(temp);
+    return st;
+  }
+  return commit_temp(temp, path);
+}
+
+Status RemoteFileSystem::make_dir(const std::string& path, std::uint32_t mode) {
+  auto r = call("mkdir", path, request({"mkdir", "-m", octal(mode), "--", path}));
+  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+}
+
+Status RemoteFileSystem::chmod(const std::string& path, std::uint32_t mode) {
+  auto r = call("chmod", path, shell(kChmod, {octal(mode), path}));
+  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+}
+
+Status RemoteFileSystem::chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) {
+  if (!uid && !gid) return {};
+  std::string who = uid ? std::to_string(*uid) : "";
+  if (gid) who += ":" + std::to_string(*gid);
+  auto r = call("chown", path, request({"chown", "-h", "--", who, path}));
+  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+}
+
+Status RemoteFileSystem::remove(const std::string& path, bool recursive) {
+  auto r = recursive ? call("remove", path, request({"rm", "-rf", "--", path})) : call("remove", path, shell(kRemove, {path}));
+  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+}
+
+Status RemoteFileSystem::make_link(const std::string& path, const std::string& target) {
+  auto r = call("link", path, shell(kMakeLink, {path, target}));
+  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+}
+
+void RemoteFileSystem::load_tables() {
+  std::vector<ExecRequest> reqs = {shell("getent passwd || cat /etc/passwd", {}), shell("getent group || cat /etc/group", {})};
+  auto results = runner_.run_batch(reqs);
+  if (!results[0] || results[0]->exit_code != 0 || !results[1] || results[1]->exit_code != 0) return;
+  uid_of_.clear();
+  gid_of_.clear();
+  user_of_.clear();
+  group_of_.clear();
+  parse_table(results[0]->out, uid_of_, user_of_);
+  parse_table(results[1]->out, gid_of_, group_of_);
+  tables_ = true;
+}
+
+Result<std::uint32_t> RemoteFileSystem::lookup(const std::string& name, bool user) {
+  CONVERGE_TRY(std::optional<std::uint32_t> id, numeric_id(name));
+  if (id) return *id;
+  std::lock_guard lock(mu_);
+  const auto& table = user ? uid_of_ : gid_of_;
+  bool fresh = false;
+  if (!tables_) {
+    load_tables();
+    fresh = true;
+  }
+  if (auto it = table.find(name); it != table.end()) return it->second;
+  if (!fresh) {
+    load_tables();  // made since the tables were read
+    if (auto it = table.find(name); it != table.end()) return it->second;
+  }
+  if (!tables_) return std::unexpected(make_error(ErrorCode::unreachable, "cannot read the users and groups of " + node_));
+  return std::unexpected(make_error(ErrorCode::action_failed,
+                                    std::string(user ? "no user '" : "no group '") + name + "' on " + node_));
+}
+
+Result<std::uint32_t> RemoteFileSystem::user_id(const std::string& name) { return lookup(name, true); }
+Result<std::uint32_t> RemoteFileSystem::group_id(const std::string& name) { return lookup(name, false); }
+
+std::optional<std::string> RemoteFileSystem::user_name(std::uint32_t uid) {
+  std::lock_guard lock(mu_);
+  if (!tables_) load_tables();
+  auto it = user_of_.find(uid);
+  return it == user_of_.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+std::optional<std::string> RemoteFileSystem::group_name(std::uint32_t gid) {
+  std::lock_guard lock(mu_);
+  if (!tables_) load_tables();
+  auto it = group_of_.find(gid);
+  return it == group_of_.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+}  // namespace converge

@@ -1,0 +1,101 @@
+// resources/remote_files.h — a POSIX filesystem reached through commands (the ssh transport):
+// what the file, directory and symlink types need, done by a remote POSIX shell with GNU
+// coreutils (stat -c, mktemp, sync -f, mv -T).
+//
+// The guarantees are those of the local transport: a file's content travels on the
+// command's stdin (never in an argv), into a new temporary beside the path (mktemp, 0600),
+// which gets its owner and then its mode before an fsync of its filesystem (sync -f) and a
+// rename over the path (mv -T, never into a directory); no link is followed when a mode or
+// owner changes (a link at the path is refused, chown -h). A whole observation costs one
+// round trip: prefetch() inspects every managed path, and reads the user and group tables,
+// in one batch (resources/shell_batch.h), and later lookups are answered from what it
+// brought back until forget() (the end of the observation) or any change made through
+// this filesystem.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "resources/transport.h"
+
+namespace converge {
+
+/// The largest file whose content is compared over a command transport (what one command's
+/// output may carry, less the batch's framing).
+inline constexpr std::uint64_t kMaxRemoteContent = (1u << 20) - 4096;
+
+class RemoteFileSystem final : public FileSystem {
+ public:
+  /// `runner` runs the commands (it outlives this object); `node` names the node in messages.
+  RemoteFileSystem(CommandRunner& runner, std::string node);
+
+  /// One round trip: inspects every path of `qs` (and a link's target) and reads the node's
+  /// user and group tables; the answers serve stat(), inspect(), read_link() and the name
+  /// lookups until forget() or a change.
+  void prefetch(const std::vector<PathQuery>& qs) override;
+  /// Drops what prefetch() brought back.
+  void forget() override;
+
+  Result<FileInfo> stat(const std::string& path) override;
+  Result<Inspection> inspect(const std::string& path, bool content) override;
+  void hold_directories(bool hold) override {
+    if (!hold) forget();
+  }
+  Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) override;
+  Status write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) override;
+  Result<std::string> write_temp(const std::string& path, const std::string& content, std::uint32_t mode,
+                                 const Ownership& owner = {}) override;
+  /// One `sync -f` naming every temporary written since the last sync.
+  Status sync() override;
+  Status commit_temp(const std::string& temp, const std::string& path) override;
+  void discard_temp(const std::string& temp) override;
+  /// Removes the temporaries ".converge-ssh-*.tmp" in `dir`: it is called only to recover a
+  /// run that was interrupted, while this run holds the node's lock.
+  int sweep_temps(const std::string& dir) override;
+  Status make_dir(const std::string& path, std::uint32_t mode) override;
+  Status chmod(const std::string& path, std::uint32_t mode) override;
+  Status chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) override;
+  Status remove(const std::string& path, bool recursive) override;
+  Result<std::optional<std::string>> read_link(const std::string& path) override;
+  Status make_link(const std::string& path, const std::string& target) override;
+  Result<std::uint32_t> user_id(const std::string& name) override;
+  Result<std::uint32_t> group_id(const std::string& name) override;
+  std::optional<std::string> user_name(std::uint32_t uid) override;
+  std::optional<std::string> group_name(std::uint32_t gid) override;
+
+  /// The request that inspects `path` (exposed for tests), and the reading of its result:
+  /// an Inspection, and a link's target in `link` when the path is a symbolic link.
+  [[nodiscard]] static ExecRequest inspect_request(const std::string& path, bool content);
+  [[nodiscard]] static Result<Inspection> parse_inspection(const std::string& path, bool content, const Result<ExecResult>& r,
+                                                           std::optional<std::string>* link);
+  /// "name:x:id:..." lines (getent passwd or group) into both directions' maps.
+  static void parse_table(const std::string& text, std::map<std::string, std::uint32_t>& by_name,
+                          std::map<std::uint32_t, std::string>& by_id);
+
+ private:
+  struct Seen {
+    Result<Inspection> in;
+    std::optional<std::string> link;  ///< a symbolic link's target
+    bool content = false;             ///< asked with content
+  };
+  /// Runs one command; its failure (non-zero exit) becomes an error naming `what` and `path`.
+  Result<ExecResult> call(const std::string& what, const std::string& path, ExecRequest req);
+  Status changed(Status st);
+  void load_tables();
+  Result<std::uint32_t> lookup(const std::string& name, bool user);
+
+  CommandRunner& runner_;
+  std::string node_;
+  std::mutex mu_;
+  std::map<std::string, Seen> seen_;
+  bool tables_ = false;
+  std::map<std::string, std::uint32_t> uid_of_, gid_of_;
+  std::map<std::uint32_t, std::string> user_of_, group_of_;
+  std::set<std::string> unsynced_;
+};
+
+}  // namespace converge

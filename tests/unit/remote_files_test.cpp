@@ -1,0 +1,233 @@
+// resources/remote_files.h: the remote filesystem's shell scripts run for real, by a local
+// shell standing in for the remote one (a LocalTransport without a root is the runner), in
+// a temporary directory: one round trip for a prefetched observation, atomic two-phase
+// writes with owner and mode, links, refusals, removal, sweeping, and the parsers.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "resources/local_transport.h"
+#include "resources/remote_files.h"
+#include "resources/ssh_transport.h"
+
+using namespace converge;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Runs through a local shell and counts the round trips (a batch is one).
+class CountingRunner final : public CommandRunner {
+ public:
+  Result<ExecResult> run(const ExecRequest& req) override {
+    ++trips;
+    return local.run(req);
+  }
+  std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override {
+    ++trips;
+    return local.run_batch(reqs);
+  }
+  LocalTransport local;
+  std::atomic<int> trips{0};
+};
+
+struct Dir {
+  std::string path;
+  CountingRunner runner;
+  RemoteFileSystem files{runner, "h1"};
+  Dir() {
+    char tmpl[] = "/tmp/converge-remote-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~Dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  void put(const std::string& name, const std::string& content) { std::ofstream(path + "/" + name) << content; }
+  [[nodiscard]] std::string get(const std::string& name) const {
+    std::ifstream in(path + "/" + name);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+  [[nodiscard]] int temporaries() const {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(path)) n += e.path().filename().string().starts_with(".converge-ssh-");
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Dir, "prefetch observes every path in one round trip, then answers from it", "[remote_files]") {
+  put("a", "alpha\n");
+  fs::create_directory(path + "/d");
+  fs::create_symlink("a", path + "/l");
+  ::chmod((path + "/a").c_str(), 0640);
+  files.prefetch({{path + "/a", true}, {path + "/d", false}, {path + "/l", false}, {path + "/missing", true},
+                  {path + "/a/below-a-file", false}});
+  CHECK(runner.trips == 1);
+  auto a = files.inspect(path + "/a", true);
+  REQUIRE(a);
+  CHECK(a->info.exists);
+  CHECK(a->info.is_regular);
+  CHECK(a->info.mode == 0640);
+  CHECK(a->info.uid == ::getuid());
+  CHECK(a->content == std::optional<std::string>("alpha\n"));
+  auto d = files.stat(path + "/d");
+  REQUIRE(d);
+  CHECK(d->is_dir);
+  auto l = files.read_link(path + "/l");
+  REQUIRE(l);
+  CHECK(*l == std::optional<std::string>("a"));
+  CHECK_FALSE(files.stat(path + "/missing")->exists);
+  CHECK_FALSE(files.stat(path + "/a/below-a-file")->exists);  // "Not a directory": absent
+  CHECK(files.user_name(::getuid()).has_value());
+  CHECK(runner.trips == 1);
+  // Not asked with content: fetched on demand.
+  CHECK(files.read(path + "/d").error().message.find("not a regular file") != std::string::npos);
+  files.forget();
+  const int before = runner.trips;
+  CHECK(files.stat(path + "/a"));
+  CHECK(runner.trips == before + 1);
+}
+
+TEST_CASE_METHOD(Dir, "a change made through it drops what was prefetched", "[remote_files]") {
+  put("a", "old");
+  files.prefetch({{path + "/a", true}});
+  REQUIRE(files.write_atomic(path + "/a", "new", 0600));
+  CHECK(files.read(path + "/a").value() == "new");
+}
+
+TEST_CASE_METHOD(Dir, "write_temp, sync, commit_temp: content, owner and mode at once, nothing left over", "[remote_files]") {
+  put("f", "before");
+  const std::string content("binary\0bytes\n'quoted' $(not run)", 33);
+  Ownership o;
+  o.uid = ::getuid();
+  o.gid = ::getgid();
+  auto temp = files.write_temp(path + "/f", content, 04750, o);
+  REQUIRE(temp);
+  CHECK(get("f") == "before");
+  CHECK(temp->find(path + "/.converge-ssh-") == 0);
+  REQUIRE(files.sync());
+  REQUIRE(files.commit_temp(*temp, path + "/f"));
+  CHECK(get("f") == content);
+  struct stat st {};
+  REQUIRE(::stat((path + "/f").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 04750);
+  CHECK(temporaries() == 0);
+  // Discarded: gone.
+  auto t2 = files.write_temp(path + "/f", "x", 0644);
+  REQUIRE(t2);
+  files.discard_temp(*t2);
+  CHECK(temporaries() == 0);
+}
+
+TEST_CASE_METHOD(Dir, "a write into a missing directory fails, naming the path and the node", "[remote_files]") {
+  auto t = files.write_temp(path + "/no/such/f", "x", 0644);
+  REQUIRE_FALSE(t);
+  CHECK(t.error().message.find(path + "/no/such/f on h1") != std::string::npos);
+}
+
+TEST_CASE_METHOD(Dir, "directories, modes, owners and removal", "[remote_files]") {
+  REQUIRE(files.make_dir(path + "/d", 02750));
+  struct stat st {};
+  REQUIRE(::stat((path + "/d").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 02750);
+  REQUIRE(files.chmod(path + "/d", 0700));
+  REQUIRE(::stat((path + "/d").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0700);
+  REQUIRE(files.chown(path + "/d", ::getuid(), ::getgid()));
+  put("d/inside", "x");
+  CHECK_FALSE(files.remove(path + "/d", false));  // not empty: rmdir refuses
+  REQUIRE(files.remove(path + "/d", true));
+  CHECK_FALSE(fs::exists(path + "/d"));
+}
+
+TEST_CASE_METHOD(Dir, "a link: made atomically over a file, never followed by chmod, refused over a directory",
+                 "[remote_files]") {
+  put("target", "t");
+  put("f", "a file where the link goes");
+  REQUIRE(files.make_link(path + "/f", "target"));
+  CHECK(fs::read_symlink(path + "/f") == "target");
+  REQUIRE(files.make_link(path + "/f", "-odd name"));
+  CHECK(fs::read_symlink(path + "/f") == "-odd name");
+  auto ch = files.chmod(path + "/f", 0777);
+  REQUIRE_FALSE(ch);
+  CHECK(ch.error().message.find("symbolic link") != std::string::npos);
+  fs::create_directory(path + "/dir");
+  CHECK_FALSE(files.make_link(path + "/dir", "target"));
+  CHECK(fs::is_directory(fs::symlink_status(path + "/dir")));
+  CHECK(files.read_link(path + "/target").error().message.find("not a symbolic link") != std::string::npos);
+  CHECK(files.read_link(path + "/none").value() == std::nullopt);
+  REQUIRE(files.remove(path + "/f", false));
+  CHECK_FALSE(fs::exists(fs::symlink_status(path + "/f")));
+  CHECK(temporaries() == 0);
+}
+
+TEST_CASE_METHOD(Dir, "sweep_temps removes what an interrupted run left, and nothing else", "[remote_files]") {
+  put(".converge-ssh-AbCdEfGhIj.tmp", "half");
+  fs::create_symlink("x", path + "/.converge-ssh-link-77.tmp");
+  put("keep.tmp", "mine");
+  CHECK(files.sweep_temps(path) == 2);
+  CHECK(temporaries() == 0);
+  CHECK(fs::exists(path + "/keep.tmp"));
+}
+
+TEST_CASE_METHOD(Dir, "names resolve through the node's tables, numbers as themselves", "[remote_files]") {
+  CHECK(files.user_id("root").value() == 0);
+  CHECK(files.group_id("root").value() == 0);
+  CHECK(files.user_id("1234").value() == 1234);
+  auto none = files.user_id("no-such-user-here");
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message == "no user 'no-such-user-here' on h1");
+  CHECK_FALSE(files.user_id("4294967295"));  // -1 to chown
+}
+
+TEST_CASE("parse_inspection reads stat's line and refuses what it cannot read", "[remote_files]") {
+  std::optional<std::string> link;
+  auto r = RemoteFileSystem::parse_inspection("/x", true, ExecResult{0, false, "81a4 0 0 3\nabc", ""}, &link);
+  REQUIRE(r);
+  CHECK(r->info.mode == 0644);
+  CHECK(r->content == std::optional<std::string>("abc"));
+  r = RemoteFileSystem::parse_inspection("/x", false, ExecResult{0, false, "a1ff 5 6 1\nt\n", ""}, &link);
+  REQUIRE(r);
+  CHECK_FALSE(r->info.is_regular);
+  CHECK(link == std::optional<std::string>("t"));
+  CHECK_FALSE(RemoteFileSystem::parse_inspection("/x", false, ExecResult{0, false, "garbage\n", ""}, &link));
+  CHECK_FALSE(RemoteFileSystem::parse_inspection("/x", false, ExecResult{3, false, "", "stat: Permission denied"}, &link));
+  CHECK_FALSE(
+      RemoteFileSystem::parse_inspection("/x", false, ExecResult{3, false, "", "stat: No such file or directory"}, &link)
+          ->info.exists);
+  const std::string big(kMaxRemoteContent + 1, 'x');
+  auto too = RemoteFileSystem::parse_inspection("/x", true, ExecResult{0, false, "81a4 0 0 2000000\n" + big, ""}, &link);
+  REQUIRE_FALSE(too);
+  CHECK(too.error().message.find("cannot be compared") != std::string::npos);
+}
+
+TEST_CASE("parse_table reads passwd and group lines, the first name of an id kept", "[remote_files]") {
+  std::map<std::string, std::uint32_t> by_name;
+  std::map<std::uint32_t, std::string> by_id;
+  RemoteFileSystem::parse_table("root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/:/bin/sh\nbad line\n:x:5:5\napp:x:1001:1001::/:\n",
+                                by_name, by_id);
+  CHECK(by_name.at("root") == 0);
+  CHECK(by_name.at("toor") == 0);
+  CHECK(by_id.at(0) == "root");
+  CHECK(by_name.at("app") == 1001);
+  CHECK(by_name.size() == 3);
+}
+
+TEST_CASE("only a connection never made is retried", "[ssh]") {
+  CHECK(ssh_connect_failed("ssh: connect to host 127.0.0.2 port 22: Connection refused"));
+  CHECK(ssh_connect_failed("kex_exchange_identification: read: Connection reset by peer"));
+  CHECK(ssh_connect_failed("ssh: connect to host 10.0.0.9 port 22: Connection timed out"));
+  CHECK_FALSE(ssh_connect_failed("Connection to 127.0.0.2 closed by remote host."));
+  CHECK_FALSE(ssh_connect_failed("client_loop: send disconnect: Connection reset by peer"));
+  CHECK_FALSE(ssh_connect_failed("mux_client_read_packet: read header failed: Broken pipe"));
+  CHECK_FALSE(ssh_connect_failed("Host key verification failed."));
+}
