@@ -13,13 +13,23 @@ constexpr const char* kInspect =
     "LC_ALL=C stat -c '%f %u %g %s' -- \"$1\" || exit 3; "
     "if [ -L \"$1\" ]; then readlink -- \"$1\"; elif [ \"$2\" = 1 ] && [ -f \"$1\" ]; then head -c \"$3\" -- \"$1\"; fi";
 
-/// A new temporary beside $1 (0600, from mktemp) holding stdin, owned by $2 (none: left as
-/// made; failure tolerated when $4 is 1, an owner only carried over) and then of mode $3;
-/// prints its path. Removed again when any of that fails.
-constexpr const char* kWriteTemp =
-    "d=${1%/*}; [ -n \"$d\" ] || d=/; t=$(mktemp \"$d/.converge-ssh-XXXXXXXXXX.tmp\") || exit 1; "
-    "if cat >\"$t\" && { [ -z \"$2\" ] || chown -h -- \"$2\" \"$t\" 2>/dev/null || [ \"$4\" = 1 ] || chown -h -- \"$2\" \"$t\"; } "
-    "&& chmod -- \"$3\" \"$t\"; then printf '%s' \"$t\"; else rm -f -- \"$t\"; exit 1; fi";
+/// Writes $1 files read from stdin, each as a header "PATHLEN CONTENTLEN MODE OWNER
+/// CARRIED" and then the path's and the content's bytes, into a new temporary beside its
+/// path (0600, from mktemp), owned by OWNER ("-": left as made; a failure tolerated when
+/// CARRIED is 1, an owner only carried over) and then of MODE; prints "ok TEMP" or "fail
+/// WHY" and a NUL for each; then one sync -f of every temporary made. A header it cannot
+/// read ends the batch (exit 125).
+constexpr const char* kWriteAll =
+    "n=$1; set --; while [ \"$n\" -gt 0 ]; do n=$((n - 1)); "
+    "IFS=' ' read -r plen clen mode owner carried || exit 125; "
+    "case $plen.$clen.$mode in *[!0-9.]*|.*|*..*|*.) exit 125;; esac; "
+    "p=$(head -c \"$plen\"; echo x); p=${p%x}; d=${p%/*}; [ -n \"$d\" ] || d=/; "
+    "if t=$(mktemp \"$d/.converge-ssh-XXXXXXXXXX.tmp\" 2>&1); then "
+    "if err=$( { head -c \"$clen\" >\"$t\" && { [ \"$owner\" = - ] || chown -h -- \"$owner\" \"$t\" 2>/dev/null || "
+    "[ \"$carried\" = 1 ] || chown -h -- \"$owner\" \"$t\"; } && chmod -- \"$mode\" \"$t\"; } 2>&1 ); then "
+    "set -- \"$@\" \"$t\"; printf 'ok %s\\0' \"$t\"; else rm -f -- \"$t\"; printf 'fail %s: %s\\0' \"$p\" \"$err\"; fi; "
+    "else head -c \"$clen\" >/dev/null; printf 'fail %s: %s\\0' \"$p\" \"$t\"; fi; done; "
+    "[ $# -eq 0 ] || sync -f -- \"$@\"";
 
 constexpr const char* kChmod =
     "if [ -L \"$2\" ]; then echo \"$2: it is a symbolic link; not followed\" >&2; exit 1; fi; chmod -- \"$1\" \"$2\"";
@@ -142,9 +152,16 @@ void RemoteFileSystem::parse_table(const std::string& text, std::map<std::string
 }
 
 void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
+  std::vector<std::pair<std::string, std::string>> renames;
+  {
+    std::lock_guard lock(mu_);
+    renames.swap(renames_);
+  }
   std::map<std::string, bool> want;
   for (const auto& q : qs) want[q.path] = want[q.path] || q.content;
+  // The renames waiting since the last sync go first, in the same round trip.
   std::vector<ExecRequest> reqs;
+  for (const auto& [temp, path] : renames) reqs.push_back(request({"mv", "-fT", "--", temp, path}));
   std::vector<const std::string*> paths;
   for (const auto& [path, content] : want) {
     reqs.push_back(inspect_request(path, content));
@@ -157,7 +174,10 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
     reqs.push_back(shell("getent group || cat /etc/group", {}));
   }
   if (reqs.empty()) return;
-  auto results = runner_.run_batch(reqs);
+  auto all = runner_.run_batch(reqs);
+  note_renames(renames, all);
+  std::vector<Result<ExecResult>> results(std::make_move_iterator(all.begin() + static_cast<long>(renames.size())),
+                                          std::make_move_iterator(all.end()));
   for (std::size_t i = 0; i < paths.size(); ++i) {
     Seen s{Inspection{}, std::nullopt, want[*paths[i]]};
     s.in = parse_inspection(*paths[i], s.content, results[i], &s.link);
@@ -177,8 +197,10 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
 }
 
 void RemoteFileSystem::forget() {
+  flush_renames();
   std::lock_guard lock(mu_);
   seen_.clear();
+  failed_renames_.clear();
   tables_ = false;
   uid_of_.clear();
   gid_of_.clear();
@@ -193,6 +215,7 @@ Status RemoteFileSystem::changed(Status st) {
 }
 
 Result<ExecResult> RemoteFileSystem::call(const std::string& what, const std::string& path, ExecRequest req) {
+  flush_renames();
   CONVERGE_TRY(ExecResult r, runner_.run(req));
   if (r.exit_code != 0 || r.timed_out) {
     std::string why = r.timed_out ? std::string("timed out") : trimmed(r.err);
@@ -203,8 +226,10 @@ Result<ExecResult> RemoteFileSystem::call(const std::string& what, const std::st
 }
 
 Result<Inspection> RemoteFileSystem::inspect(const std::string& path, bool content) {
+  flush_renames();
   {
     std::lock_guard lock(mu_);
+    if (auto it = failed_renames_.find(path); it != failed_renames_.end()) return std::unexpected(it->second);
     if (auto it = seen_.find(path); it != seen_.end() && (it->second.content || !content)) {
       Result<Inspection> in = it->second.in;
       if (in && !content) in->content.reset();
@@ -228,6 +253,7 @@ Result<std::string> RemoteFileSystem::read(const std::string& path, std::uint64_
 }
 
 Result<std::optional<std::string>> RemoteFileSystem::read_link(const std::string& path) {
+  flush_renames();
   {
     std::lock_guard lock(mu_);
     if (auto it = seen_.find(path); it != seen_.end()) {
@@ -249,37 +275,124 @@ Result<std::string> RemoteFileSystem::write_temp(const std::string& path, const 
   std::string who;
   if (owner.uid) who = std::to_string(*owner.uid);
   if (owner.gid) who += ":" + std::to_string(*owner.gid);
-  auto r = call("write", path, shell(kWriteTemp, {path, who, octal(mode), owner.carried_over ? "1" : "0"}, content));
-  changed({});
-  if (!r) return std::unexpected(r.error());
-  if (r->out.empty() || r->out.find('\n') != std::string::npos)
-    return std::unexpected(make_error(ErrorCode::io, "write " + path + " on " + node_ + ": no temporary was named"));
   std::lock_guard lock(mu_);
-  unsynced_.insert(r->out);
-  return r->out;
+  // Written by the next sync(), with the others of its wave: the name stands for the
+  // temporary until then.
+  const std::string token = "pending:" + std::to_string(next_token_++);
+  writes_.push_back({token, path, content, octal(mode), who.empty() ? "-" : who, owner.carried_over});
+  return token;
+}
+
+ExecRequest RemoteFileSystem::writes_request(const std::vector<Write>& ws) {
+  std::string input;
+  for (const auto& w : ws) {
+    input += std::to_string(w.path.size()) + " " + std::to_string(w.content.size()) + " " + w.mode + " " + w.owner + " " +
+             (w.carried_over ? "1" : "0") + "\n" + w.path + w.content;
+  }
+  return shell(kWriteAll, {std::to_string(ws.size())}, std::move(input));
+}
+
+std::vector<Result<std::string>> RemoteFileSystem::parse_writes(const Result<ExecResult>& r, std::size_t n,
+                                                                const std::string& node) {
+  std::vector<Result<std::string>> out;
+  std::size_t at = 0;
+  if (r) {
+    while (out.size() < n && at < r->out.size()) {
+      std::size_t end = r->out.find('\0', at);
+      if (end == std::string::npos) break;
+      std::string entry = r->out.substr(at, end - at);
+      at = end + 1;
+      if (entry.starts_with("ok ") && entry.size() > 3)
+        out.emplace_back(entry.substr(3));
+      else
+        out.emplace_back(std::unexpected(make_error(ErrorCode::io, "write on " + node + ": " +
+                                                                       (entry.starts_with("fail ") ? trimmed(entry.substr(5)) : entry))));
+    }
+  }
+  while (out.size() < n) {
+    if (!r) {
+      out.emplace_back(std::unexpected(r.error()));
+      continue;
+    }
+    std::string why = r->timed_out ? std::string("timed out") : trimmed(r->err);
+    out.emplace_back(std::unexpected(make_error(ErrorCode::io, "write on " + node + ": the batch stopped" +
+                                                                   (why.empty() ? std::string() : ": " + why))));
+  }
+  return out;
 }
 
 Status RemoteFileSystem::sync() {
-  std::vector<std::string> argv = {"sync", "-f", "--"};
+  std::vector<Write> ws;
   {
     std::lock_guard lock(mu_);
-    if (unsynced_.empty()) return {};
-    argv.insert(argv.end(), unsynced_.begin(), unsynced_.end());
-    unsynced_.clear();
+    ws.swap(writes_);
   }
-  CONVERGE_TRY(ExecResult r, call("sync", "the new files", request(std::move(argv))));
+  if (ws.empty()) return {};
+  auto r = runner_.run(writes_request(ws));
+  auto made = parse_writes(r, ws.size(), node_);
+  std::lock_guard lock(mu_);
+  seen_.clear();
+  for (std::size_t i = 0; i < ws.size(); ++i) temps_.insert_or_assign(ws[i].token, std::move(made[i]));
+  // Each write reported its own outcome; the temporaries made are durable only when the
+  // batch's closing sync -f succeeded (exit 0).
+  if (!r) return std::unexpected(r.error());
+  if (r->exit_code != 0 || r->timed_out)
+    return std::unexpected(make_error(ErrorCode::io, "sync on " + node_ + ": " +
+                                                         (r->timed_out ? std::string("timed out") : trimmed(r->err))));
   return {};
 }
 
-Status RemoteFileSystem::commit_temp(const std::string& temp, const std::string& path) {
-  auto r = call("rename", path, request({"mv", "-fT", "--", temp, path}));
-  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+Status RemoteFileSystem::commit_temp(const std::string& token, const std::string& path) {
+  std::lock_guard lock(mu_);
+  auto it = temps_.find(token);
+  if (it == temps_.end())
+    return std::unexpected(make_error(ErrorCode::internal, "commit of " + path + " before its write was synced"));
+  Result<std::string> temp = std::move(it->second);
+  temps_.erase(it);
+  if (!temp) return std::unexpected(temp.error());
+  // Renamed with the next batch this filesystem sends (the verification's prefetch, or
+  // whatever comes first); a failed rename is that path's observation.
+  renames_.emplace_back(*temp, path);
+  seen_.erase(path);
+  return {};
 }
 
-void RemoteFileSystem::discard_temp(const std::string& temp) {
-  (void)runner_.run(request({"rm", "-f", "--", temp}));
+void RemoteFileSystem::flush_renames() {
+  std::vector<std::pair<std::string, std::string>> rs;
+  {
+    std::lock_guard lock(mu_);
+    rs.swap(renames_);
+  }
+  if (rs.empty()) return;
+  std::vector<ExecRequest> reqs;
+  for (const auto& [temp, path] : rs) reqs.push_back(request({"mv", "-fT", "--", temp, path}));
   std::lock_guard lock(mu_);
-  unsynced_.erase(temp);
+  note_renames(rs, runner_.run_batch(reqs));
+}
+
+void RemoteFileSystem::note_renames(const std::vector<std::pair<std::string, std::string>>& rs,
+                                    const std::vector<Result<ExecResult>>& results) {
+  if (rs.empty()) return;
+  seen_.clear();
+  for (std::size_t i = 0; i < rs.size(); ++i) {
+    const auto& r = results[i];
+    if (r && r->exit_code == 0) continue;
+    Error e = r ? make_error(ErrorCode::io, "rename " + rs[i].second + " on " + node_ + ": " + trimmed(r->err)) : r.error();
+    failed_renames_.insert_or_assign(rs[i].second, e);
+  }
+}
+
+void RemoteFileSystem::discard_temp(const std::string& token) {
+  std::optional<std::string> temp;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(writes_, [&](const Write& w) { return w.token == token; });
+    if (auto it = temps_.find(token); it != temps_.end()) {
+      if (it->second) temp = *it->second;
+      temps_.erase(it);
+    }
+  }
+  if (temp) (void)runner_.run(request({"rm", "-f", "--", *temp}));
 }
 
 int RemoteFileSystem::sweep_temps(const std::string& dir) {
@@ -296,7 +409,11 @@ Status RemoteFileSystem::write_atomic(const std::string& path, const std::string
     discard_temp(temp);
     return st;
   }
-  return commit_temp(temp, path);
+  CONVERGE_CHECK(commit_temp(temp, path));
+  flush_renames();
+  std::lock_guard lock(mu_);
+  if (auto it = failed_renames_.find(path); it != failed_renames_.end()) return std::unexpected(it->second);
+  return {};
 }
 
 Status RemoteFileSystem::make_dir(const std::string& path, std::uint32_t mode) {

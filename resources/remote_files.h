@@ -47,10 +47,15 @@ class RemoteFileSystem final : public FileSystem {
   }
   Result<std::string> read(const std::string& path, std::uint64_t size_hint = 0) override;
   Status write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) override;
+  /// Queues the write (no round trip): the name returned stands for the temporary.
+  /// REQUIRES (as for every FileSystem): sync() before commit_temp().
   Result<std::string> write_temp(const std::string& path, const std::string& content, std::uint32_t mode,
                                  const Ownership& owner = {}) override;
-  /// One `sync -f` naming every temporary written since the last sync.
+  /// Every write queued since the last sync, each into its temporary, and one `sync -f` of
+  /// them: one round trip for a wave's files. A write that failed fails its commit_temp().
   Status sync() override;
+  /// Queues the rename: it goes with the next round trip (the verification's prefetch);
+  /// a rename that failed is what the path's next observation reports.
   Status commit_temp(const std::string& temp, const std::string& path) override;
   void discard_temp(const std::string& temp) override;
   /// Removes the temporaries ".converge-ssh-*.tmp" in `dir`: it is called only to recover a
@@ -72,6 +77,15 @@ class RemoteFileSystem final : public FileSystem {
   [[nodiscard]] static ExecRequest inspect_request(const std::string& path, bool content);
   [[nodiscard]] static Result<Inspection> parse_inspection(const std::string& path, bool content, const Result<ExecResult>& r,
                                                            std::optional<std::string>* link);
+  /// The request that writes `ws` (exposed for tests), and its outcome: a temporary's path
+  /// or why it was not made, for each of `n` writes.
+  struct Write {
+    std::string token, path, content, mode, owner;  ///< mode: octal digits; owner: "UID[:GID]", ":GID" or "-"
+    bool carried_over = false;
+  };
+  [[nodiscard]] static ExecRequest writes_request(const std::vector<Write>& ws);
+  [[nodiscard]] static std::vector<Result<std::string>> parse_writes(const Result<ExecResult>& r, std::size_t n,
+                                                                     const std::string& node);
   /// "name:x:id:..." lines (getent passwd or group) into both directions' maps.
   static void parse_table(const std::string& text, std::map<std::string, std::uint32_t>& by_name,
                           std::map<std::uint32_t, std::string>& by_id);
@@ -85,6 +99,10 @@ class RemoteFileSystem final : public FileSystem {
   /// Runs one command; its failure (non-zero exit) becomes an error naming `what` and `path`.
   Result<ExecResult> call(const std::string& what, const std::string& path, ExecRequest req);
   Status changed(Status st);
+  /// Sends the queued renames (one round trip); note_renames() records their outcome.
+  void flush_renames();
+  void note_renames(const std::vector<std::pair<std::string, std::string>>& rs,
+                    const std::vector<Result<ExecResult>>& results);
   void load_tables();
   Result<std::uint32_t> lookup(const std::string& name, bool user);
 
@@ -95,7 +113,11 @@ class RemoteFileSystem final : public FileSystem {
   bool tables_ = false;
   std::map<std::string, std::uint32_t> uid_of_, gid_of_;
   std::map<std::uint32_t, std::string> user_of_, group_of_;
-  std::set<std::string> unsynced_;
+  std::vector<Write> writes_;                                  ///< queued by write_temp()
+  std::map<std::string, Result<std::string>> temps_;           ///< token -> temporary (or why not)
+  std::vector<std::pair<std::string, std::string>> renames_;   ///< queued by commit_temp()
+  std::map<std::string, Error> failed_renames_;                ///< path -> why its rename failed
+  std::uint64_t next_token_ = 0;
 };
 
 }  // namespace converge

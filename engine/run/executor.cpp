@@ -103,6 +103,26 @@ class ResourceContext final : public ApplyContext {
   const int owner_;
 };
 
+/// A node whose every lookup is a round trip (resources/remote_files.h) is told first what
+/// the built-in resources `idx` will look at, and fetches it all at once, one round trip
+/// per node, side by side. Returns the filesystems told: forget() them when done.
+std::vector<FileSystem*> prefetch_paths(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
+                                        const std::vector<int>& idx, int workers) {
+  std::map<std::string, std::vector<PathQuery>> paths;
+  for (int i : idx) {
+    const ResourceSpec& spec = m.resources[i];
+    if (const Value* p = spec.prop("path"); p && p->is_string() && !datatype::data_type(types, spec.type))
+      paths[spec.node].push_back({p->as_string(), spec.prop("content") != nullptr});
+  }
+  std::vector<std::pair<FileSystem*, const std::vector<PathQuery>*>> work;
+  for (const auto& [node, qs] : paths)
+    if (Transport* t = transports(node); t && t->files()) work.emplace_back(t->files(), &qs);
+  parallel_for(static_cast<int>(work.size()), workers, [&](int k) { work[k].first->prefetch(*work[k].second); });
+  std::vector<FileSystem*> told;
+  for (const auto& [fs, qs] : work) told.push_back(fs);
+  return told;
+}
+
 /// Group commit: one sync per filesystem, then each deferred commit with the sync's outcome
 /// (a failed sync, or a failed action, makes it undo instead). A failed commit fails its
 /// resource.
@@ -129,6 +149,10 @@ void commit_wave(const WaveCommits& commits, std::vector<ResourceResult>& result
 void verify_wave(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
                  const std::vector<int>& act, const std::vector<char>& acted, int workers, const Secrets& secrets,
                  std::vector<ResourceResult>& results) {
+  std::vector<int> look;
+  for (std::size_t k = 0; k < act.size(); ++k)
+    if (acted[k] && results[act[k]].outcome != Outcome::failed) look.push_back(act[k]);
+  const std::vector<FileSystem*> told = prefetch_paths(m, types, transports, look, workers);
   parallel_for(static_cast<int>(act.size()), workers, [&](int k) {
     int i = act[k];
     ResourceResult& r = results[i];
@@ -147,6 +171,7 @@ void verify_wave(const Manifest& m, const TypeRegistry& types, const TransportLo
       r.outcome = Outcome::changed;
     }
   });
+  for (FileSystem* fs : told) fs->forget();
 }
 
 }  // namespace
@@ -231,18 +256,10 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
     if (fresh) jobs.emplace_back();
     jobs[it->second].push_back(i);
   }
-  // A node whose every lookup is a round trip is told first what the built-in resources will
-  // look at, and fetches it all at once (resources/remote_files.h).
-  std::map<std::string, std::vector<PathQuery>> paths;
-  for (const auto& job : jobs) {
-    const ResourceSpec& spec = m.resources[job.front()];
-    if (const Value* p = spec.prop("path"); p && p->is_string() && !datatype::data_type(types, spec.type))
-      paths[spec.node].push_back({p->as_string(), spec.prop("content") != nullptr});
-  }
-  std::vector<std::pair<FileSystem*, const std::vector<PathQuery>*>> told;
-  for (const auto& [node, qs] : paths)
-    if (Transport* t = transports(node); t && t->files()) told.emplace_back(t->files(), &qs);
-  parallel_for(static_cast<int>(told.size()), opts.parallel, [&](int k) { told[k].first->prefetch(*told[k].second); });
+  std::vector<int> builtin;
+  for (const auto& job : jobs)
+    if (!datatype::data_type(types, m.resources[job.front()].type)) builtin.push_back(job.front());
+  const std::vector<FileSystem*> told = prefetch_paths(m, types, transports, builtin, opts.parallel);
   parallel_for(static_cast<int>(jobs.size()), opts.parallel, [&](int j) {
     const std::vector<int>& job = jobs[j];
     const ResourceSpec& first = m.resources[job.front()];
@@ -251,7 +268,7 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
     observe_one(first, *types.find(first.type), transports(first.node), secrets, results[job.front()]);
     results[job.front()].elapsed = since(start);
   });
-  for (const auto& [fs, qs] : told) fs->forget();
+  for (FileSystem* fs : told) fs->forget();
   return results;
 }
 
@@ -320,6 +337,11 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
         return;
       }
     }
+    // Upstream changed this run: what was observed may be stale; looked at again first.
+    std::vector<int> stale;
+    for (int i : act)
+      if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; })) stale.push_back(i);
+    const std::vector<FileSystem*> told = prefetch_paths(m, types, transports, stale, opts.parallel);
     WaveCommits commits;
     std::vector<char> acted(act.size(), 0);
     parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {
@@ -352,6 +374,7 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
       }
       r.elapsed = since(start);
     });
+    for (FileSystem* fs : told) fs->forget();
     commit_wave(commits, results, secrets);
     verify_wave(m, types, transports, act, acted, opts.parallel, secrets, results);
     for (std::size_t k = 0; k < act.size(); ++k)

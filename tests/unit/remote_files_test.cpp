@@ -104,34 +104,81 @@ TEST_CASE_METHOD(Dir, "a change made through it drops what was prefetched", "[re
   CHECK(files.read(path + "/a").value() == "new");
 }
 
-TEST_CASE_METHOD(Dir, "write_temp, sync, commit_temp: content, owner and mode at once, nothing left over", "[remote_files]") {
+TEST_CASE_METHOD(Dir, "a wave's writes: one round trip to write and sync, one to rename and look again",
+                 "[remote_files]") {
   put("f", "before");
   const std::string content("binary\0bytes\n'quoted' $(not run)", 33);
   Ownership o;
   o.uid = ::getuid();
   o.gid = ::getgid();
   auto temp = files.write_temp(path + "/f", content, 04750, o);
+  auto temp2 = files.write_temp(path + "/g", "", 0600);
+  auto temp3 = files.write_temp(path + "/h", "h\n", 0644);
   REQUIRE(temp);
-  CHECK(get("f") == "before");
-  CHECK(temp->find(path + "/.converge-ssh-") == 0);
+  REQUIRE(temp2);
+  REQUIRE(temp3);
+  CHECK(runner.trips == 0);  // queued
   REQUIRE(files.sync());
+  CHECK(runner.trips == 1);
+  CHECK(get("f") == "before");
+  CHECK(temporaries() == 3);
   REQUIRE(files.commit_temp(*temp, path + "/f"));
+  REQUIRE(files.commit_temp(*temp2, path + "/g"));
+  REQUIRE(files.commit_temp(*temp3, path + "/h"));
+  CHECK(runner.trips == 1);  // renames queued too
+  files.prefetch({{path + "/f", true}, {path + "/g", true}, {path + "/h", true}});
+  CHECK(runner.trips == 2);
+  CHECK(files.read(path + "/f").value() == content);
+  CHECK(files.read(path + "/g").value().empty());
+  CHECK(files.stat(path + "/h")->mode == 0644);
+  CHECK(runner.trips == 2);
   CHECK(get("f") == content);
   struct stat st {};
   REQUIRE(::stat((path + "/f").c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 04750);
   CHECK(temporaries() == 0);
-  // Discarded: gone.
-  auto t2 = files.write_temp(path + "/f", "x", 0644);
-  REQUIRE(t2);
-  files.discard_temp(*t2);
-  CHECK(temporaries() == 0);
 }
 
-TEST_CASE_METHOD(Dir, "a write into a missing directory fails, naming the path and the node", "[remote_files]") {
-  auto t = files.write_temp(path + "/no/such/f", "x", 0644);
-  REQUIRE_FALSE(t);
-  CHECK(t.error().message.find(path + "/no/such/f on h1") != std::string::npos);
+TEST_CASE_METHOD(Dir, "a discarded write leaves nothing, queued or written", "[remote_files]") {
+  auto queued = files.write_temp(path + "/f", "x", 0644);
+  REQUIRE(queued);
+  files.discard_temp(*queued);
+  REQUIRE(files.sync());
+  CHECK(runner.trips == 0);
+  auto written = files.write_temp(path + "/f", "x", 0644);
+  REQUIRE(written);
+  REQUIRE(files.sync());
+  CHECK(temporaries() == 1);
+  files.discard_temp(*written);
+  CHECK(temporaries() == 0);
+  CHECK_FALSE(fs::exists(path + "/f"));
+}
+
+TEST_CASE_METHOD(Dir, "a write into a missing directory fails its own commit, not the others", "[remote_files]") {
+  auto bad = files.write_temp(path + "/no/such/f", "x", 0644);
+  auto good = files.write_temp(path + "/ok", "fine", 0644);
+  REQUIRE(bad);
+  REQUIRE(good);
+  REQUIRE(files.sync());
+  auto c = files.commit_temp(*bad, path + "/no/such/f");
+  REQUIRE_FALSE(c);
+  CHECK(c.error().message.find("on h1") != std::string::npos);
+  CHECK(c.error().message.find(path + "/no/such/f") != std::string::npos);
+  REQUIRE(files.commit_temp(*good, path + "/ok"));
+  files.forget();
+  CHECK(get("ok") == "fine");
+}
+
+TEST_CASE_METHOD(Dir, "a rename that fails is the path's next observation", "[remote_files]") {
+  fs::create_directory(path + "/d");
+  auto t = files.write_temp(path + "/d", "x", 0644);
+  REQUIRE(t);
+  REQUIRE(files.sync());
+  REQUIRE(files.commit_temp(*t, path + "/d"));
+  auto seen = files.inspect(path + "/d", true);
+  REQUIRE_FALSE(seen);
+  CHECK(seen.error().message.find("rename " + path + "/d on h1") != std::string::npos);
+  CHECK(fs::is_directory(path + "/d"));
 }
 
 TEST_CASE_METHOD(Dir, "directories, modes, owners and removal", "[remote_files]") {
