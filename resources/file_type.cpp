@@ -7,6 +7,7 @@
 
 #include "engine/model/diff.h"
 #include "engine/model/manifest.h"
+#include "engine/model/sha256.h"
 #include "resources/transport.h"
 
 namespace converge {
@@ -158,7 +159,20 @@ class FileProvider final : public Provider {
     if (!in->info.exists) return Observation::absent();
     if (!in->info.is_regular) return Observation::unknown(path + " exists and is not a regular file");
     Map props{{"ensure", Value("present")}};
-    if (in->content) props["content"] = Value(std::move(*in->content));
+    if (in->content) {
+      props["content"] = Value(std::move(*in->content));
+    } else if (const Value* want = r.prop("content"); want && in->sha256) {
+      // Only a hash came back: the content is the desired one when the hashes agree, and
+      // is read (for the report and --diff) only when they do not.
+      const std::string desired = want->to_string();
+      if (sha256_hex(desired) == *in->sha256) {
+        props["content"] = Value(desired);
+      } else {
+        auto content = fs->read(path, in->info.size);
+        if (!content) return Observation::unknown(content.error().describe());
+        props["content"] = Value(std::move(*content));
+      }
+    }
     observe_meta(r, in->info, *fs, props);
     return Observation::present(std::move(props));
   }

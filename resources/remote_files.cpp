@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "engine/model/sha256.h"
+
 namespace converge {
 
 namespace {
@@ -12,6 +14,25 @@ namespace {
 constexpr const char* kInspect =
     "LC_ALL=C stat -c '%f %u %g %s' -- \"$1\" || exit 3; "
     "if [ -L \"$1\" ]; then readlink -- \"$1\"; elif [ \"$2\" = 1 ] && [ -f \"$1\" ]; then head -c \"$3\" -- \"$1\"; fi";
+
+/// Of its arguments, keeps those that exist (a link too, whatever it points to) and stats
+/// them all in one process: "RAWMODE-HEX UID GID SIZE PATH" and a NUL for each. A path that
+/// does not exist is left out: absent.
+constexpr const char* kStatAll =
+    "n=$#; while [ \"$n\" -gt 0 ]; do n=$((n - 1)); p=$1; shift; "
+    "if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; "
+    "[ $# -eq 0 ] || LC_ALL=C stat --printf '%f %u %g %s %n\\0' -- \"$@\"";
+
+/// Of its arguments, the regular files (not links) hashed in one process: "HASH  PATH" and
+/// a NUL for each.
+constexpr const char* kHashAll =
+    "n=$#; while [ \"$n\" -gt 0 ]; do n=$((n - 1)); p=$1; shift; "
+    "if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; "
+    "[ $# -eq 0 ] || sha256sum -z -- \"$@\"";
+
+/// Of its arguments, each symbolic link's path and target, each followed by a NUL.
+constexpr const char* kLinksAll =
+    "for p; do if [ -L \"$p\" ]; then printf '%s\\0' \"$p\"; readlink -n -- \"$p\"; printf '\\0'; fi; done";
 
 /// Writes $1 files read from stdin, each as a header "PATHLEN CONTENTLEN MODE OWNER
 /// CARRIED" and then the path's and the content's bytes, into a new temporary beside its
@@ -151,6 +172,60 @@ void RemoteFileSystem::parse_table(const std::string& text, std::map<std::string
   }
 }
 
+std::vector<std::string> RemoteFileSystem::nul_fields(const std::string& out) {
+  std::vector<std::string> f;
+  std::size_t at = 0;
+  while (at < out.size()) {
+    std::size_t end = out.find('\0', at);
+    if (end == std::string::npos) break;  // cut: the rest is not trusted
+    f.push_back(out.substr(at, end - at));
+    at = end + 1;
+  }
+  return f;
+}
+
+std::map<std::string, FileInfo> RemoteFileSystem::parse_stats(const std::string& out) {
+  std::map<std::string, FileInfo> by_path;
+  for (const std::string& rec : nul_fields(out)) {
+    std::size_t sp[4];
+    std::size_t at = 0;
+    bool ok = true;
+    for (auto& p : sp) {
+      p = rec.find(' ', at);
+      if (p == std::string::npos) {
+        ok = false;
+        break;
+      }
+      at = p + 1;
+    }
+    if (!ok) continue;
+    std::uint32_t raw = 0;
+    FileInfo info;
+    std::string_view v(rec);
+    if (!parse_number(v.substr(0, sp[0]), raw, 16) || !parse_number(v.substr(sp[0] + 1, sp[1] - sp[0] - 1), info.uid) ||
+        !parse_number(v.substr(sp[1] + 1, sp[2] - sp[1] - 1), info.gid) ||
+        !parse_number(v.substr(sp[2] + 1, sp[3] - sp[2] - 1), info.size))
+      continue;
+    info.exists = true;
+    info.mode = raw & 07777;
+    info.is_regular = (raw & 0170000) == 0100000;
+    info.is_dir = (raw & 0170000) == 0040000;
+    by_path.insert_or_assign(rec.substr(sp[3] + 1), info);
+  }
+  return by_path;
+}
+
+std::map<std::string, std::string> RemoteFileSystem::parse_hashes(const std::string& out) {
+  std::map<std::string, std::string> by_path;
+  for (const std::string& rec : nul_fields(out)) {
+    // "HASH  PATH" (sha256sum -z escapes nothing)
+    if (rec.size() < 67 || rec[64] != ' ' || rec[65] != ' ') continue;
+    if (rec.find_first_not_of("0123456789abcdef") < 64) continue;
+    by_path.insert_or_assign(rec.substr(66), rec.substr(0, 64));
+  }
+  return by_path;
+}
+
 void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
   std::vector<std::pair<std::string, std::string>> renames;
   {
@@ -158,14 +233,26 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
     renames.swap(renames_);
   }
   std::map<std::string, bool> want;
-  for (const auto& q : qs) want[q.path] = want[q.path] || q.content;
-  // The renames waiting since the last sync go first, in the same round trip.
+  std::map<std::string, std::string_view> desired;
+  for (const auto& q : qs) {
+    want[q.path] = want[q.path] || q.content;
+    if (q.content && q.desired) desired.emplace(q.path, *q.desired);
+  }
+  std::vector<std::string> all, hashed;
+  for (const auto& [path, content] : want) {
+    all.push_back(path);
+    if (content) hashed.push_back(path);
+  }
+  // One round trip: the renames waiting since the last sync, then every path's stat in one
+  // process, the hashes of the contents wanted in another, the links' targets, the tables.
+  // A few processes on the node whatever the number of paths.
   std::vector<ExecRequest> reqs;
   for (const auto& [temp, path] : renames) reqs.push_back(request({"mv", "-fT", "--", temp, path}));
-  std::vector<const std::string*> paths;
-  for (const auto& [path, content] : want) {
-    reqs.push_back(inspect_request(path, content));
-    paths.push_back(&path);
+  const std::size_t first = reqs.size();
+  if (!all.empty()) {
+    reqs.push_back(shell(kStatAll, all));
+    reqs.push_back(shell(kHashAll, hashed));
+    reqs.push_back(shell(kLinksAll, all));
   }
   std::lock_guard lock(mu_);
   const bool tables = !tables_;
@@ -174,25 +261,62 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
     reqs.push_back(shell("getent group || cat /etc/group", {}));
   }
   if (reqs.empty()) return;
-  auto all = runner_.run_batch(reqs);
-  note_renames(renames, all);
-  std::vector<Result<ExecResult>> results(std::make_move_iterator(all.begin() + static_cast<long>(renames.size())),
-                                          std::make_move_iterator(all.end()));
-  for (std::size_t i = 0; i < paths.size(); ++i) {
-    Seen s{Inspection{}, std::nullopt, want[*paths[i]]};
-    s.in = parse_inspection(*paths[i], s.content, results[i], &s.link);
-    // An unreachable node: nothing kept, so that each lookup reports it in its own words.
-    if (!s.in && s.in.error().code == ErrorCode::unreachable) continue;
-    seen_.insert_or_assign(*paths[i], std::move(s));
+  auto results = runner_.run_batch(reqs);
+  note_renames(renames, results);
+  if (!all.empty()) {
+    const auto& st = results[first];
+    const auto& hs = results[first + 1];
+    const auto& ln = results[first + 2];
+    // stat exits 1 when a path vanished between the test and the stat: the others stand.
+    if (st && !st->timed_out && (st->exit_code == 0 || st->exit_code == 1)) {
+      const auto stats = parse_stats(st->out);
+      const auto hashes = hs && !hs->timed_out ? parse_hashes(hs->out) : std::map<std::string, std::string>{};
+      std::map<std::string, std::string> links;
+      if (ln && ln->exit_code == 0)
+        for (auto f = nul_fields(ln->out); f.size() >= 2; f.erase(f.begin(), f.begin() + 2)) links[f[0]] = f[1];
+      for (const auto& [path, content] : want) {
+        Seen s{Inspection{}, std::nullopt, true};  // absent unless stat found it
+        if (auto it = stats.find(path); it != stats.end()) {
+          s.in->info = it->second;
+          if (auto l = links.find(path); l != links.end()) s.link = l->second;
+          if (s.in->info.is_regular && content) {
+            // Hashed: the caller compares. Not hashed (unreadable): read alone if asked.
+            if (auto h = hashes.find(path); h != hashes.end()) s.in->sha256 = h->second;
+            else s.content = false;
+          }
+        }
+        seen_.insert_or_assign(path, std::move(s));
+      }
+    }
   }
   if (tables) {
-    const auto& pw = results[paths.size()];
-    const auto& gr = results[paths.size() + 1];
+    const auto& pw = results[results.size() - 2];
+    const auto& gr = results[results.size() - 1];
     if (pw && pw->exit_code == 0 && gr && gr->exit_code == 0) {
       parse_table(pw->out, uid_of_, user_of_);
       parse_table(gr->out, gid_of_, group_of_);
       tables_ = true;
     }
+  }
+  read_differing(desired);
+}
+
+void RemoteFileSystem::read_differing(const std::map<std::string, std::string_view>& desired) {
+  // Files whose hash is not the desired content's: their contents in one more round trip
+  // (for the report and --diff), instead of one each. REQUIRES: mu_ held.
+  std::vector<std::string> differ;
+  for (const auto& [path, want] : desired)
+    if (auto it = seen_.find(path); it != seen_.end() && it->second.in && it->second.in->sha256 &&
+                                    *it->second.in->sha256 != sha256_hex(want))
+      differ.push_back(path);
+  if (differ.empty()) return;
+  std::vector<ExecRequest> reqs;
+  for (const auto& path : differ) reqs.push_back(inspect_request(path, true));
+  auto results = runner_.run_batch(reqs);
+  for (std::size_t i = 0; i < differ.size(); ++i) {
+    std::optional<std::string> link;
+    auto in = parse_inspection(differ[i], true, results[i], &link);
+    if (in && in->info.is_regular && in->content) seen_.at(differ[i]).in = std::move(*in);
   }
 }
 
@@ -232,7 +356,10 @@ Result<Inspection> RemoteFileSystem::inspect(const std::string& path, bool conte
     if (auto it = failed_renames_.find(path); it != failed_renames_.end()) return std::unexpected(it->second);
     if (auto it = seen_.find(path); it != seen_.end() && (it->second.content || !content)) {
       Result<Inspection> in = it->second.in;
-      if (in && !content) in->content.reset();
+      if (in && !content) {
+        in->content.reset();
+        in->sha256.reset();
+      }
       return in;
     }
   }
@@ -246,7 +373,9 @@ Result<FileInfo> RemoteFileSystem::stat(const std::string& path) {
 }
 
 Result<std::string> RemoteFileSystem::read(const std::string& path, std::uint64_t) {
-  CONVERGE_TRY(Inspection in, inspect(path, true));
+  flush_renames();
+  std::optional<std::string> link;
+  CONVERGE_TRY(Inspection in, parse_inspection(path, true, runner_.run(inspect_request(path, true)), &link));
   if (!in.info.exists) return std::unexpected(make_error(ErrorCode::io, "read " + path + ": No such file or directory"));
   if (!in.content) return std::unexpected(make_error(ErrorCode::io, "read " + path + ": not a regular file"));
   return std::move(*in.content);

@@ -7,10 +7,11 @@
 // which gets its owner and then its mode before an fsync of its filesystem (sync -f) and a
 // rename over the path (mv -T, never into a directory); no link is followed when a mode or
 // owner changes (a link at the path is refused, chown -h). A whole observation costs one
-// round trip: prefetch() inspects every managed path, and reads the user and group tables,
-// in one batch (resources/shell_batch.h), and later lookups are answered from what it
-// brought back until forget() (the end of the observation) or any change made through
-// this filesystem.
+// round trip: prefetch() stats every managed path in one process, hashes the contents it is
+// to compare in another (sha256sum: the content itself is read only when the hash differs
+// from the desired one's), reads the links' targets and the user and group tables, all in
+// one batch (resources/shell_batch.h); later lookups are answered from what it brought back
+// until forget() (the end of the observation) or any change made through this filesystem.
 #pragma once
 
 #include <map>
@@ -86,6 +87,12 @@ class RemoteFileSystem final : public FileSystem {
   [[nodiscard]] static ExecRequest writes_request(const std::vector<Write>& ws);
   [[nodiscard]] static std::vector<Result<std::string>> parse_writes(const Result<ExecResult>& r, std::size_t n,
                                                                      const std::string& node);
+  /// What the bulk observation's commands print: NUL-terminated records.
+  [[nodiscard]] static std::vector<std::string> nul_fields(const std::string& out);
+  /// stat's "RAWMODE-HEX UID GID SIZE PATH" records, by path.
+  [[nodiscard]] static std::map<std::string, FileInfo> parse_stats(const std::string& out);
+  /// sha256sum -z's "HASH  PATH" records, by path.
+  [[nodiscard]] static std::map<std::string, std::string> parse_hashes(const std::string& out);
   /// "name:x:id:..." lines (getent passwd or group) into both directions' maps.
   static void parse_table(const std::string& text, std::map<std::string, std::uint32_t>& by_name,
                           std::map<std::uint32_t, std::string>& by_id);
@@ -94,7 +101,7 @@ class RemoteFileSystem final : public FileSystem {
   struct Seen {
     Result<Inspection> in;
     std::optional<std::string> link;  ///< a symbolic link's target
-    bool content = false;             ///< asked with content
+    bool content = false;             ///< answers with content: it, its hash, or none to read
   };
   /// Runs one command; its failure (non-zero exit) becomes an error naming `what` and `path`.
   Result<ExecResult> call(const std::string& what, const std::string& path, ExecRequest req);
@@ -104,6 +111,7 @@ class RemoteFileSystem final : public FileSystem {
   void note_renames(const std::vector<std::pair<std::string, std::string>>& rs,
                     const std::vector<Result<ExecResult>>& results);
   void load_tables();
+  void read_differing(const std::map<std::string, std::string_view>& desired);
   Result<std::uint32_t> lookup(const std::string& name, bool user);
 
   CommandRunner& runner_;

@@ -63,6 +63,9 @@ struct Ownership {
 struct Inspection {
   FileInfo info;
   std::optional<std::string> content;  ///< set for a regular file when content was asked for
+  /// Instead of the content (a remote filesystem's bulk observation): its SHA-256, hex. The
+  /// caller compares it with what it wants and reads the file only when they differ.
+  std::optional<std::string> sha256;
 };
 
 /// The largest user or group id (4294967295 is -1, "unchanged", to chown).
@@ -102,6 +105,9 @@ class CommandRunner {
 struct PathQuery {
   std::string path;
   bool content = false;
+  /// The content the caller wants there, when it states one (a view into the caller's
+  /// model, alive while the observation lasts): a file whose content differs is read.
+  std::optional<std::string_view> desired;
 };
 
 /// Files on a node. Paths are absolute as the manifest states them; an implementation with

@@ -1,6 +1,7 @@
 #include "engine/run/executor.h"
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -106,13 +107,21 @@ class ResourceContext final : public ApplyContext {
 /// A node whose every lookup is a round trip (resources/remote_files.h) is told first what
 /// the built-in resources `idx` will look at, and fetches it all at once, one round trip
 /// per node, side by side. Returns the filesystems told: forget() them when done.
+/// `content(i)`: whether resource i's content is to be compared (else only its metadata).
 std::vector<FileSystem*> prefetch_paths(const Manifest& m, const TypeRegistry& types, const TransportLookup& transports,
-                                        const std::vector<int>& idx, int workers) {
+                                        const std::vector<int>& idx, int workers,
+                                        const std::function<bool(int)>& content = nullptr) {
   std::map<std::string, std::vector<PathQuery>> paths;
   for (int i : idx) {
     const ResourceSpec& spec = m.resources[i];
-    if (const Value* p = spec.prop("path"); p && p->is_string() && !datatype::data_type(types, spec.type))
-      paths[spec.node].push_back({p->as_string(), spec.prop("content") != nullptr});
+    const Value* p = spec.prop("path");
+    if (!p || !p->is_string() || datatype::data_type(types, spec.type)) continue;
+    PathQuery q{p->as_string(), false, std::nullopt};
+    if (const Value* c = spec.prop("content"); c && c->is_string() && (!content || content(i))) {
+      q.content = true;
+      q.desired = std::string_view(c->as_string());
+    }
+    paths[spec.node].push_back(std::move(q));
   }
   std::vector<std::pair<FileSystem*, const std::vector<PathQuery>*>> work;
   for (const auto& [node, qs] : paths)
@@ -341,7 +350,14 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
     std::vector<int> stale;
     for (int i : act)
       if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; })) stale.push_back(i);
-    const std::vector<FileSystem*> told = prefetch_paths(m, types, transports, stale, opts.parallel);
+    // And what an action reads before it acts (a replaced file's owner): every path of the
+    // wave in the same round trip, the stale ones' contents too.
+    const std::set<int> stale_set(stale.begin(), stale.end());
+    std::vector<int> look = stale;
+    for (int i : act)
+      if (!stale_set.contains(i) && results[i].before.state == Observation::State::present) look.push_back(i);
+    const std::vector<FileSystem*> told =
+        prefetch_paths(m, types, transports, look, opts.parallel, [&](int i) { return stale_set.contains(i); });
     WaveCommits commits;
     std::vector<char> acted(act.size(), 0);
     parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "engine/model/sha256.h"
 #include "resources/local_transport.h"
 #include "resources/remote_files.h"
 #include "resources/ssh_transport.h"
@@ -78,7 +79,11 @@ TEST_CASE_METHOD(Dir, "prefetch observes every path in one round trip, then answ
   CHECK(a->info.is_regular);
   CHECK(a->info.mode == 0640);
   CHECK(a->info.uid == ::getuid());
-  CHECK(a->content == std::optional<std::string>("alpha\n"));
+  // The content's hash, not the content: the caller compares, and reads only on a mismatch.
+  CHECK_FALSE(a->content);
+  CHECK(a->sha256 == std::optional<std::string>(sha256_hex("alpha\n")));
+  CHECK(files.read(path + "/a").value() == "alpha\n");
+  CHECK(runner.trips == 2);
   auto d = files.stat(path + "/d");
   REQUIRE(d);
   CHECK(d->is_dir);
@@ -88,7 +93,7 @@ TEST_CASE_METHOD(Dir, "prefetch observes every path in one round trip, then answ
   CHECK_FALSE(files.stat(path + "/missing")->exists);
   CHECK_FALSE(files.stat(path + "/a/below-a-file")->exists);  // "Not a directory": absent
   CHECK(files.user_name(::getuid()).has_value());
-  CHECK(runner.trips == 1);
+  CHECK(runner.trips == 2);
   // Not asked with content: fetched on demand.
   CHECK(files.read(path + "/d").error().message.find("not a regular file") != std::string::npos);
   files.forget();
@@ -128,8 +133,8 @@ TEST_CASE_METHOD(Dir, "a wave's writes: one round trip to write and sync, one to
   CHECK(runner.trips == 1);  // renames queued too
   files.prefetch({{path + "/f", true}, {path + "/g", true}, {path + "/h", true}});
   CHECK(runner.trips == 2);
-  CHECK(files.read(path + "/f").value() == content);
-  CHECK(files.read(path + "/g").value().empty());
+  CHECK(files.inspect(path + "/f", true)->sha256 == std::optional<std::string>(sha256_hex(content)));
+  CHECK(files.inspect(path + "/g", true)->sha256 == std::optional<std::string>(sha256_hex("")));
   CHECK(files.stat(path + "/h")->mode == 0644);
   CHECK(runner.trips == 2);
   CHECK(get("f") == content);
@@ -255,6 +260,30 @@ TEST_CASE("parse_inspection reads stat's line and refuses what it cannot read", 
   auto too = RemoteFileSystem::parse_inspection("/x", true, ExecResult{0, false, "81a4 0 0 2000000\n" + big, ""}, &link);
   REQUIRE_FALSE(too);
   CHECK(too.error().message.find("cannot be compared") != std::string::npos);
+}
+
+TEST_CASE("the bulk records: stat's and sha256sum's, paths with spaces and newlines kept whole", "[remote_files]") {
+  using namespace std::string_literals;
+  auto st = RemoteFileSystem::parse_stats("81a4 0 0 3 /a b\n c\0"s + "41ed 1 2 4096 /d\0"s + "junk\0"s + "81a4 0 0 9 /cut");
+  REQUIRE(st.size() == 2);
+  CHECK(st.at("/a b\n c").is_regular);
+  CHECK(st.at("/a b\n c").size == 3);
+  CHECK(st.at("/d").is_dir);
+  CHECK(st.at("/d").gid == 2);
+  const std::string h(64, 'a');
+  auto hs = RemoteFileSystem::parse_hashes(h + "  /x y\0"s + "zz  /bad\0"s);
+  REQUIRE(hs.size() == 1);
+  CHECK(hs.at("/x y") == h);
+}
+
+TEST_CASE_METHOD(Dir, "prefetch: odd names, a file not readable, a link", "[remote_files]") {
+  put("a b\nc", "odd");
+  put("locked", "secret");
+  fs::create_symlink("a b\nc", path + "/l");
+  files.prefetch({{path + "/a b\nc", true}, {path + "/l", true}, {path + "/locked", true}});
+  CHECK(files.inspect(path + "/a b\nc", true)->sha256 == std::optional<std::string>(sha256_hex("odd")));
+  CHECK(files.read_link(path + "/l").value() == std::optional<std::string>("a b\nc"));
+  CHECK(runner.trips == 1);
 }
 
 TEST_CASE("parse_table reads passwd and group lines, the first name of an id kept", "[remote_files]") {
