@@ -8,6 +8,7 @@
 #include "engine/model/diff.h"
 #include "engine/model/manifest.h"
 #include "engine/model/sha256.h"
+#include "resources/remote_files.h"
 #include "resources/transport.h"
 
 namespace converge {
@@ -167,6 +168,9 @@ class FileProvider final : public Provider {
       const std::string desired = want->to_string();
       if (sha256_hex(desired) == *in->sha256) {
         props["content"] = Value(desired);
+      } else if (in->info.size > kMaxRemoteContent) {
+        // Too large to bring back for the report: named by its size and hash, and rewritten.
+        props["content"] = Value("(" + std::to_string(in->info.size) + " bytes, sha256 " + *in->sha256 + ")");
       } else {
         auto content = fs->read(path, in->info.size);
         if (!content) return Observation::unknown(content.error().describe());

@@ -15,13 +15,16 @@ constexpr const char* kInspect =
     "LC_ALL=C stat -c '%f %u %g %s' -- \"$1\" || exit 3; "
     "if [ -L \"$1\" ]; then readlink -- \"$1\"; elif [ \"$2\" = 1 ] && [ -f \"$1\" ]; then head -c \"$3\" -- \"$1\"; fi";
 
-/// Of its arguments, keeps those that exist (a link too, whatever it points to) and stats
-/// them all in one process: "RAWMODE-HEX UID GID SIZE PATH" and a NUL for each. A path that
-/// does not exist is left out: absent.
+/// Of its arguments, stats those that exist (a link too, whatever it points to) in one
+/// process: "RAWMODE-HEX UID GID SIZE PATH" and a NUL for each. One that does not exist is
+/// "- PATH" when that is certain (its parent is not a directory, or is one it may search);
+/// anything else (a parent it may not search) is left out: unknown. Ends with "end" and a
+/// NUL, so that a cut output is not read as absence.
 constexpr const char* kStatAll =
     "n=$#; while [ \"$n\" -gt 0 ]; do n=$((n - 1)); p=$1; shift; "
-    "if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; "
-    "[ $# -eq 0 ] || LC_ALL=C stat --printf '%f %u %g %s %n\\0' -- \"$@\"";
+    "if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; else d=${p%/*}; [ -n \"$d\" ] || d=/; "
+    "if [ ! -d \"$d\" ] || [ -x \"$d\" ]; then printf '%s %s\\0' - \"$p\"; fi; fi; done; "
+    "[ $# -eq 0 ] || LC_ALL=C stat --printf '%f %u %g %s %n\\0' -- \"$@\"; printf 'end\\0'";
 
 /// Of its arguments, the regular files (not links) hashed in one process: "HASH  PATH" and
 /// a NUL for each.
@@ -32,24 +35,28 @@ constexpr const char* kHashAll =
 
 /// Of its arguments, each symbolic link's path and target, each followed by a NUL.
 constexpr const char* kLinksAll =
-    "for p; do if [ -L \"$p\" ]; then printf '%s\\0' \"$p\"; readlink -n -- \"$p\"; printf '\\0'; fi; done";
+    "for p; do if [ -L \"$p\" ]; then printf '%s\\0' \"$p\"; readlink -n -- \"$p\"; printf '\\0'; fi; done; "
+    "printf 'end\\0'";
 
 /// Writes $1 files read from stdin, each as a header "PATHLEN CONTENTLEN MODE OWNER
 /// CARRIED" and then the path's and the content's bytes, into a new temporary beside its
 /// path (0600, from mktemp), owned by OWNER ("-": left as made; a failure tolerated when
-/// CARRIED is 1, an owner only carried over) and then of MODE; prints "ok TEMP" or "fail
-/// WHY" and a NUL for each; then one sync -f of every temporary made. A header it cannot
-/// read ends the batch (exit 125).
+/// CARRIED is 1, an owner only carried over) and then of MODE; prints "ok INDEX TEMP" or
+/// "fail INDEX WHY" and a NUL for each; then one sync -f of every temporary made. Each
+/// content is read to its last byte whatever happens to its write (the next header is where
+/// it should be); a header it cannot read ends the batch (exit 125).
 constexpr const char* kWriteAll =
-    "n=$1; set --; while [ \"$n\" -gt 0 ]; do n=$((n - 1)); "
+    "n=$1; i=0; set --; while [ \"$i\" -lt \"$n\" ]; do "
     "IFS=' ' read -r plen clen mode owner carried || exit 125; "
     "case $plen.$clen.$mode in *[!0-9.]*|.*|*..*|*.) exit 125;; esac; "
+    "case $owner in -|[0-9]*|:[0-9]*) ;; *) exit 125;; esac; case $carried in 0|1) ;; *) exit 125;; esac; "
     "p=$(head -c \"$plen\"; echo x); p=${p%x}; d=${p%/*}; [ -n \"$d\" ] || d=/; "
     "if t=$(mktemp \"$d/.converge-ssh-XXXXXXXXXX.tmp\" 2>&1); then "
-    "if err=$( { head -c \"$clen\" >\"$t\" && { [ \"$owner\" = - ] || chown -h -- \"$owner\" \"$t\" 2>/dev/null || "
+    "if err=$( { head -c \"$clen\" | { cat >\"$t\" || { cat >/dev/null; false; }; } && "
+    "{ [ \"$owner\" = - ] || chown -h -- \"$owner\" \"$t\" 2>/dev/null || "
     "[ \"$carried\" = 1 ] || chown -h -- \"$owner\" \"$t\"; } && chmod -- \"$mode\" \"$t\"; } 2>&1 ); then "
-    "set -- \"$@\" \"$t\"; printf 'ok %s\\0' \"$t\"; else rm -f -- \"$t\"; printf 'fail %s: %s\\0' \"$p\" \"$err\"; fi; "
-    "else head -c \"$clen\" >/dev/null; printf 'fail %s: %s\\0' \"$p\" \"$t\"; fi; done; "
+    "set -- \"$@\" \"$t\"; printf 'ok %s %s\\0' \"$i\" \"$t\"; else rm -f -- \"$t\"; printf 'fail %s %s: %s\\0' \"$i\" \"$p\" \"$err\"; fi; "
+    "else head -c \"$clen\" >/dev/null; printf 'fail %s %s: %s\\0' \"$i\" \"$p\" \"$t\"; fi; i=$((i + 1)); done; "
     "[ $# -eq 0 ] || sync -f -- \"$@\"";
 
 constexpr const char* kChmod =
@@ -58,10 +65,14 @@ constexpr const char* kChmod =
 constexpr const char* kRemove =
     "if [ -d \"$1\" ] && [ ! -L \"$1\" ]; then rmdir -- \"$1\"; else rm -f -- \"$1\"; fi";
 
-/// A new link beside $1 to $2, renamed over $1 (mv -T: never into a directory).
+/// A new link beside $1 to $2 (a name drawn at random; ln -T never follows a directory
+/// there), renamed over $1 (mv -T: never into a directory).
 constexpr const char* kMakeLink =
-    "d=${1%/*}; [ -n \"$d\" ] || d=/; t=\"$d/.converge-ssh-link-$$.tmp\"; rm -f -- \"$t\"; "
-    "ln -s -- \"$2\" \"$t\" && mv -fT -- \"$t\" \"$1\" || { rm -f -- \"$t\"; exit 1; }";
+    "d=${1%/*}; [ -n \"$d\" ] || d=/; t=$(mktemp -u \"$d/.converge-ssh-XXXXXXXXXX.tmp\") || exit 1; "
+    "ln -sT -- \"$2\" \"$t\" && mv -fT -- \"$t\" \"$1\" || { rm -f -- \"$t\"; exit 1; }";
+
+/// Renames $1 over $2 (never into a directory); a temporary that cannot be renamed goes.
+constexpr const char* kRename = "mv -fT -- \"$1\" \"$2\" || { rm -f -- \"$1\"; exit 1; }";
 
 constexpr const char* kSweep =
     "n=0; for f in \"$1\"/.converge-ssh-*.tmp; do { [ -e \"$f\" ] || [ -L \"$f\" ]; } || continue; "
@@ -184,9 +195,16 @@ std::vector<std::string> RemoteFileSystem::nul_fields(const std::string& out) {
   return f;
 }
 
-std::map<std::string, FileInfo> RemoteFileSystem::parse_stats(const std::string& out) {
+std::optional<std::map<std::string, FileInfo>> RemoteFileSystem::parse_stats(const std::string& out) {
   std::map<std::string, FileInfo> by_path;
-  for (const std::string& rec : nul_fields(out)) {
+  std::vector<std::string> recs = nul_fields(out);
+  if (recs.empty() || recs.back() != "end") return std::nullopt;  // cut: nothing is certain
+  recs.pop_back();
+  for (const std::string& rec : recs) {
+    if (rec.starts_with("- ")) {
+      by_path.insert_or_assign(rec.substr(2), FileInfo{});  // certainly absent
+      continue;
+    }
     std::size_t sp[4];
     std::size_t at = 0;
     bool ok = true;
@@ -210,6 +228,7 @@ std::map<std::string, FileInfo> RemoteFileSystem::parse_stats(const std::string&
     info.mode = raw & 07777;
     info.is_regular = (raw & 0170000) == 0100000;
     info.is_dir = (raw & 0170000) == 0040000;
+    info.is_link = (raw & 0170000) == 0120000;
     by_path.insert_or_assign(rec.substr(sp[3] + 1), info);
   }
   return by_path;
@@ -227,11 +246,11 @@ std::map<std::string, std::string> RemoteFileSystem::parse_hashes(const std::str
 }
 
 void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
+  // Held from taking the queued renames until their outcome and the answers are in: no
+  // other lookup sees the node between.
+  std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, std::string>> renames;
-  {
-    std::lock_guard lock(mu_);
-    renames.swap(renames_);
-  }
+  renames.swap(renames_);
   std::map<std::string, bool> want;
   std::map<std::string, std::string_view> desired;
   for (const auto& q : qs) {
@@ -247,14 +266,13 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
   // process, the hashes of the contents wanted in another, the links' targets, the tables.
   // A few processes on the node whatever the number of paths.
   std::vector<ExecRequest> reqs;
-  for (const auto& [temp, path] : renames) reqs.push_back(request({"mv", "-fT", "--", temp, path}));
+  for (const auto& [temp, path] : renames) reqs.push_back(shell(kRename, {temp, path}));
   const std::size_t first = reqs.size();
   if (!all.empty()) {
     reqs.push_back(shell(kStatAll, all));
     reqs.push_back(shell(kHashAll, hashed));
     reqs.push_back(shell(kLinksAll, all));
   }
-  std::lock_guard lock(mu_);
   const bool tables = !tables_;
   if (tables) {
     reqs.push_back(shell("getent passwd || cat /etc/passwd", {}));
@@ -267,26 +285,38 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
     const auto& st = results[first];
     const auto& hs = results[first + 1];
     const auto& ln = results[first + 2];
-    // stat exits 1 when a path vanished between the test and the stat: the others stand.
-    if (st && !st->timed_out && (st->exit_code == 0 || st->exit_code == 1)) {
-      const auto stats = parse_stats(st->out);
-      const auto hashes = hs && !hs->timed_out ? parse_hashes(hs->out) : std::map<std::string, std::string>{};
-      std::map<std::string, std::string> links;
-      if (ln && ln->exit_code == 0)
-        for (auto f = nul_fields(ln->out); f.size() >= 2; f.erase(f.begin(), f.begin() + 2)) links[f[0]] = f[1];
-      for (const auto& [path, content] : want) {
-        Seen s{Inspection{}, std::nullopt, true};  // absent unless stat found it
-        if (auto it = stats.find(path); it != stats.end()) {
-          s.in->info = it->second;
-          if (auto l = links.find(path); l != links.end()) s.link = l->second;
-          if (s.in->info.is_regular && content) {
-            // Hashed: the caller compares. Not hashed (unreadable): read alone if asked.
-            if (auto h = hashes.find(path); h != hashes.end()) s.in->sha256 = h->second;
-            else s.content = false;
-          }
-        }
-        seen_.insert_or_assign(path, std::move(s));
+    // stat exits 1 when a path vanished between the test and the stat: the others stand;
+    // a path with no record is not cached (looked at alone when asked).
+    std::optional<std::map<std::string, FileInfo>> stats;
+    if (st && !st->timed_out) stats = parse_stats(st->out);
+    const auto hashes = hs && !hs->timed_out ? parse_hashes(hs->out) : std::map<std::string, std::string>{};
+    std::optional<std::map<std::string, std::string>> links;
+    if (ln && ln->exit_code == 0) {
+      auto f = nul_fields(ln->out);
+      if (!f.empty() && f.back() == "end") {
+        links.emplace();
+        const std::size_t pairs_end = f.size() - 1;  // before "end": path, target, path, target...
+        for (std::size_t k = 0; k + 1 < pairs_end; k += 2) (*links)[f[k]] = f[k + 1];
       }
+    }
+    for (const auto& [path, content] : want) {
+      auto it = stats ? stats->find(path) : std::map<std::string, FileInfo>::iterator{};
+      if (!stats || it == stats->end()) continue;
+      Seen s{Inspection{}, std::nullopt, true};
+      s.in->info = it->second;
+      if (s.in->info.is_link) {
+        auto l = links ? links->find(path) : std::map<std::string, std::string>::iterator{};
+        if (!links || l == links->end()) continue;  // its target unknown
+        s.link = l->second;
+      }
+      if (s.in->info.is_regular) {
+        // Hashed: the caller compares. Not hashed (not asked, or unreadable): read alone if
+        // its content is asked for.
+        auto h = content ? hashes.find(path) : hashes.end();
+        if (h != hashes.end()) s.in->sha256 = h->second;
+        else s.content = false;
+      }
+      seen_.insert_or_assign(path, std::move(s));
     }
   }
   if (tables) {
@@ -307,7 +337,7 @@ void RemoteFileSystem::read_differing(const std::map<std::string, std::string_vi
   std::vector<std::string> differ;
   for (const auto& [path, want] : desired)
     if (auto it = seen_.find(path); it != seen_.end() && it->second.in && it->second.in->sha256 &&
-                                    *it->second.in->sha256 != sha256_hex(want))
+                                    it->second.in->info.size <= kMaxRemoteContent && *it->second.in->sha256 != sha256_hex(want))
       differ.push_back(path);
   if (differ.empty()) return;
   std::vector<ExecRequest> reqs;
@@ -423,29 +453,32 @@ ExecRequest RemoteFileSystem::writes_request(const std::vector<Write>& ws) {
 
 std::vector<Result<std::string>> RemoteFileSystem::parse_writes(const Result<ExecResult>& r, std::size_t n,
                                                                 const std::string& node) {
-  std::vector<Result<std::string>> out;
-  std::size_t at = 0;
+  std::vector<std::optional<Result<std::string>>> got(n);
   if (r) {
-    while (out.size() < n && at < r->out.size()) {
-      std::size_t end = r->out.find('\0', at);
-      if (end == std::string::npos) break;
-      std::string entry = r->out.substr(at, end - at);
-      at = end + 1;
-      if (entry.starts_with("ok ") && entry.size() > 3)
-        out.emplace_back(entry.substr(3));
-      else
-        out.emplace_back(std::unexpected(make_error(ErrorCode::io, "write on " + node + ": " +
-                                                                       (entry.starts_with("fail ") ? trimmed(entry.substr(5)) : entry))));
+    for (const std::string& entry : nul_fields(r->out)) {
+      // "ok INDEX TEMP" or "fail INDEX WHY": matched by index, never by position.
+      const bool ok = entry.starts_with("ok ");
+      if (!ok && !entry.starts_with("fail ")) continue;
+      const std::size_t at = ok ? 3 : 5;
+      const std::size_t sp = entry.find(' ', at);
+      std::size_t i = 0;
+      if (sp == std::string::npos || !parse_number(std::string_view(entry).substr(at, sp - at), i) || i >= n || got[i])
+        continue;
+      if (ok) got[i] = entry.substr(sp + 1);
+      else got[i] = std::unexpected(make_error(ErrorCode::io, "write on " + node + ": " + trimmed(entry.substr(sp + 1))));
     }
   }
-  while (out.size() < n) {
-    if (!r) {
+  std::vector<Result<std::string>> out;
+  for (auto& g : got) {
+    if (g) {
+      out.push_back(std::move(*g));
+    } else if (!r) {
       out.emplace_back(std::unexpected(r.error()));
-      continue;
+    } else {
+      std::string why = r->timed_out ? std::string("timed out") : trimmed(r->err);
+      out.emplace_back(std::unexpected(make_error(ErrorCode::io, "write on " + node + ": the batch stopped" +
+                                                                     (why.empty() ? std::string() : ": " + why))));
     }
-    std::string why = r->timed_out ? std::string("timed out") : trimmed(r->err);
-    out.emplace_back(std::unexpected(make_error(ErrorCode::io, "write on " + node + ": the batch stopped" +
-                                                                   (why.empty() ? std::string() : ": " + why))));
   }
   return out;
 }
@@ -487,15 +520,12 @@ Status RemoteFileSystem::commit_temp(const std::string& token, const std::string
 }
 
 void RemoteFileSystem::flush_renames() {
-  std::vector<std::pair<std::string, std::string>> rs;
-  {
-    std::lock_guard lock(mu_);
-    rs.swap(renames_);
-  }
-  if (rs.empty()) return;
-  std::vector<ExecRequest> reqs;
-  for (const auto& [temp, path] : rs) reqs.push_back(request({"mv", "-fT", "--", temp, path}));
   std::lock_guard lock(mu_);
+  if (renames_.empty()) return;
+  std::vector<std::pair<std::string, std::string>> rs;
+  rs.swap(renames_);
+  std::vector<ExecRequest> reqs;
+  for (const auto& [temp, path] : rs) reqs.push_back(shell(kRename, {temp, path}));
   note_renames(rs, runner_.run_batch(reqs));
 }
 
@@ -505,7 +535,10 @@ void RemoteFileSystem::note_renames(const std::vector<std::pair<std::string, std
   seen_.clear();
   for (std::size_t i = 0; i < rs.size(); ++i) {
     const auto& r = results[i];
-    if (r && r->exit_code == 0) continue;
+    if (r && r->exit_code == 0) {
+      failed_renames_.erase(rs[i].second);
+      continue;
+    }
     Error e = r ? make_error(ErrorCode::io, "rename " + rs[i].second + " on " + node_ + ": " + trimmed(r->err)) : r.error();
     failed_renames_.insert_or_assign(rs[i].second, e);
   }

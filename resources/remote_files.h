@@ -89,8 +89,9 @@ class RemoteFileSystem final : public FileSystem {
                                                                      const std::string& node);
   /// What the bulk observation's commands print: NUL-terminated records.
   [[nodiscard]] static std::vector<std::string> nul_fields(const std::string& out);
-  /// stat's "RAWMODE-HEX UID GID SIZE PATH" records, by path.
-  [[nodiscard]] static std::map<std::string, FileInfo> parse_stats(const std::string& out);
+  /// stat's "RAWMODE-HEX UID GID SIZE PATH" records and the "- PATH" of certain absence, by
+  /// path; nullopt when the closing "end" is missing (the output was cut).
+  [[nodiscard]] static std::optional<std::map<std::string, FileInfo>> parse_stats(const std::string& out);
   /// sha256sum -z's "HASH  PATH" records, by path.
   [[nodiscard]] static std::map<std::string, std::string> parse_hashes(const std::string& out);
   /// "name:x:id:..." lines (getent passwd or group) into both directions' maps.

@@ -59,6 +59,9 @@ std::vector<std::string> SshTransport::ssh_argv(const ExecRequest& req) const {
     a.insert(a.end(), {"-o", "UserKnownHostsFile=\"" + path + "\""});
   }
   for (const auto& o : spec_.options) a.insert(a.end(), {"-o", o});
+  // After the user's options, so that theirs wins: a host that never answers costs 10 s a
+  // try, not the system's TCP timeout (the retries below are bounded by it).
+  a.insert(a.end(), {"-o", "ConnectTimeout=10"});
   std::string host = spec_.host.empty() ? node_ : spec_.host;
   a.push_back(spec_.user.empty() ? host : spec_.user + "@" + host);
   a.push_back("--");
@@ -87,12 +90,23 @@ std::vector<Result<ExecResult>> SshTransport::run_batch(const std::vector<ExecRe
 }
 
 bool ssh_connect_failed(const std::string& err) {
-  // Said once a session was up: the command may have run.
-  for (const char* s : {"client_loop", "closed by remote host", "mux_client"})
-    if (err.find(s) != std::string::npos) return false;
-  for (const char* s : {"Connection refused", "Connection timed out", "No route to host", "Network is unreachable",
-                        "kex_exchange_identification", "Connection closed by", "Connection reset by"})
-    if (err.find(s) != std::string::npos) return true;
+  // ssh's own words when no session was ever made, each at the start of a line; what it
+  // says once a session was up ("Read from remote host ...: Connection reset by peer",
+  // "client_loop: ...") does not count: the command may have run.
+  std::size_t at = 0;
+  while (at < err.size()) {
+    std::size_t eol = err.find('\n', at);
+    if (eol == std::string::npos) eol = err.size();
+    const std::string_view line(err.data() + at, eol - at);
+    at = eol + 1;
+    if (line.starts_with("kex_exchange_identification:") || line.starts_with("Connection closed by ") ||
+        line.starts_with("Connection reset by ") || line.starts_with("Connection timed out during banner exchange"))
+      return true;
+    if (line.starts_with("ssh: connect to host ") &&
+        (line.find("Connection refused") != std::string_view::npos || line.find("Connection timed out") != std::string_view::npos ||
+         line.find("No route to host") != std::string_view::npos || line.find("Network is unreachable") != std::string_view::npos))
+      return true;
+  }
   return false;
 }
 
@@ -101,8 +115,9 @@ Result<ExecResult> SshTransport::run(const ExecRequest& req) {
   local.argv = ssh_argv(req);
   local.timeout = req.timeout;
   local.stdin_data = env_stdin(req);
-  // A connection that was never made is tried again: 0.25 s, then doubling, 7.75 s in all,
-  // long enough for an sshd being restarted. Once that failed, the host is down for this
+  // A connection that was never made is tried again: after 0.25 s, then doubling (7.75 s
+  // of waiting in all, long enough for an sshd being restarted; each try is bounded by
+  // ConnectTimeout). Once that failed, the host is down for this
   // run: later commands try once, so that a run with many steps on it stops promptly.
   ExecResult r;
   for (int attempt = 0;; ++attempt) {

@@ -43,6 +43,7 @@ struct FileInfo {
   bool exists = false;
   bool is_dir = false;
   bool is_regular = false;
+  bool is_link = false;     ///< set by a remote filesystem's bulk observation only
   std::uint32_t mode = 0;   ///< permission bits only (07777)
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;

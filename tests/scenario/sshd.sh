@@ -22,12 +22,19 @@ PORT=$((20000 + RANDOM % 20000))
 SSHD_ADDRESSES=()
 start_sshd() {
   (($#)) && SSHD_ADDRESSES=("$@")
-  {
-    for a in "${SSHD_ADDRESSES[@]}"; do echo "ListenAddress $a:$PORT"; done
-    cat <<CFG
+  # sshd listens on 16 sockets at most: one instance per 16 addresses, the first one's files
+  # sshd_config and sshd.pid, the next ones' sshd_config.K and sshd.K.pid.
+  local k=0 i conf pidf
+  for ((i = 0; i < ${#SSHD_ADDRESSES[@]}; i += 16)); do
+    k=$((k + 1))
+    conf=$WORK/sshd_config pidf=$WORK/sshd.pid
+    ((k == 1)) || conf=$WORK/sshd_config.$k pidf=$WORK/sshd.$k.pid
+    {
+      for a in "${SSHD_ADDRESSES[@]:i:16}"; do echo "ListenAddress $a:$PORT"; done
+      cat <<CFG
 HostKey $WORK/hostkey
 AuthorizedKeysFile $WORK/authorized_keys
-PidFile $WORK/sshd.pid
+PidFile $pidf
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
@@ -38,18 +45,21 @@ MaxStartups 100
 MaxSessions 100
 LogLevel ERROR
 CFG
-  } >"$WORK/sshd_config"
-  "$SSHD" -f "$WORK/sshd_config" -E "$WORK/sshd.log"
-  for _ in $(seq 100); do [[ -s $WORK/sshd.pid ]] && break; sleep 0.05; done
-  [[ -s $WORK/sshd.pid ]] || fail "sshd did not start: $(cat "$WORK/sshd.log")"
+    } >"$conf"
+    "$SSHD" -f "$conf" -E "$WORK/sshd.log"
+    for _ in $(seq 100); do [[ -s $pidf ]] && break; sleep 0.05; done
+    [[ -s $pidf ]] || fail "sshd did not start: $(cat "$WORK/sshd.log")"
+  done
 }
-# Stops the listener and the sessions it started (their connections drop).
+# Stops the listeners and the sessions they started (their connections drop).
 stop_sshd() {
-  local pid
-  pid=$(cat "$WORK/sshd.pid" 2>/dev/null) || return 0
-  pkill -KILL -P "$pid" 2>/dev/null || true
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  rm -f "$WORK/sshd.pid"
+  local pid f
+  for f in "$WORK"/sshd.pid "$WORK"/sshd.*.pid; do
+    pid=$(cat "$f" 2>/dev/null) || continue
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$f"
+  done
 }
 trap 'stop_sshd; rm -rf "$WORK"' EXIT

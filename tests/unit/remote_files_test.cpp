@@ -264,12 +264,18 @@ TEST_CASE("parse_inspection reads stat's line and refuses what it cannot read", 
 
 TEST_CASE("the bulk records: stat's and sha256sum's, paths with spaces and newlines kept whole", "[remote_files]") {
   using namespace std::string_literals;
-  auto st = RemoteFileSystem::parse_stats("81a4 0 0 3 /a b\n c\0"s + "41ed 1 2 4096 /d\0"s + "junk\0"s + "81a4 0 0 9 /cut");
-  REQUIRE(st.size() == 2);
-  CHECK(st.at("/a b\n c").is_regular);
-  CHECK(st.at("/a b\n c").size == 3);
-  CHECK(st.at("/d").is_dir);
-  CHECK(st.at("/d").gid == 2);
+  auto st = RemoteFileSystem::parse_stats("- /gone\0"s + "81a4 0 0 3 /a b\n c\0"s + "41ed 1 2 4096 /d\0"s +
+                                          "a1ff 0 0 1 /l\0"s + "junk\0"s + "end\0"s);
+  REQUIRE(st);
+  REQUIRE(st->size() == 4);
+  CHECK_FALSE(st->at("/gone").exists);
+  CHECK(st->at("/a b\n c").is_regular);
+  CHECK(st->at("/a b\n c").size == 3);
+  CHECK(st->at("/d").is_dir);
+  CHECK(st->at("/d").gid == 2);
+  CHECK(st->at("/l").is_link);
+  // Cut before its end: nothing is certain, not even an absence.
+  CHECK_FALSE(RemoteFileSystem::parse_stats("- /gone\0"s + "81a4 0 0 9 /cut"));
   const std::string h(64, 'a');
   auto hs = RemoteFileSystem::parse_hashes(h + "  /x y\0"s + "zz  /bad\0"s);
   REQUIRE(hs.size() == 1);
@@ -284,6 +290,17 @@ TEST_CASE_METHOD(Dir, "prefetch: odd names, a file not readable, a link", "[remo
   CHECK(files.inspect(path + "/a b\nc", true)->sha256 == std::optional<std::string>(sha256_hex("odd")));
   CHECK(files.read_link(path + "/l").value() == std::optional<std::string>("a b\nc"));
   CHECK(runner.trips == 1);
+}
+
+TEST_CASE("the write batch's outcomes are matched by index, and what is missing is named", "[remote_files]") {
+  using namespace std::string_literals;
+  ExecResult r{1, false, "fail 1 /b: mktemp: failed\0"s + "ok 0 /a/.converge-ssh-x.tmp\0"s + "ok 7 /bogus\0"s,
+               "sync: I/O error"};
+  auto w = RemoteFileSystem::parse_writes(r, 3, "h1");
+  REQUIRE(w.size() == 3);
+  CHECK(w[0].value() == "/a/.converge-ssh-x.tmp");
+  CHECK(w[1].error().message == "write on h1: /b: mktemp: failed");
+  CHECK(w[2].error().message == "write on h1: the batch stopped: sync: I/O error");
 }
 
 TEST_CASE("parse_table reads passwd and group lines, the first name of an id kept", "[remote_files]") {
@@ -304,6 +321,8 @@ TEST_CASE("only a connection never made is retried", "[ssh]") {
   CHECK(ssh_connect_failed("ssh: connect to host 10.0.0.9 port 22: Connection timed out"));
   CHECK_FALSE(ssh_connect_failed("Connection to 127.0.0.2 closed by remote host."));
   CHECK_FALSE(ssh_connect_failed("client_loop: send disconnect: Connection reset by peer"));
+  CHECK_FALSE(ssh_connect_failed("Read from remote host 10.0.0.9: Connection reset by peer"));
+  CHECK_FALSE(ssh_connect_failed("rsync: connection unexpectedly closed\nssh: connect to host x: Permission denied"));
   CHECK_FALSE(ssh_connect_failed("mux_client_read_packet: read header failed: Broken pipe"));
   CHECK_FALSE(ssh_connect_failed("Host key verification failed."));
 }
