@@ -3,7 +3,8 @@
 # loopback addresses (h1 = 127.0.0.2, h2 = 127.0.0.3; both are this machine, so each host
 # manages a tree of its own):
 #   - apply creates them with their content, mode and owner; a rerun is a no-op that costs
-#     one ssh round trip per host for the whole observation (counted by a stand-in ssh);
+#     one ssh round trip per host for every path, and one for the exec's check (counted by
+#     a stand-in ssh);
 #   - `check` finds drift in content, mode and a link's target; apply repairs it;
 #   - a sensitive content never appears in any ssh argv, the output or the journal;
 #   - ensure: absent removes them;
