@@ -132,6 +132,22 @@ std::vector<FileSystem*> prefetch_paths(const Manifest& m, const TypeRegistry& t
   return told;
 }
 
+/// Before a wave acts: what its resources whose upstream changed will observe again (their
+/// contents too), and what an action reads first (a replaced file's owner), one round trip
+/// per node. Returns the filesystems told: forget() them when the wave has acted.
+std::vector<FileSystem*> prefetch_wave(const Manifest& m, const Graph& g, const TypeRegistry& types,
+                                       const TransportLookup& transports, const std::vector<int>& act,
+                                       const std::vector<char>& changed_upstream, const std::vector<ResourceResult>& results,
+                                       int workers) {
+  std::set<int> stale;
+  for (int i : act)
+    if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; })) stale.insert(i);
+  std::vector<int> look;
+  for (int i : act)
+    if (stale.contains(i) || results[i].before.state == Observation::State::present) look.push_back(i);
+  return prefetch_paths(m, types, transports, look, workers, [&](int i) { return stale.contains(i); });
+}
+
 /// Group commit: one sync per filesystem, then each deferred commit with the sync's outcome
 /// (a failed sync, or a failed action, makes it undo instead). A failed commit fails its
 /// resource.
@@ -346,18 +362,7 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
         return;
       }
     }
-    // Upstream changed this run: what was observed may be stale; looked at again first.
-    std::vector<int> stale;
-    for (int i : act)
-      if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; })) stale.push_back(i);
-    // And what an action reads before it acts (a replaced file's owner): every path of the
-    // wave in the same round trip, the stale ones' contents too.
-    const std::set<int> stale_set(stale.begin(), stale.end());
-    std::vector<int> look = stale;
-    for (int i : act)
-      if (!stale_set.contains(i) && results[i].before.state == Observation::State::present) look.push_back(i);
-    const std::vector<FileSystem*> told =
-        prefetch_paths(m, types, transports, look, opts.parallel, [&](int i) { return stale_set.contains(i); });
+    const std::vector<FileSystem*> told = prefetch_wave(m, g, types, transports, act, changed_upstream, results, opts.parallel);
     WaveCommits commits;
     std::vector<char> acted(act.size(), 0);
     parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {
