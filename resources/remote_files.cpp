@@ -275,8 +275,7 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
   }
   const bool tables = !tables_;
   if (tables) {
-    reqs.push_back(shell("getent passwd || cat /etc/passwd", {}));
-    reqs.push_back(shell("getent group || cat /etc/group", {}));
+    for (auto& r : table_requests()) reqs.push_back(std::move(r));
   }
   if (reqs.empty()) return;
   auto results = runner_.run_batch(reqs);
@@ -320,13 +319,7 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
     }
   }
   if (tables) {
-    const auto& pw = results[results.size() - 2];
-    const auto& gr = results[results.size() - 1];
-    if (pw && pw->exit_code == 0 && gr && gr->exit_code == 0) {
-      parse_table(pw->out, uid_of_, user_of_);
-      parse_table(gr->out, gid_of_, group_of_);
-      tables_ = true;
-    }
+    take_tables(results[results.size() - 2], results[results.size() - 1]);
   }
   read_differing(desired);
 }
@@ -366,6 +359,11 @@ Status RemoteFileSystem::changed(Status st) {
   std::lock_guard lock(mu_);
   seen_.clear();
   return st;
+}
+
+Status RemoteFileSystem::change(const std::string& what, const std::string& path, ExecRequest req) {
+  auto r = call(what, path, std::move(req));
+  return changed(r ? Status{} : Status(std::unexpected(r.error())));
 }
 
 Result<ExecResult> RemoteFileSystem::call(const std::string& what, const std::string& path, ExecRequest req) {
@@ -579,44 +577,46 @@ Status RemoteFileSystem::write_atomic(const std::string& path, const std::string
 }
 
 Status RemoteFileSystem::make_dir(const std::string& path, std::uint32_t mode) {
-  auto r = call("mkdir", path, request({"mkdir", "-m", octal(mode), "--", path}));
-  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+  return change("mkdir", path, request({"mkdir", "-m", octal(mode), "--", path}));
 }
 
 Status RemoteFileSystem::chmod(const std::string& path, std::uint32_t mode) {
-  auto r = call("chmod", path, shell(kChmod, {octal(mode), path}));
-  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+  return change("chmod", path, shell(kChmod, {octal(mode), path}));
 }
 
 Status RemoteFileSystem::chown(const std::string& path, std::optional<std::uint32_t> uid, std::optional<std::uint32_t> gid) {
   if (!uid && !gid) return {};
   std::string who = uid ? std::to_string(*uid) : "";
   if (gid) who += ":" + std::to_string(*gid);
-  auto r = call("chown", path, request({"chown", "-h", "--", who, path}));
-  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+  return change("chown", path, request({"chown", "-h", "--", who, path}));
 }
 
 Status RemoteFileSystem::remove(const std::string& path, bool recursive) {
-  auto r = recursive ? call("remove", path, request({"rm", "-rf", "--", path})) : call("remove", path, shell(kRemove, {path}));
-  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+  return change("remove", path, recursive ? request({"rm", "-rf", "--", path}) : shell(kRemove, {path}));
 }
 
 Status RemoteFileSystem::make_link(const std::string& path, const std::string& target) {
-  auto r = call("link", path, shell(kMakeLink, {path, target}));
-  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+  return change("link", path, shell(kMakeLink, {path, target}));
 }
 
-void RemoteFileSystem::load_tables() {
-  std::vector<ExecRequest> reqs = {shell("getent passwd || cat /etc/passwd", {}), shell("getent group || cat /etc/group", {})};
-  auto results = runner_.run_batch(reqs);
-  if (!results[0] || results[0]->exit_code != 0 || !results[1] || results[1]->exit_code != 0) return;
+std::vector<ExecRequest> RemoteFileSystem::table_requests() {
+  return {shell("getent passwd || cat /etc/passwd", {}), shell("getent group || cat /etc/group", {})};
+}
+
+void RemoteFileSystem::take_tables(const Result<ExecResult>& passwd, const Result<ExecResult>& group) {
+  if (!passwd || passwd->exit_code != 0 || !group || group->exit_code != 0) return;
   uid_of_.clear();
   gid_of_.clear();
   user_of_.clear();
   group_of_.clear();
-  parse_table(results[0]->out, uid_of_, user_of_);
-  parse_table(results[1]->out, gid_of_, group_of_);
+  parse_table(passwd->out, uid_of_, user_of_);
+  parse_table(group->out, gid_of_, group_of_);
   tables_ = true;
+}
+
+void RemoteFileSystem::load_tables() {
+  auto results = runner_.run_batch(table_requests());
+  take_tables(results[0], results[1]);
 }
 
 Result<std::uint32_t> RemoteFileSystem::lookup(const std::string& name, bool user) {

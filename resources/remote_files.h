@@ -107,6 +107,12 @@ class RemoteFileSystem final : public FileSystem {
   /// Runs one command; its failure (non-zero exit) becomes an error naming `what` and `path`.
   Result<ExecResult> call(const std::string& what, const std::string& path, ExecRequest req);
   Status changed(Status st);
+  /// call() for a change: its outcome, with what was prefetched dropped.
+  Status change(const std::string& what, const std::string& path, ExecRequest req);
+  /// The two requests that read the user and group tables, and the reading of their
+  /// results (REQUIRES: mu_ held).
+  static std::vector<ExecRequest> table_requests();
+  void take_tables(const Result<ExecResult>& passwd, const Result<ExecResult>& group);
   /// Sends the queued renames (one round trip); note_renames() records their outcome.
   void flush_renames();
   void note_renames(const std::vector<std::pair<std::string, std::string>>& rs,
