@@ -40,13 +40,16 @@ constexpr const char* kEnvPrelude =
 }  // namespace
 
 SshTransport::SshTransport(std::string node, TransportSpec spec, std::string control_dir)
-    : node_(std::move(node)), spec_(std::move(spec)), control_dir_(std::move(control_dir)) {
+    : node_(std::move(node)),
+      spec_(std::move(spec)),
+      shell_(parse_remote_shell(spec_.shell).value_or(RemoteShell::posix)),
+      control_dir_(std::move(control_dir)) {
   if (control_dir_.size() > kMaxControlDir) control_dir_ = short_control_dir(control_dir_);
 }
 
 std::string SshTransport::describe() const { return "ssh " + (spec_.host.empty() ? node_ : spec_.host); }
 
-std::vector<std::string> SshTransport::ssh_argv(const ExecRequest& req) const {
+std::vector<std::string> SshTransport::ssh_argv(const std::string& line) const {
   std::vector<std::string> a = {"ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o",
                                 "ControlPath=" + control_dir_ + "/%C", "-o", "ControlPersist=60"};
   if (spec_.port) a.insert(a.end(), {"-p", std::to_string(spec_.port)});
@@ -65,13 +68,33 @@ std::vector<std::string> SshTransport::ssh_argv(const ExecRequest& req) const {
   std::string host = spec_.host.empty() ? node_ : spec_.host;
   a.push_back(spec_.user.empty() ? host : spec_.user + "@" + host);
   a.push_back("--");
-  std::string line;
-  if (!req.cwd.empty()) line += "cd " + shell_quote(req.cwd) + " && ";
-  if (!req.env.empty())
-    line += "sh -c " + shell_quote(kEnvPrelude) + " sh " + std::to_string(req.env.size()) + " ";
-  for (std::size_t i = 0; i < req.argv.size(); ++i) line += (i ? " " : "") + shell_quote(req.argv[i]);
   a.push_back(line);
   return a;
+}
+
+Result<std::string> SshTransport::command_line(const ExecRequest& req) const {
+  if (req.argv.empty()) return std::unexpected(make_error(ErrorCode::invalid_input, "no program to run on " + node_));
+  std::string line;
+  if (shell_ == RemoteShell::posix) {
+    if (!req.cwd.empty()) line += "cd " + shell_quote(req.cwd) + " && ";
+    if (!req.env.empty())
+      line += "sh -c " + shell_quote(kEnvPrelude) + " sh " + std::to_string(req.env.size()) + " ";
+    for (std::size_t i = 0; i < req.argv.size(); ++i) line += (i ? " " : "") + shell_quote(req.argv[i]);
+    return line;
+  }
+  // A Windows shell: no environment (it would have to travel in the command line), no
+  // directory (the programs are called by absolute path or from PATH).
+  if (!req.env.empty() || !req.cwd.empty())
+    return std::unexpected(make_error(ErrorCode::invalid_input, "node " + node_ + " (shell: " + spec_.shell +
+                                                                    ") takes no environment or working directory over ssh"));
+  if (shell_ == RemoteShell::cmd) {
+    auto l = cmd_line(req.argv);
+    if (!l) return std::unexpected(wrap_error("node " + node_ + " (shell: cmd)", l.error()));
+    return *l;
+  }
+  auto script = powershell_script(req.argv);
+  if (!script) return std::unexpected(wrap_error("node " + node_ + " (shell: powershell)", script.error()));
+  return powershell_encoded(*script);
 }
 
 std::string SshTransport::env_stdin(const ExecRequest& req) {
@@ -85,7 +108,9 @@ std::string SshTransport::env_stdin(const ExecRequest& req) {
 
 std::vector<Result<ExecResult>> SshTransport::run_batch(const std::vector<ExecRequest>& reqs) {
   // A round trip costs far more than the batch shell's own processes: batch from two on.
-  if (reqs.size() < 2 || !std::all_of(reqs.begin(), reqs.end(), batchable)) return Transport::run_batch(reqs);
+  // The batch is a POSIX shell script; a Windows host gets one round trip per command.
+  if (shell_ != RemoteShell::posix || reqs.size() < 2 || !std::all_of(reqs.begin(), reqs.end(), batchable))
+    return Transport::run_batch(reqs);
   return run_in_one_shell(*this, reqs);
 }
 
@@ -111,10 +136,11 @@ bool ssh_connect_failed(const std::string& err) {
 }
 
 Result<ExecResult> SshTransport::run(const ExecRequest& req) {
+  CONVERGE_TRY(std::string line, command_line(req));
   ExecRequest local;
-  local.argv = ssh_argv(req);
+  local.argv = ssh_argv(line);
   local.timeout = req.timeout;
-  local.stdin_data = env_stdin(req);
+  local.stdin_data = shell_ == RemoteShell::posix ? env_stdin(req) : req.stdin_data;
   // A connection that was never made is tried again: after 0.25 s, then doubling (7.75 s
   // of waiting in all, long enough for an sshd being restarted; each try is bounded by
   // ConnectTimeout). Once that failed, the host is down for this
@@ -132,6 +158,14 @@ Result<ExecResult> SshTransport::run(const ExecRequest& req) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
+  }
+  if (shell_ != RemoteShell::posix && !r.timed_out) {
+    // The Windows program's whole status (ssh keeps its low 8 bits); a status came back,
+    // so the connection held even if that status is 255.
+    if (std::optional<int> code = take_exit_trailer(r.err)) {
+      r.exit_code = *code;
+      return r;
+    }
   }
   if (r.exit_code == 255 && !r.timed_out) {
     // ssh's own failure (or the remote command's exit 255): the node is not reachable.
@@ -153,10 +187,24 @@ Result<ExecResult> SshTransport::run(const ExecRequest& req) {
 }
 
 Result<std::string> SshTransport::boot_id() {
-  CONVERGE_TRY(ExecResult r, run(ExecRequest{{"cat", "/proc/sys/kernel/random/boot_id"}, {}, "", std::chrono::seconds(30), ""}));
-  if (r.exit_code != 0) return std::unexpected(make_error(ErrorCode::unreachable, "cannot read boot_id on " + node_));
-  while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
-  return r.out;
+  std::vector<std::string> argv = spec_.boot_id;
+  if (argv.empty())
+    argv = shell_ == RemoteShell::posix ? std::vector<std::string>{"cat", "/proc/sys/kernel/random/boot_id"}
+                                        : std::vector<std::string>{"wmic.exe", "os", "get", "LastBootUpTime"};
+  CONVERGE_TRY(ExecResult r, run(ExecRequest{argv, {}, "", std::chrono::seconds(30), ""}));
+  // The output's words: Windows tools pad with blanks and end lines with CR LF.
+  std::string id;
+  for (std::size_t i = 0; i < r.out.size();) {
+    std::size_t j = r.out.find_first_of(" \t\r\n", i);
+    if (j == std::string::npos) j = r.out.size();
+    if (j > i) id += (id.empty() ? "" : " ") + r.out.substr(i, j - i);
+    i = j + 1;
+  }
+  if (r.exit_code != 0 || id.empty())
+    return std::unexpected(make_error(ErrorCode::unreachable, "cannot read the boot id of " + node_ + " (`" +
+                                                                  argv.front() + "` exited " +
+                                                                  std::to_string(r.exit_code) + ")"));
+  return id;
 }
 
 }  // namespace converge

@@ -1,10 +1,12 @@
 // resources/ssh_transport.h — the `ssh` transport: commands through the OpenSSH client,
 // with connection reuse (ControlMaster) so that many commands share one connection.
 //
-// argv is sent as one remote command line in which every element is single-quoted, so no
-// manifest value is ever interpreted by the remote shell. Environment variables travel on
-// stdin, ahead of the command's own input, and a small POSIX-shell prelude exports them: no
-// value is in any argv, where `ps` would show it. The sockets live in the state directory,
+// argv is sent as one remote command line quoted for the host's shell (`shell:` posix, cmd
+// or powershell; resources/remote_shell.h), so no manifest value is ever interpreted by it.
+// On a POSIX host, environment variables travel on stdin, ahead of the command's own input,
+// and a small shell prelude exports them: no value is in any argv, where `ps` would show it.
+// A Windows host takes no environment, has no POSIX filesystem (files() is nullptr), and
+// gets a command per round trip; its boot id is wmic's LastBootUpTime unless `boot_id:` says. The sockets live in the state directory,
 // or, when its path is too long for a socket's name, in a private /tmp/converge-UID-HASH.
 // Files are the remote shell's (resources/remote_files.h). A connection that cannot be made
 // (refused, timed out, no route) is tried again with backoff before the node is reported
@@ -15,6 +17,7 @@
 
 #include "engine/model/manifest.h"
 #include "resources/remote_files.h"
+#include "resources/remote_shell.h"
 #include "resources/shell_batch.h"
 #include "resources/transport.h"
 
@@ -28,12 +31,16 @@ class SshTransport final : public Transport {
   Result<ExecResult> run(const ExecRequest& req) override;
   /// One connection round trip for the lot (resources/shell_batch.h).
   std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override;
-  FileSystem* files() override { return &files_; }
+  /// A POSIX host's files; nullptr for a Windows shell.
+  FileSystem* files() override { return shell_ == RemoteShell::posix ? &files_ : nullptr; }
   Result<std::string> boot_id() override;
   std::string describe() const override;
 
-  /// The argv of the local ssh process for `req` (exposed for tests).
-  [[nodiscard]] std::vector<std::string> ssh_argv(const ExecRequest& req) const;
+  /// The remote command line for `req` in the node's shell (resources/remote_shell.h):
+  /// an error when that shell cannot carry it. Exposed for tests.
+  [[nodiscard]] Result<std::string> command_line(const ExecRequest& req) const;
+  /// The argv of the local ssh process that sends `line` (exposed for tests).
+  [[nodiscard]] std::vector<std::string> ssh_argv(const std::string& line) const;
   /// What the local ssh process reads on stdin for `req`: its environment, then its input.
   [[nodiscard]] static std::string env_stdin(const ExecRequest& req);
   /// Where the control sockets are.
@@ -42,6 +49,7 @@ class SshTransport final : public Transport {
  private:
   std::string node_;
   TransportSpec spec_;
+  RemoteShell shell_;
   std::string control_dir_;
   RemoteFileSystem files_{*this, node_};
   std::atomic<bool> down_{false};  ///< its connection failed after every retry

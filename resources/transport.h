@@ -109,7 +109,7 @@ struct PathQuery {
   bool content = false;
   /// The content the caller wants there, when it states one (a view into the caller's
   /// model, alive while the observation lasts): a file whose content differs is read.
-  std::optional<std::string_view> desired;
+  std::optional<std::string_view> desired{};
 };
 
 /// Files on a node. Paths are absolute as the manifest states them; an implementation with

@@ -64,6 +64,15 @@ struct GlobalOptions {
 /// into a shared PostgreSQL one.
 [[nodiscard]] int cmd_state_migrate(const std::string& from, const std::string& to);
 
+/// `converge lab serve --lab FILE --node NAME [--shell cmd|powershell]`: answers one ssh
+/// session's command ($SSH_ORIGINAL_COMMAND) as lab node NAME (engine/cli/lab_serve.cpp).
+[[nodiscard]] int cmd_lab_serve(const std::string& lab_file, const std::string& node, const std::string& shell,
+                                const GlobalOptions& opts);
+
+/// `converge lab summary --lab FILE`: the lab's outage per group and its violations (exit 3
+/// when there is one), read without changing it.
+[[nodiscard]] int cmd_lab_summary(const std::string& lab_file, const GlobalOptions& opts);
+
 /// `converge history [RUN]`.
 [[nodiscard]] int cmd_history(const std::string& manifest, long long run, const GlobalOptions& opts);
 

@@ -16,7 +16,7 @@
 namespace {
 
 bool is_subcommand(const char* a) {
-  for (const char* c : {"apply", "plan", "check", "validate", "history", "state"})
+  for (const char* c : {"apply", "plan", "check", "validate", "history", "state", "lab"})
     if (std::strcmp(a, c) == 0) return true;
   return false;
 }
@@ -164,6 +164,21 @@ int main(int argc, char** argv) {
   migrate->callback([&command] { command = "state migrate"; });
   migrate->fallthrough();
   state->fallthrough();
+  auto* lab = app.add_subcommand("lab", "the emulated cluster behind a real sshd");
+  lab->require_subcommand(1);
+  std::string lab_file, lab_node, lab_shell = "cmd";
+  auto* serve = lab->add_subcommand("serve", "answer this ssh session's command ($SSH_ORIGINAL_COMMAND) as one lab node");
+  serve->add_option("--lab", lab_file, "the lab file (its state lives in --state-dir/lab)")->required();
+  serve->add_option("--node", lab_node, "the lab node this session reaches")->required();
+  serve->add_option("--shell", lab_shell, "the host's shell the line was written for: cmd (default) or powershell")
+      ->check(CLI::IsMember({"cmd", "powershell"}));
+  serve->callback([&command] { command = "lab serve"; });
+  serve->fallthrough();
+  auto* lab_summary = lab->add_subcommand("summary", "the lab's outage per group and its violations");
+  lab_summary->add_option("--lab", lab_file, "the lab file")->required();
+  lab_summary->callback([&command] { command = "lab summary"; });
+  lab_summary->fallthrough();
+  lab->fallthrough();
   // Global options may come after the subcommand as well.
   app.fallthrough();
 
@@ -199,6 +214,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "validate") return converge::cmd_validate(files, opts);
     if (command == "history") return converge::cmd_history(manifest, run_id, opts);
+    if (command == "lab serve") return converge::cmd_lab_serve(lab_file, lab_node, lab_shell, opts);
+    if (command == "lab summary") return converge::cmd_lab_summary(lab_file, opts);
     if (command == "state migrate")
       return converge::cmd_state_migrate(migrate_from, migrate_to.empty() ? converge::state_url(opts) : migrate_to);
     return converge::cmd_converge(command, manifest, opts);

@@ -191,6 +191,11 @@ TransportSpec parse_transport(LoaderState& st, const YDoc& doc, const YNode& t, 
     }
     if (const YNode* k = v.get("host_key")) spec.host_key = k->scalar.to_string();
     if (const YNode* k = v.get("known_hosts")) spec.known_hosts = absolute_path((fs::path(dir) / k->scalar.to_string()).string());
+    if (const YNode* k = v.get("shell")) spec.shell = k->scalar.to_string();
+    if (const YNode* b = v.get("boot_id")) {
+      spec.boot_id.clear();
+      for (const auto& i : b->items) spec.boot_id.push_back(i.scalar.to_string());
+    }
   } else if (spec.kind == "lab") {
     spec.lab_file = absolute_path((fs::path(dir) / v.scalar.to_string()).string());
   }

@@ -28,6 +28,8 @@ struct TransportSpec {
   std::vector<std::string> options; ///< ssh: extra -o options
   std::string host_key = "strict";  ///< ssh: strict (known_hosts only) | accept-new (record a new host's key)
   std::string known_hosts;          ///< ssh: the known_hosts file (absolute); empty = ssh's own
+  std::string shell = "posix";      ///< ssh: posix | cmd | powershell (resources/remote_shell.h)
+  std::vector<std::string> boot_id; ///< ssh: the command whose output changes at each boot; empty = the shell's
   std::string lab_file;             ///< lab: absolute path of the lab file
 };
 

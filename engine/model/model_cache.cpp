@@ -17,7 +17,7 @@ namespace {
 
 // Bumped whenever the model or its serialization changes; the build stamp guards
 // development builds whose type semantics changed without a format change.
-const std::string kMagic = std::string("converge-model-11 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
+const std::string kMagic = std::string("converge-model-12 ") + CONVERGE_VERSION + " " + __DATE__ + " " + __TIME__;
 
 /// A checksum over the cache's bytes, stored after them: a flipped byte must make the
 /// cache a miss, never a different desired state (or a crash on a nonsense model). Eight
@@ -217,7 +217,7 @@ void write_model(Writer& w, const Manifest& m) {
     w.str(n.name);
     const TransportSpec& t = n.transport;
     w.str(t.kind), w.str(t.root), w.str(t.host), w.str(t.user), w.i64(t.port), w.strs(t.options), w.str(t.lab_file);
-    w.str(t.host_key), w.str(t.known_hosts);
+    w.str(t.host_key), w.str(t.known_hosts), w.str(t.shell), w.strs(t.boot_id);
     w.strs(n.roles);
     w.str(n.cluster);
     w.map(n.vars);
@@ -258,7 +258,7 @@ Manifest read_model(Reader& r) {
     TransportSpec& t = n.transport;
     t.kind = r.str(), t.root = r.str(), t.host = r.str(), t.user = r.str(), t.port = static_cast<int>(r.i64());
     t.options = r.strs(), t.lab_file = r.str();
-    t.host_key = r.str(), t.known_hosts = r.str();
+    t.host_key = r.str(), t.known_hosts = r.str(), t.shell = r.str(), t.boot_id = r.strs();
     n.roles = r.strs(), n.cluster = r.str(), n.vars = r.map(), n.where = r.where();
   }
   std::size_t groups = r.count();

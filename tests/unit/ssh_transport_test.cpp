@@ -38,7 +38,7 @@ TEST_CASE("shell_quote quotes every word for a POSIX shell", "[ssh]") {
 TEST_CASE("the ssh argv carries no environment value", "[ssh]") {
   SshTransport t = host();
   ExecRequest req{{"deploy", "--to", "it's here"}, {{"TOKEN", "s3cr3t-token-value"}}, "/srv", {}, ""};
-  auto argv = t.ssh_argv(req);
+  auto argv = t.ssh_argv(*t.command_line(req));
   REQUIRE(argv.size() > 4);
   CHECK(argv[0] == "ssh");
   CHECK(std::find(argv.begin(), argv.end(), "ops@10.9.8.7") != argv.end());
@@ -56,7 +56,7 @@ TEST_CASE("the remote line exports the environment from stdin and passes the res
                   std::chrono::seconds(10),
                   "the command's own input\n"};
   // What sshd would do with the last argv element: hand it to the login shell.
-  ExecRequest remote{{"sh", "-c", t.ssh_argv(req).back()}, {}, "", std::chrono::seconds(10), SshTransport::env_stdin(req)};
+  ExecRequest remote{{"sh", "-c", t.ssh_argv(*t.command_line(req)).back()}, {}, "", std::chrono::seconds(10), SshTransport::env_stdin(req)};
   auto r = run_process(remote);
   REQUIRE(r);
   INFO(r->err);
@@ -67,7 +67,7 @@ TEST_CASE("the remote line exports the environment from stdin and passes the res
 TEST_CASE("a command without an environment is sent as it is", "[ssh]") {
   SshTransport t = host();
   ExecRequest req{{"true"}, {}, "", {}, "in"};
-  CHECK(t.ssh_argv(req).back() == "'true'");
+  CHECK(t.ssh_argv(*t.command_line(req)).back() == "'true'");
   CHECK(SshTransport::env_stdin(req) == "in");
 }
 
@@ -137,14 +137,14 @@ TEST_CASE("host keys are checked strictly unless accept-new is asked for, before
   TransportSpec spec;
   spec.kind = "ssh";
   spec.options = {"StrictHostKeyChecking=no"};  // cannot loosen the policy: ssh takes the first value
-  auto strict = SshTransport("h", spec, "/tmp/s").ssh_argv(req);
+  auto strict = SshTransport("h", spec, "/tmp/s").ssh_argv("true");
   CHECK(option(strict, "StrictHostKeyChecking") == "yes");
   CHECK(option(strict, "UserKnownHostsFile") == "(none)");
   spec.host_key = "accept-new";
   spec.known_hosts = "/etc/converge/known_hosts";
-  auto relaxed = SshTransport("h", spec, "/tmp/s").ssh_argv(req);
+  auto relaxed = SshTransport("h", spec, "/tmp/s").ssh_argv("true");
   CHECK(option(relaxed, "StrictHostKeyChecking") == "accept-new");
   CHECK(option(relaxed, "UserKnownHostsFile") == "\"/etc/converge/known_hosts\"");
   spec.known_hosts = "/srv/my keys/100%/known_hosts";
-  CHECK(option(SshTransport("h", spec, "/tmp/s").ssh_argv(req), "UserKnownHostsFile") == "\"/srv/my keys/100%%/known_hosts\"");
+  CHECK(option(SshTransport("h", spec, "/tmp/s").ssh_argv("true"), "UserKnownHostsFile") == "\"/srv/my keys/100%%/known_hosts\"");
 }

@@ -1,0 +1,140 @@
+// resources/remote_shell.h: argv to the line a Windows (or POSIX) host's shell runs, and
+// back. The splitter is pinned by the Microsoft C runtime's documented examples
+// ("Parsing C command-line arguments"); the writers must survive a trip through it.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "resources/remote_shell.h"
+#include "resources/shell_batch.h"
+#include "resources/ssh_transport.h"
+
+using namespace converge;
+using Words = std::vector<std::string>;
+
+namespace {
+
+/// Words no shell may touch: quotes, backslashes at the end and before quotes, cmd.exe's
+/// operators and variables, PowerShell's, POSIX's, blanks and non-ASCII text.
+const std::vector<Words> kTricky = {
+    {"sc.exe", "query", "SharedAccess"},
+    {"D:\\setup.com", "/mode:upgrade", "/targetDir:C:\\Program Files\\Exchange"},
+    {"reg.exe", "query", "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v2.0.50727", "/v", "SP"},
+    {"prog", "a\"b", "\"quoted\"", "back\\\\", "trail\\", "mid\\\"q", "\\\\server\\share\\"},
+    {"prog", "100%", "%PATH%", "%^PATH%", "!x!", "a^b", "x & del C:\\", "a|b", "<in", ">out", "(y)"},
+    {"prog", "$env:PATH", "$(whoami)", "`tick`", "'single'", "a;b", "@splat", "-Command"},
+    {"prog", "tab\there", "two  spaces", " lead", "trail ", "Ünïcödé ✓", "日本"},
+};
+
+}  // namespace
+
+TEST_CASE("the Windows splitter follows the C runtime's documented examples", "[remote_shell]") {
+  // Microsoft's table: input -> argv[1..3].
+  CHECK(split_windows_line(R"(p "a b c" d e)") == Words{"p", "a b c", "d", "e"});
+  CHECK(split_windows_line(R"(p "ab\"c" "\\" d)") == Words{"p", "ab\"c", "\\", "d"});
+  CHECK(split_windows_line(R"(p a\\\b d"e f"g h)") == Words{"p", "a\\\\\\b", "de fg", "h"});
+  CHECK(split_windows_line(R"(p a\\\"b c d)") == Words{"p", "a\\\"b", "c", "d"});
+  CHECK(split_windows_line(R"(p a\\\\"b c" d e)") == Words{"p", "a\\\\b c", "d", "e"});
+  CHECK(split_windows_line(R"(p a"b"" c d)") == Words{"p", "ab\" c d"});
+  // The program name: quotes group, backslashes are literal.
+  CHECK(split_windows_line(R"("C:\Program Files\x.exe" "" z)") == Words{"C:\\Program Files\\x.exe", "", "z"});
+}
+
+TEST_CASE("windows_quote leaves a plain word alone and quotes the rest", "[remote_shell]") {
+  CHECK(windows_quote("query") == "query");
+  CHECK(windows_quote("") == "\"\"");
+  CHECK(windows_quote("a b") == "\"a b\"");
+  CHECK(windows_quote("say \"hi\"") == R"("say \"hi\"")");
+  CHECK(windows_quote("C:\\dir with space\\") == R"("C:\dir with space\\")");
+  CHECK(windows_quote("C:\\no\\space\\") == "C:\\no\\space\\");  // no quote follows: literal
+}
+
+TEST_CASE("a cmd line gives back every word, whatever it holds", "[remote_shell]") {
+  for (const auto& argv : kTricky) {
+    INFO(argv[1]);
+    auto line = cmd_line(argv);
+    REQUIRE(line);
+    // Nothing cmd.exe reads as an operator or a variable is left unescaped: with PATH
+    // and ERRORLEVEL set on the host, the line still gives back exactly argv.
+    auto back = host_argv(RemoteShell::cmd, *line, {"PATH", "ERRORLEVEL", "x"});
+    REQUIRE(back);
+    CHECK(*back == argv);
+  }
+  CHECK_FALSE(cmd_line({"prog", "two\nlines"}));
+}
+
+TEST_CASE("an unescaped cmd operator or variable is not mistaken for an argument", "[remote_shell]") {
+  CHECK_FALSE(cmd_unescape("prog x & del y"));
+  CHECK_FALSE(cmd_unescape("prog >out"));
+  CHECK_FALSE(cmd_unescape("prog %PATH%", {"Path"}));
+  CHECK(*cmd_unescape("prog \"a & b\"") == "prog \"a & b\"");  // inside quotes: literal
+  CHECK(*cmd_unescape("prog ^& ^\"x^\"") == "prog & \"x\"");
+  CHECK_FALSE(host_argv(RemoteShell::cmd, "sc.exe query x"));  // no exit trailer: not ours
+}
+
+TEST_CASE("a PowerShell call gives back every word, under any default shell", "[remote_shell]") {
+  for (const auto& argv : kTricky) {
+    if (std::any_of(argv.begin(), argv.end(), [](const std::string& w) { return w.find('"') != std::string::npos; })) continue;
+    INFO(argv[1]);
+    auto script = powershell_script(argv);
+    REQUIRE(script);
+    const std::string line = powershell_encoded(*script);
+    CHECK(line.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=.- ") == std::string::npos);
+    auto back = host_argv(RemoteShell::powershell, line, {"PATH"});
+    REQUIRE(back);
+    CHECK(*back == argv);
+  }
+  CHECK_FALSE(powershell_script({"prog", "a\"b"}));  // Windows PowerShell would mangle it
+  CHECK_FALSE(powershell_script({"prog", ""}));
+  CHECK_FALSE(host_argv(RemoteShell::powershell, "sc.exe query x & 1>&2 call echo converge-exit:%^errorlevel%"));
+}
+
+TEST_CASE("the exit trailer carries a Windows status past ssh's 8 bits", "[remote_shell]") {
+  std::string err = "warning: something\r\n" + exit_trailer(3010);
+  CHECK(take_exit_trailer(err) == std::optional<int>(3010));
+  CHECK(err == "warning: something\r\n");
+  err = "no newline at the end" + exit_trailer(-1073741819);  // 0xC0000005, as a signed status
+  CHECK(take_exit_trailer(err) == std::optional<int>(-1073741819));
+  CHECK(err == "no newline at the end");
+  err = "converge-exit:";  // PowerShell found no program: no status
+  CHECK_FALSE(take_exit_trailer(err));
+  CHECK(err == "converge-exit:");
+  err = "just text";
+  CHECK_FALSE(take_exit_trailer(err));
+}
+
+TEST_CASE("a POSIX line of quoted words splits back", "[remote_shell]") {
+  for (const auto& argv : kTricky) {
+    std::string line;
+    for (const auto& w : argv) line += (line.empty() ? "" : " ") + shell_quote(w);
+    auto back = host_argv(RemoteShell::posix, line);
+    REQUIRE(back);
+    CHECK(*back == argv);
+  }
+  CHECK_FALSE(split_posix_words("'a' $(b)"));
+}
+
+TEST_CASE("the ssh transport writes a Windows node's line for its shell", "[remote_shell][ssh]") {
+  TransportSpec t;
+  t.kind = "ssh";
+  t.shell = "cmd";
+  SshTransport cmd("NODE1", t, "/tmp/s");
+  ExecRequest req{{"sc.exe", "config", "SharedAccess", "start=", "auto"}, {}, "", {}, ""};
+  auto line = cmd.command_line(req);
+  REQUIRE(line);
+  CHECK(*host_argv(RemoteShell::cmd, *line) == req.argv);
+  CHECK(cmd.files() == nullptr);  // no POSIX filesystem on a Windows host
+  req.env = {{"TOKEN", "x"}};
+  auto refused = cmd.command_line(req);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("takes no environment"));
+  t.shell = "powershell";
+  SshTransport ps("NODE2", t, "/tmp/s");
+  req.env.clear();
+  REQUIRE(ps.command_line(req));
+  CHECK(*host_argv(RemoteShell::powershell, *ps.command_line(req)) == req.argv);
+  t.shell = "posix";
+  CHECK(SshTransport("web1", t, "/tmp/s").files() != nullptr);
+}
