@@ -3,7 +3,8 @@
 #
 # start_sshd ADDRESS...: an sshd of this test's own (its host key $WORK/hostkey, the client
 # key $WORK/clientkey authorized for the current user), listening on ADDRESS:$PORT for each
-# address given, and only there.
+# address given, and only there. $SSHD_MATCH, when set, ends each configuration (Match
+# blocks: a ForceCommand per address).
 # stop_sshd stops it and every session it serves.
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then exit 0; fi
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
@@ -45,6 +46,7 @@ MaxStartups 100
 MaxSessions 100
 LogLevel ERROR
 CFG
+      printf '%s\n' "${SSHD_MATCH:-}"
     } >"$conf"
     "$SSHD" -f "$conf" -E "$WORK/sshd.log"
     for _ in $(seq 100); do [[ -s $pidf ]] && break; sleep 0.05; done
