@@ -25,6 +25,20 @@
 
 namespace converge {
 
+unsigned long long process_start(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return 0;
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i < 22 && rest >> field; ++i) {}
+  unsigned long long start = 0;
+  rest >> start;
+  return start;
+}
+
 namespace {
 
 Error sys_error(const std::string& what, const std::string& path, int err = errno) {
@@ -48,22 +62,6 @@ Status write_all(int fd, const std::string& content, const std::string& path) {
 }
 
 std::atomic<unsigned> temp_counter{0};
-
-/// The start time of process `pid` (clock ticks after boot, /proc/PID/stat field 22), or 0
-/// when it does not exist. With the pid it names one process for the machine's uptime.
-unsigned long long process_start(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return 0;
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i < 22 && rest >> field; ++i) {}
-  unsigned long long start = 0;
-  rest >> start;
-  return start;
-}
 
 /// "PID-START-": what create_temp() puts in a temporary's name for this process.
 const std::string& temp_owner() {

@@ -27,6 +27,11 @@ struct Fd {
   ~Fd();
 };
 
+/// The start time of process `pid` on this machine (clock ticks after boot, /proc/PID/stat
+/// field 22), or 0 when it does not exist. With the pid it names one process for the
+/// machine's uptime: a temporary's name carries both, so a sweep can tell a dead writer's.
+[[nodiscard]] unsigned long long process_start(pid_t pid);
+
 /// Files and processes of this machine. With a root, every path is mapped under it and
 /// commands run with CONVERGE_ROOT set to it (commands are not chrooted).
 ///

@@ -1,9 +1,13 @@
 #include "resources/remote_files.h"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdio>
+#include <fstream>
 
 #include "engine/model/sha256.h"
+#include "resources/local_transport.h"
 
 namespace converge {
 
@@ -40,18 +44,18 @@ constexpr const char* kLinksAll =
 
 /// Writes $1 files read from stdin, each as a header "PATHLEN CONTENTLEN MODE OWNER
 /// CARRIED" and then the path's and the content's bytes, into a new temporary beside its
-/// path (0600, from mktemp), owned by OWNER ("-": left as made; a failure tolerated when
+/// path (0600, from mktemp; its name starts with $2, this process' mark), owned by OWNER ("-": left as made; a failure tolerated when
 /// CARRIED is 1, an owner only carried over) and then of MODE; prints "ok INDEX TEMP" or
 /// "fail INDEX WHY" and a NUL for each; then one sync -f of every temporary made. Each
 /// content is read to its last byte whatever happens to its write (the next header is where
 /// it should be); a header it cannot read ends the batch (exit 125).
 constexpr const char* kWriteAll =
-    "n=$1; i=0; set --; while [ \"$i\" -lt \"$n\" ]; do "
+    "n=$1; tag=$2; i=0; set --; while [ \"$i\" -lt \"$n\" ]; do "
     "IFS=' ' read -r plen clen mode owner carried || exit 125; "
     "case $plen.$clen.$mode in *[!0-9.]*|.*|*..*|*.) exit 125;; esac; "
     "case $owner in -|[0-9]*|:[0-9]*) ;; *) exit 125;; esac; case $carried in 0|1) ;; *) exit 125;; esac; "
     "p=$(head -c \"$plen\"; echo x); p=${p%x}; d=${p%/*}; [ -n \"$d\" ] || d=/; "
-    "if t=$(mktemp \"$d/.converge-ssh-XXXXXXXXXX.tmp\" 2>&1); then "
+    "if t=$(mktemp \"$d/${tag}XXXXXXXXXX.tmp\" 2>&1); then "
     "if err=$( { head -c \"$clen\" | { cat >\"$t\" || { cat >/dev/null; false; }; } && "
     "{ [ \"$owner\" = - ] || chown -h -- \"$owner\" \"$t\" 2>/dev/null || "
     "[ \"$carried\" = 1 ] || chown -h -- \"$owner\" \"$t\"; } && chmod -- \"$mode\" \"$t\"; } 2>&1 ); then "
@@ -65,18 +69,52 @@ constexpr const char* kChmod =
 constexpr const char* kRemove =
     "if [ -d \"$1\" ] && [ ! -L \"$1\" ]; then rmdir -- \"$1\"; else rm -f -- \"$1\"; fi";
 
-/// A new link beside $1 to $2 (a name drawn at random; ln -T never follows a directory
-/// there), renamed over $1 (mv -T: never into a directory).
+/// A new link beside $1 to $2 (a name starting with $3, then drawn at random; ln -T never
+/// follows a directory there), renamed over $1 (mv -T: never into a directory).
 constexpr const char* kMakeLink =
-    "d=${1%/*}; [ -n \"$d\" ] || d=/; t=$(mktemp -u \"$d/.converge-ssh-XXXXXXXXXX.tmp\") || exit 1; "
+    "d=${1%/*}; [ -n \"$d\" ] || d=/; t=$(mktemp -u \"$d/${3}XXXXXXXXXX.tmp\") || exit 1; "
     "ln -sT -- \"$2\" \"$t\" && mv -fT -- \"$t\" \"$1\" || { rm -f -- \"$t\"; exit 1; }";
 
 /// Renames $1 over $2 (never into a directory); a temporary that cannot be renamed goes.
 constexpr const char* kRename = "mv -fT -- \"$1\" \"$2\" || { rm -f -- \"$1\"; exit 1; }";
 
-constexpr const char* kSweep =
-    "n=0; for f in \"$1\"/.converge-ssh-*.tmp; do { [ -e \"$f\" ] || [ -L \"$f\" ]; } || continue; "
-    "rm -f -- \"$f\" && n=$((n + 1)); done; echo $n";
+/// The names of the temporaries in $1, each followed by a NUL; then "end" and a NUL.
+constexpr const char* kListTemps =
+    "for f in \"$1\"/.converge-ssh-*.tmp; do { [ -e \"$f\" ] || [ -L \"$f\" ]; } && printf '%s\\0' \"${f##*/}\"; done; "
+    "printf 'end\\0'";
+
+/// ".converge-ssh-MACHINE-PID-START-": the mark of this controller process on the
+/// temporaries it makes on a host (MACHINE: a digest of this machine's id), so that a
+/// rerun's sweep removes only those whose writer, a process of this machine, is gone; a
+/// temporary another controller is writing is never touched.
+const std::string& temp_mark() {
+  static const std::string mark = [] {
+    std::string id;
+    std::ifstream in("/etc/machine-id");
+    std::getline(in, id);
+    if (id.empty()) {
+      char host[256] = {};
+      ::gethostname(host, sizeof host - 1);
+      id = host;
+    }
+    return ".converge-ssh-" + sha256_hex(id).substr(0, 12) + "-" + std::to_string(::getpid()) + "-" +
+           std::to_string(process_start(::getpid())) + "-";
+  }();
+  return mark;
+}
+
+/// True when `name` is a temporary of a process of this machine that is gone.
+bool dead_writer(std::string_view name) {
+  const std::string_view machine = std::string_view(temp_mark()).substr(0, 14 + 12 + 1);  // ".converge-ssh-" HEX "-"
+  if (!name.starts_with(machine)) return false;
+  name.remove_prefix(machine.size());
+  unsigned long long pid = 0, start = 0;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+  if (ec != std::errc() || p == name.data() + name.size() || *p != '-') return false;
+  auto [q, ec2] = std::from_chars(p + 1, name.data() + name.size(), start);
+  if (ec2 != std::errc() || q == name.data() + name.size() || *q != '-' || pid == 0 || pid > 4194304) return false;
+  return process_start(static_cast<pid_t>(pid)) != start;
+}
 
 constexpr auto kTimeout = std::chrono::seconds(120);
 
@@ -446,7 +484,12 @@ ExecRequest RemoteFileSystem::writes_request(const std::vector<Write>& ws) {
     input += std::to_string(w.path.size()) + " " + std::to_string(w.content.size()) + " " + w.mode + " " + w.owner + " " +
              (w.carried_over ? "1" : "0") + "\n" + w.path + w.content;
   }
-  return shell(kWriteAll, {std::to_string(ws.size())}, std::move(input));
+  // A write batch may carry a wave's worth of files: its time grows with it (a slow link's
+  // 1 MiB/s, and the batch's helper processes, on top of the fixed limit).
+  const auto bytes = static_cast<std::int64_t>(input.size());
+  ExecRequest r = shell(kWriteAll, {std::to_string(ws.size()), temp_mark()}, std::move(input));
+  r.timeout += std::chrono::milliseconds(bytes / 1024 + 20 * static_cast<std::int64_t>(ws.size()));
+  return r;
 }
 
 std::vector<Result<std::string>> RemoteFileSystem::parse_writes(const Result<ExecResult>& r, std::size_t n,
@@ -556,11 +599,18 @@ void RemoteFileSystem::discard_temp(const std::string& token) {
 }
 
 int RemoteFileSystem::sweep_temps(const std::string& dir) {
-  auto r = runner_.run(shell(kSweep, {dir}));
+  auto listed = runner_.run(shell(kListTemps, {dir}));
+  if (!listed || listed->exit_code != 0) return 0;
+  std::vector<std::string> argv = {"rm", "-f", "--"};
+  std::string_view out = listed->out;
+  for (std::size_t at = 0, nul; (nul = out.find('\0', at)) != std::string_view::npos; at = nul + 1) {
+    std::string_view name = out.substr(at, nul - at);
+    if (name != "end" && dead_writer(name)) argv.push_back(dir + "/" + std::string(name));
+  }
+  if (argv.size() == 3) return 0;
+  auto r = runner_.run(request(argv));
   changed({});
-  int n = 0;
-  if (r && r->exit_code == 0) (void)parse_number(std::string_view(trimmed(r->out)), n);
-  return n;
+  return r && r->exit_code == 0 ? static_cast<int>(argv.size() - 3) : 0;
 }
 
 Status RemoteFileSystem::write_atomic(const std::string& path, const std::string& content, std::uint32_t mode) {
@@ -596,7 +646,7 @@ Status RemoteFileSystem::remove(const std::string& path, bool recursive) {
 }
 
 Status RemoteFileSystem::make_link(const std::string& path, const std::string& target) {
-  return change("link", path, shell(kMakeLink, {path, target}));
+  return change("link", path, shell(kMakeLink, {path, target, temp_mark()}));
 }
 
 std::vector<ExecRequest> RemoteFileSystem::table_requests() {

@@ -59,8 +59,9 @@ class RemoteFileSystem final : public FileSystem {
   /// a rename that failed is what the path's next observation reports.
   Status commit_temp(const std::string& temp, const std::string& path) override;
   void discard_temp(const std::string& temp) override;
-  /// Removes the temporaries ".converge-ssh-*.tmp" in `dir`: it is called only to recover a
-  /// run that was interrupted, while this run holds the node's lock.
+  /// Removes the temporaries in `dir` that a process of this machine made and is gone (their
+  /// names say which: ".converge-ssh-MACHINE-PID-START-*.tmp"); another controller's stay.
+  /// Two round trips (list, remove); called only to recover a run that was interrupted.
   int sweep_temps(const std::string& dir) override;
   Status make_dir(const std::string& path, std::uint32_t mode) override;
   Status chmod(const std::string& path, std::uint32_t mode) override;

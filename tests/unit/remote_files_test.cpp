@@ -4,8 +4,10 @@
 // writes with owner and mode, links, refusals, removal, sweeping, and the parsers.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -222,13 +224,39 @@ TEST_CASE_METHOD(Dir, "a link: made atomically over a file, never followed by ch
   CHECK(temporaries() == 0);
 }
 
-TEST_CASE_METHOD(Dir, "sweep_temps removes what an interrupted run left, and nothing else", "[remote_files]") {
-  put(".converge-ssh-AbCdEfGhIj.tmp", "half");
-  fs::create_symlink("x", path + "/.converge-ssh-link-77.tmp");
+TEST_CASE_METHOD(Dir, "sweep_temps removes what a dead writer of this machine left, and nothing else", "[remote_files]") {
+  // A temporary of this (live) process, written and not committed: its name has our mark.
+  auto token = files.write_temp(path + "/live", "being written", 0644);
+  REQUIRE(token);
+  REQUIRE(files.sync());
+  REQUIRE(temporaries() == 1);
+  std::string mine;
+  for (const auto& e : fs::directory_iterator(path)) mine = e.path().filename().string();
+  // ".converge-ssh-" MACHINE "-" PID "-" START "-" RANDOM ".tmp"
+  const std::string machine = mine.substr(0, mine.find('-', 14) + 1);
+  REQUIRE(machine.size() == 14 + 12 + 1);
+  // A process of this machine that is gone: it ran, we noted its start, it was killed.
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const unsigned long long start = process_start(child);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  put(machine + std::to_string(child) + "-" + std::to_string(start) + "-AbCdEfGhIj.tmp", "half");
+  fs::create_symlink("x", path + "/" + machine + std::to_string(child) + "-" + std::to_string(start) + "-link.tmp");
+  put(".converge-ssh-0123456789ab-1-1-other.tmp", "another controller's");  // another machine
+  put(".converge-ssh-AbCdEfGhIj.tmp", "an older version's: whose, nobody can tell");
   put("keep.tmp", "mine");
+  const int before = runner.trips;
   CHECK(files.sweep_temps(path) == 2);
-  CHECK(temporaries() == 0);
+  CHECK(runner.trips - before == 2);  // list, then remove
+  CHECK(temporaries() == 3);
+  CHECK(fs::exists(path + "/" + mine));
   CHECK(fs::exists(path + "/keep.tmp"));
+  CHECK(files.sweep_temps(path) == 0);
+  files.discard_temp(*token);
 }
 
 TEST_CASE_METHOD(Dir, "names resolve through the node's tables, numbers as themselves", "[remote_files]") {
