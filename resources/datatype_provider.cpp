@@ -136,6 +136,30 @@ ProbeReading reading(const Probe& p, const DataType& t, const ExecRequest& req, 
   return rd;
 }
 
+/// Renders every call of `b` into its requests (a call that cannot be rendered makes none,
+/// and says why in `unrendered`).
+void render_requests(ObservationBatch& b) {
+  b.unrendered.assign(b.calls.size(), "");
+  for (std::size_t i = 0; i < b.calls.size(); ++i) {
+    auto req = probe_request(*b.calls[i].probe, b.calls[i].vars);
+    if (!req) {
+      b.unrendered[i] = req.error().message;
+      continue;
+    }
+    b.requests.push_back(std::move(*req));
+    b.which.push_back(i);
+  }
+}
+
+/// Each call's reading from the results of `b`'s requests; parallel to b.calls.
+std::vector<ProbeReading> read_probes(const ObservationBatch& b, const std::vector<Result<ExecResult>>& results) {
+  std::vector<ProbeReading> readings(b.calls.size());
+  for (std::size_t i = 0; i < b.calls.size(); ++i) readings[i].error = b.unrendered[i];
+  for (std::size_t k = 0; k < b.which.size(); ++k)
+    readings[b.which[k]] = reading(*b.calls[b.which[k]].probe, *b.calls[b.which[k]].type, b.requests[k], results[k]);
+  return readings;
+}
+
 }  // namespace
 
 ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars, Transport& target) {
@@ -149,32 +173,25 @@ ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::st
 }
 
 std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target) {
-  std::vector<ProbeReading> out(calls.size());
-  std::vector<ExecRequest> reqs;
-  std::vector<std::size_t> which;  // calls[which[k]] made reqs[k]
-  for (std::size_t i = 0; i < calls.size(); ++i) {
-    auto req = probe_request(*calls[i].probe, calls[i].vars);
-    if (!req) {
-      out[i].error = req.error().message;
-      continue;
-    }
-    reqs.push_back(std::move(*req));
-    which.push_back(i);
-  }
-  auto results = target.run_batch(reqs);
-  for (std::size_t k = 0; k < which.size(); ++k)
-    out[which[k]] = reading(*calls[which[k]].probe, *calls[which[k]].type, reqs[k], results[k]);
-  return out;
+  ObservationBatch b;
+  b.calls = calls;
+  render_requests(b);
+  return read_probes(b, target.run_batch(b.requests));
 }
 
-std::vector<Observation> observe_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,
-                                       Transport& target) {
-  std::vector<ProbeCall> calls;
+ObservationBatch observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs) {
+  ObservationBatch b;
   for (const auto& [r, t] : rs) {
     auto vars = action_vars(*t, *r, nullptr);
-    for (const auto& p : t->observe) calls.push_back({&p, t, vars});
+    for (const auto& p : t->observe) b.calls.push_back({&p, t, vars});
   }
-  const std::vector<ProbeReading> readings = run_probes(calls, target);
+  render_requests(b);
+  return b;
+}
+
+std::vector<Observation> read_observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,
+                                                const ObservationBatch& b, const std::vector<Result<ExecResult>>& results) {
+  const std::vector<ProbeReading> readings = read_probes(b, results);
   std::vector<Observation> out;
   std::size_t k = 0;
   for (const auto& [r, t] : rs) {
@@ -191,6 +208,12 @@ std::vector<Observation> observe_batch(const std::vector<std::pair<const Resourc
     out.push_back(obs ? std::move(*obs) : Observation::present(as_stated(std::move(props), *r)));
   }
   return out;
+}
+
+std::vector<Observation> observe_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,
+                                       Transport& target) {
+  const ObservationBatch b = observation_batch(rs);
+  return read_observation_batch(rs, b, target.run_batch(b.requests));
 }
 
 Status run_commands(const DataType& type, const ActionDef& a, const ResourceSpec& r, Transport& target,

@@ -50,6 +50,20 @@ struct ProbeCall {
 /// reads each as run_probe() would. Parallel to `calls`.
 [[nodiscard]] std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target);
 
+/// observe_batch() in two halves, so that the batch may carry the node's other commands of
+/// the observation too: the requests, then the reading of their results.
+struct ObservationBatch {
+  std::vector<ExecRequest> requests;  ///< to run in order, in one batch
+  std::vector<ProbeCall> calls;       ///< every probe of every resource, in order
+  std::vector<std::size_t> which;     ///< calls[which[k]] made requests[k]
+  std::vector<std::string> unrendered;  ///< parallel to calls: why it made no request ("" if it did)
+};
+[[nodiscard]] ObservationBatch observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs);
+/// REQUIRES: `b` came from observation_batch(rs); `results` parallel to b.requests.
+[[nodiscard]] std::vector<Observation> read_observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,
+                                                              const ObservationBatch& b,
+                                                              const std::vector<Result<ExecResult>>& results);
+
 /// Observes resources of data-defined types on one node with every probe of every one of
 /// them in one batch; each resource's readings then count in order as observe() counts
 /// them (an absent verdict ends its observation). Parallel to `rs`.

@@ -48,8 +48,17 @@ class ExecProvider final : public Provider {
     return {};
   }
 
-  Observation observe(const ResourceSpec& r, Transport& t) const override {
-    auto res = t.run(request(r, "check"));
+  Observation observe(const ResourceSpec& r, Transport& t) const override { return observe_result(r, t.run(request(r, "check"))); }
+
+  /// The check goes in its node's observation batch, where its time limit only counts as
+  /// part of the batch's (resources/shell_batch.h), unless that limit is under a minute: a
+  /// short limit is one to hold to the second, so that check runs on its own.
+  bool observe_request(const ResourceSpec& r, ExecRequest& req) const override {
+    req = request(r, "check");
+    return req.timeout.count() == 0 || req.timeout >= std::chrono::minutes(1);
+  }
+
+  Observation observe_result(const ResourceSpec& r, const Result<ExecResult>& res) const override {
     if (!res) return Observation::unknown(res.error().describe());
     if (res->timed_out) return Observation::unknown("check timed out after " + format_duration_ms(parse_duration_ms(*r.prop("timeout")).value_or(0)));
     std::string note;

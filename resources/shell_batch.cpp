@@ -149,9 +149,15 @@ std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const st
   // Output past what a run keeps (one large output) leaves frames missing: those commands
   // run again one by one, each with the whole allowance of its own.
   auto results = read_batch(res->out, res->err, boundary, reqs.size(), res->timed_out, why);
-  if (!res->timed_out)
-    for (std::size_t i = 0; i < reqs.size(); ++i)
-      if (!results[i]) results[i] = runner.run(reqs[i]);
+  // Cut at the batch's limit, the command without a result that comes first is the one that
+  // was running: it timed out. Those after it never ran: they run one by one, each with its
+  // own limit, as do those whose output went missing otherwise.
+  std::size_t running = reqs.size();
+  if (res->timed_out)
+    for (std::size_t i = 0; i < reqs.size() && running == reqs.size(); ++i)
+      if (results[i] && results[i]->timed_out) running = i;
+  for (std::size_t i = 0; i < reqs.size(); ++i)
+    if (i > running || (!res->timed_out && !results[i])) results[i] = runner.run(reqs[i]);
   return results;
 }
 

@@ -37,8 +37,10 @@ namespace converge {
                                                          const std::string& why_missing);
 
 /// Runs `reqs` through `runner` as one `/bin/sh -s` (one run() call); the batch may take the
-/// sum of the requests' time limits. When the batch's output was cut (past what a run keeps)
-/// or its shell failed, the commands whose results are missing run again one by one.
+/// sum of the requests' time limits (so a command's own limit is kept only as part of that
+/// sum). When the batch's output was cut (past what a run keeps) or its shell failed, the
+/// commands whose results are missing run again one by one; when it ran past its limit, the
+/// command that was running timed out and the ones after it run one by one.
 /// REQUIRES: every request batchable().
 [[nodiscard]] std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const std::vector<ExecRequest>& reqs);
 

@@ -25,6 +25,8 @@ struct DataType;
 }
 
 class Transport;
+struct ExecRequest;
+struct ExecResult;
 class FileSystem;
 struct ResourceSpec;
 struct ResourceChanges;
@@ -100,6 +102,15 @@ class Provider {
   [[nodiscard]] virtual std::expected<void, PropertyError> canonicalize(Map& props) const { return {}; }
   /// Observes the resource. Never throws; an unreachable node yields State::unknown.
   [[nodiscard]] virtual Observation observe(const ResourceSpec& r, Transport& t) const = 0;
+  /// A provider whose observation is one command (an exec's check) sets `req` to it and
+  /// returns true: the executor then sends it in one batch with the node's other commands
+  /// of the observation (one round trip) and hands the result to observe_result(). False:
+  /// observe() reads on its own.
+  [[nodiscard]] virtual bool observe_request(const ResourceSpec& r, ExecRequest& req) const { return false; }
+  /// What `res`, the result of observe_request()'s command, says of `r`.
+  [[nodiscard]] virtual Observation observe_result(const ResourceSpec& r, const Result<ExecResult>& res) const {
+    return Observation::unknown("this type observes on its own");
+  }
   /// Makes the changes. REQUIRES: `changes` came from diff(r, before).
   [[nodiscard]] virtual Status apply(const ResourceSpec& r, const Observation& before,
                                      const ResourceChanges& changes, Transport& t, ApplyContext& ctx) const = 0;

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "engine/model/datatype.h"
@@ -223,19 +224,49 @@ Tally tally(const std::vector<ResourceResult>& results) {
 
 namespace {
 
-/// The resources of data-defined types on one node, observed with all their probes in one
-/// batch (one round trip, resources/datatype_provider.h), diffed into `results`.
+/// True when `spec` is observed by commands alone, which may go in its node's batch: a
+/// data-defined type's probes, an exec's check.
+bool observed_by_commands(const TypeRegistry& types, const ResourceSpec& spec) {
+  if (datatype::data_type(types, spec.type)) return true;
+  ExecRequest req;
+  return types.find(spec.type)->provider->observe_request(spec, req);
+}
+
+/// The resources of one node observed by commands (observed_by_commands()), every command
+/// of every one of them in one batch (one round trip, resources/shell_batch.h), diffed
+/// into `results`.
 void observe_node_batch(const Manifest& m, const TypeRegistry& types, const std::vector<int>& idx, Transport* t,
                         const Secrets& secrets, std::vector<ResourceResult>& results) {
   auto start = Clock::now();
-  std::vector<std::pair<const ResourceSpec*, const datatype::DataType*>> rs;
-  for (int i : idx) rs.emplace_back(&m.resources[i], datatype::data_type(types, m.resources[i].type));
-  std::vector<Observation> obs;
+  std::vector<std::pair<const ResourceSpec*, const datatype::DataType*>> data;
+  std::vector<std::size_t> data_at, own_at;  // where in idx each observation goes
+  std::vector<ExecRequest> own;               // the other resources' own commands
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    const ResourceSpec& spec = m.resources[idx[k]];
+    if (const auto* dt = datatype::data_type(types, spec.type)) {
+      data.emplace_back(&spec, dt), data_at.push_back(k);
+    } else {
+      own.emplace_back();
+      (void)types.find(spec.type)->provider->observe_request(spec, own.back());
+      own_at.push_back(k);
+    }
+  }
+  std::vector<Observation> obs(idx.size());
   try {
-    if (t) obs = datatype::observe_batch(rs, *t);
-    else obs.assign(idx.size(), Observation::unknown("node " + m.resources[idx.front()].node + " has no transport"));
+    if (!t) throw std::runtime_error("node " + m.resources[idx.front()].node + " has no transport");
+    datatype::ObservationBatch b = datatype::observation_batch(data);
+    const std::size_t probes = b.requests.size();
+    b.requests.insert(b.requests.end(), own.begin(), own.end());
+    std::vector<Result<ExecResult>> ran = t->run_batch(b.requests);
+    std::vector<Result<ExecResult>> rest(std::make_move_iterator(ran.begin() + static_cast<long>(probes)),
+                                         std::make_move_iterator(ran.end()));
+    ran.resize(probes), b.requests.resize(probes);
+    std::vector<Observation> read = datatype::read_observation_batch(data, b, ran);
+    for (std::size_t j = 0; j < data_at.size(); ++j) obs[data_at[j]] = std::move(read[j]);
+    for (std::size_t j = 0; j < own_at.size(); ++j)
+      obs[own_at[j]] = types.find(m.resources[idx[own_at[j]]].type)->provider->observe_result(m.resources[idx[own_at[j]]], rest[j]);
   } catch (const std::exception& e) {
-    obs.assign(idx.size(), Observation::unknown(std::string("provider error: ") + e.what()));
+    obs.assign(idx.size(), Observation::unknown(t ? std::string("provider error: ") + e.what() : e.what()));
   }
   const auto elapsed = since(start) / static_cast<long>(idx.size());
   for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -260,9 +291,11 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
                                         const ExecOptions& opts) {
   std::vector<ResourceResult> results(m.resources.size());
   const Secrets secrets(m);
-  // Jobs: every built-in resource alone (files are read through the node's filesystem),
-  // every node's data-typed resources together (their probes in one round trip).
+  // Jobs: every node's resources observed by commands together (their commands in one
+  // round trip), every other resource alone (files are read through the node's filesystem,
+  // prefetched in one round trip per node).
   std::vector<std::vector<int>> jobs;
+  std::vector<char> batched;  // parallel to jobs
   std::map<std::string, std::size_t> node_job;
   for (int i = 0; i < static_cast<int>(m.resources.size()); ++i) {
     const ResourceSpec& spec = m.resources[i];
@@ -273,22 +306,22 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
       results[i].outcome = Outcome::excluded;
       continue;
     }
-    if (!data) {
-      jobs.push_back({i});
+    if (!observed_by_commands(types, spec)) {
+      jobs.push_back({i}), batched.push_back(0);
       continue;
     }
     auto [it, fresh] = node_job.emplace(spec.node, jobs.size());
-    if (fresh) jobs.emplace_back();
+    if (fresh) jobs.emplace_back(), batched.push_back(1);
     jobs[it->second].push_back(i);
   }
-  std::vector<int> builtin;
-  for (const auto& job : jobs)
-    if (!datatype::data_type(types, m.resources[job.front()].type)) builtin.push_back(job.front());
-  const std::vector<FileSystem*> told = prefetch_paths(m, types, transports, builtin, opts.parallel);
+  std::vector<int> alone;
+  for (std::size_t j = 0; j < jobs.size(); ++j)
+    if (!batched[j]) alone.push_back(jobs[j].front());
+  const std::vector<FileSystem*> told = prefetch_paths(m, types, transports, alone, opts.parallel);
   parallel_for(static_cast<int>(jobs.size()), opts.parallel, [&](int j) {
     const std::vector<int>& job = jobs[j];
     const ResourceSpec& first = m.resources[job.front()];
-    if (datatype::data_type(types, first.type)) return observe_node_batch(m, types, job, transports(first.node), secrets, results);
+    if (batched[j]) return observe_node_batch(m, types, job, transports(first.node), secrets, results);
     auto start = Clock::now();
     observe_one(first, *types.find(first.type), transports(first.node), secrets, results[job.front()]);
     results[job.front()].elapsed = since(start);

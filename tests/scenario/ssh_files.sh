@@ -59,6 +59,7 @@ YAML
       echo "  - {type: symlink, name: $d/current, on: $h, ${top}properties: {ensure: $ensure, target: conf.d/f1.conf}}"
       if [[ $ensure == present ]]; then
         echo "  - {type: exec, name: stamp-$h, on: $h, depends_on: ['file[$d/key]'], properties: {check: [test, -e, $d/stamp], apply: [touch, $d/stamp]}}"
+        echo "  - {type: exec, name: env-$h, on: $h, depends_on: ['directory[$d]'], properties: {check: [sh, -c, 'test \"\$WANT\" = \"it is\" && test -d $d'], apply: ['true'], env: {WANT: it is}}}"
       fi
     done
   } >m.yaml
@@ -77,8 +78,8 @@ for h in h1 h2; do
   ! ls -a "$d" "$d/conf.d" | grep -q '\.converge-ssh' || fail "$h: a temporary was left behind"
 done
 
-# --- a no-op rerun: one round trip per host observes every path (the two exec checks are
-# one each), with nothing changed
+# --- a no-op rerun: one round trip per host observes every path, one more runs its two
+# exec checks together, with nothing changed
 : >"$WORK/ssh-calls"
 expect 0 apply m.yaml --state-dir "$WORK/s"
 grep -q "0 to change\|no changes\|in sync" <<<"$OUT" || fail "the rerun was not a no-op: $OUT"

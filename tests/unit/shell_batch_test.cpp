@@ -116,3 +116,39 @@ TEST_CASE("shell batch: a request with its own input is not batchable") {
   e.env = {{"BAD NAME", "v"}};
   CHECK(!batchable(e));
 }
+
+TEST_CASE("shell batch: cut at its limit, the running command timed out and the ones after it run alone") {
+  // The batch's shell ran command 0, was killed in command 1: a runner that says so for the
+  // batch (it has no clock to wait on) and runs anything else for real.
+  struct CutBatch final : CommandRunner {
+    std::vector<ExecRequest> alone;
+    Result<ExecResult> run(const ExecRequest& r) override {
+      if (r.argv == std::vector<std::string>{"/bin/sh", "-s"}) {
+        const std::string script = r.stdin_data;
+        const std::string b = script.substr(script.find("converge-batch-"), 15 + 32);
+        ExecResult cut;
+        cut.timed_out = true;
+        cut.exit_code = 137;
+        cut.out = b + " 0\nzero" + "\n" + b + " 0 0\n" + b + " 1\n";
+        cut.err = b + " 0\n\n" + b + " 0\n" + b + " 1\n";
+        return cut;
+      }
+      alone.push_back(r);
+      return run_process(r);
+    }
+  } runner;
+  std::vector<ExecRequest> reqs = {req({"printf", "zero"}), req({"sleep", "600"}), req({"printf", "two"}),
+                                   req({"printf", "three"})};
+  auto out = run_in_one_shell(runner, reqs);
+  REQUIRE(out[0]);
+  CHECK(out[0]->out == "zero");
+  REQUIRE(out[1]);
+  CHECK(out[1]->timed_out);
+  REQUIRE(runner.alone.size() == 2);  // 2 and 3, each with its own limit; 1 not again
+  CHECK(runner.alone[0].argv == reqs[2].argv);
+  CHECK(runner.alone[0].timeout == reqs[2].timeout);
+  REQUIRE(out[2]);
+  CHECK(out[2]->out == "two");
+  REQUIRE(out[3]);
+  CHECK(out[3]->out == "three");
+}
