@@ -172,10 +172,19 @@ ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::st
   return reading(p, t, *req, target.run(*req));
 }
 
-std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target) {
+ObservationBatch probe_batch(const std::vector<ProbeCall>& calls) {
   ObservationBatch b;
   b.calls = calls;
   render_requests(b);
+  return b;
+}
+
+std::vector<ProbeReading> read_probe_batch(const ObservationBatch& b, const std::vector<Result<ExecResult>>& results) {
+  return read_probes(b, results);
+}
+
+std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target) {
+  const ObservationBatch b = probe_batch(calls);
   return read_probes(b, target.run_batch(b.requests));
 }
 

@@ -50,6 +50,12 @@ struct ProbeCall {
 /// reads each as run_probe() would. Parallel to `calls`.
 [[nodiscard]] std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target);
 
+/// run_probes() in two halves, so that the batch may carry other requests too: the requests
+/// of `calls` (ObservationBatch below), then their readings, parallel to `calls`.
+struct ObservationBatch;
+[[nodiscard]] ObservationBatch probe_batch(const std::vector<ProbeCall>& calls);
+[[nodiscard]] std::vector<ProbeReading> read_probe_batch(const ObservationBatch& b, const std::vector<Result<ExecResult>>& results);
+
 /// observe_batch() in two halves, so that the batch may carry the node's other commands of
 /// the observation too: the requests, then the reading of their results.
 struct ObservationBatch {

@@ -117,6 +117,69 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+/// The words of argv single-quoted for PowerShell, joined by `sep`. Refuses what Windows
+/// PowerShell 5.1 would pass a native program wrongly.
+Result<std::string> ps_words(const std::vector<std::string>& argv, const char* sep) {
+  if (argv.empty()) return std::unexpected(refused("no program to run"));
+  std::string s;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a.empty() || a.find('"') != std::string::npos)
+      return std::unexpected(refused("Windows PowerShell passes an empty argument or one holding '\"' wrongly to a "
+                                     "program; use shell: cmd for this node"));
+    if (has_line_break(a)) return std::unexpected(refused("a line break in an argument cannot go through PowerShell"));
+    if (i) s += sep;
+    s += '\'';
+    for (char c : a) s += c == '\'' ? std::string("''") : std::string(1, c);
+    s += '\'';
+  }
+  return s;
+}
+
+/// Reads single-quoted PowerShell words separated by `sep` from the front of `s` up to
+/// `end`; advances `s` past `end`.
+Result<std::vector<std::string>> read_ps_words(std::string_view& s, std::string_view sep, std::string_view end) {
+  std::vector<std::string> words;
+  for (;;) {
+    if (s.empty() || s.front() != '\'') return std::unexpected(refused("a word that is not single-quoted"));
+    std::string w;
+    std::size_t i = 1;
+    for (;; ++i) {
+      if (i >= s.size()) return std::unexpected(refused("an unclosed quote"));
+      if (s[i] == '\'') {
+        if (i + 1 < s.size() && s[i + 1] == '\'') {
+          w += '\'', ++i;
+          continue;
+        }
+        break;
+      }
+      w += s[i];
+    }
+    words.push_back(std::move(w));
+    s.remove_prefix(i + 1);
+    if (s.starts_with(end)) {
+      s.remove_prefix(end.size());
+      return words;
+    }
+    if (!s.starts_with(sep)) return std::unexpected(refused("words not separated as written"));
+    s.remove_prefix(sep.size());
+  }
+}
+
+/// The batch's fixed part: R runs one argv, its stdout and stderr apart, and prints its line.
+constexpr std::string_view kPsBatchHead =
+    "$ErrorActionPreference='Continue'\n"
+    "$u=New-Object Text.UTF8Encoding $false\n"
+    "function R([int]$i,[string[]]$a){\n"
+    " $p=$a[0];$r=@();if($a.Length -gt 1){$r=$a[1..($a.Length-1)]}\n"
+    " $global:LASTEXITCODE=9009\n"
+    " $e=$($o=& $p @r) 2>&1\n"
+    " $os='';if($null -ne $o){$os=(@($o) -join \"`n\")+\"`n\"}\n"
+    " $es='';if($null -ne $e){$es=(@($e|ForEach-Object{$_.ToString()}) -join \"`n\")+\"`n\"}\n"
+    " [Console]::Out.Write($b+' '+$i+' '+$global:LASTEXITCODE+' '+[Convert]::ToBase64String($u.GetBytes($os))+' '+"
+    "[Convert]::ToBase64String($u.GetBytes($es))+\"`n\")\n"
+    "}\n";
+
 constexpr std::string_view kExitMark = "converge-exit:";
 constexpr std::string_view kCmdTrailer = " & 1>&2 call echo converge-exit:%^errorlevel%";
 constexpr std::string_view kPsExit = "; $c = $LASTEXITCODE; [Console]::Error.Write(\"converge-exit:$c\"); exit $c";
@@ -176,20 +239,59 @@ std::optional<int> take_exit_trailer(std::string& err) {
 std::string exit_trailer(int code) { return std::string(kExitMark) + std::to_string(code) + "\r\n"; }
 
 Result<std::string> powershell_script(const std::vector<std::string>& argv) {
-  if (argv.empty()) return std::unexpected(refused("no program to run"));
-  std::string s = "& ";
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    if (a.empty() || a.find('"') != std::string::npos)
-      return std::unexpected(refused("Windows PowerShell passes an empty argument or one holding '\"' wrongly to a "
-                                     "program; use shell: cmd for this node"));
-    if (has_line_break(a)) return std::unexpected(refused("a line break in an argument cannot go through PowerShell"));
-    if (i) s += ' ';
-    s += '\'';
-    for (char c : a) s += c == '\'' ? std::string("''") : std::string(1, c);
-    s += '\'';
+  CONVERGE_TRY(std::string words, ps_words(argv, " "));
+  return "& " + words + std::string(kPsExit);
+}
+
+Result<std::string> powershell_batch(const std::vector<std::vector<std::string>>& argvs, const std::string& boundary) {
+  std::string s = "$b='" + boundary + "'\n" + std::string(kPsBatchHead);
+  for (std::size_t i = 0; i < argvs.size(); ++i) {
+    CONVERGE_TRY(std::string words, ps_words(argvs[i], ","));
+    s += "R " + std::to_string(i) + " @(" + words + ")\n";
   }
-  return s + std::string(kPsExit);
+  return s;
+}
+
+std::string powershell_batch_line(const std::string& boundary, std::size_t index, int status, const std::string& out,
+                                  const std::string& err) {
+  return boundary + " " + std::to_string(index) + " " + std::to_string(status) + " " + base64(out) + " " + base64(err) + "\n";
+}
+
+std::vector<Result<ExecResult>> read_powershell_batch(const std::string& out, const std::string& boundary, std::size_t n,
+                                                      bool timed_out, const std::string& why_missing) {
+  std::vector<std::optional<ExecResult>> got(n);
+  for (std::size_t at = 0; at < out.size();) {
+    std::size_t eol = out.find('\n', at);
+    if (eol == std::string::npos) break;  // a line cut short is no line
+    std::string_view line(out.data() + at, eol - at);
+    at = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.starts_with(boundary + " ")) continue;
+    line.remove_prefix(boundary.size() + 1);
+    std::vector<std::string_view> f;
+    for (std::size_t sp; (sp = line.find(' ')) != std::string_view::npos; line.remove_prefix(sp + 1)) f.push_back(line.substr(0, sp));
+    f.push_back(line);
+    std::size_t index = 0;
+    long long status = 0;
+    if (f.size() != 4 || std::from_chars(f[0].data(), f[0].data() + f[0].size(), index).ptr != f[0].data() + f[0].size() ||
+        std::from_chars(f[1].data(), f[1].data() + f[1].size(), status).ptr != f[1].data() + f[1].size() || index >= n)
+      continue;
+    auto o = unbase64(f[2]);
+    auto e = unbase64(f[3]);
+    if (!o || !e) continue;
+    ExecResult r;
+    r.exit_code = static_cast<int>(status);
+    r.out = std::move(*o);
+    r.err = std::move(*e);
+    got[index] = std::move(r);
+  }
+  std::vector<Result<ExecResult>> results;
+  for (auto& g : got) {
+    if (g) results.emplace_back(std::move(*g));
+    else if (timed_out) results.emplace_back(ExecResult{-1, true, "", ""});
+    else results.emplace_back(std::unexpected(make_error(ErrorCode::io, why_missing)));
+  }
+  return results;
 }
 
 std::string powershell_encoded(const std::string& script) {
@@ -268,41 +370,60 @@ Result<std::string> cmd_unescape(std::string_view line, const std::vector<std::s
   return out;
 }
 
-Result<std::optional<std::vector<std::string>>> decode_powershell_call(const std::vector<std::string>& argv) {
-  using Out = std::optional<std::vector<std::string>>;
+namespace {
+
+/// The script of a `powershell.exe -NoProfile -NonInteractive -EncodedCommand B64` argv;
+/// nullopt when argv is no such call.
+Result<std::optional<std::string>> encoded_script(const std::vector<std::string>& argv) {
+  using Out = std::optional<std::string>;
   if (argv.size() != 5) return Out{};
-  std::string prog = argv[0].substr(argv[0].find_last_of("\\/") == std::string::npos ? 0 : argv[0].find_last_of("\\/") + 1);
+  const std::size_t slash = argv[0].find_last_of("\\/");
+  const std::string prog = argv[0].substr(slash == std::string::npos ? 0 : slash + 1);
   if (!iequals(prog, "powershell.exe") && !iequals(prog, "powershell")) return Out{};
   if (!iequals(argv[1], "-NoProfile") || !iequals(argv[2], "-NonInteractive") || !iequals(argv[3], "-EncodedCommand"))
     return Out{};
   auto bytes = unbase64(argv[4]);
   std::optional<std::string> script = bytes ? from_utf16le(*bytes) : std::nullopt;
   if (!script) return std::unexpected(refused("-EncodedCommand is not base64 of UTF-16LE text"));
+  return Out{std::move(*script)};
+}
+
+/// A powershell_batch() script: its boundary and argvs.
+Result<HostCommand> read_batch_script(std::string_view s) {
+  HostCommand c;
+  if (!s.starts_with("$b='")) return std::unexpected(refused("not a batch"));
+  s.remove_prefix(4);
+  const std::size_t q = s.find("'\n");
+  if (q == std::string_view::npos) return std::unexpected(refused("the batch's boundary is not closed"));
+  c.boundary = std::string(s.substr(0, q));
+  s.remove_prefix(q + 2);
+  if (!s.starts_with(kPsBatchHead)) return std::unexpected(refused("the batch's head is not the one converge writes"));
+  s.remove_prefix(kPsBatchHead.size());
+  while (!s.empty()) {
+    const std::string head = "R " + std::to_string(c.argvs.size()) + " @(";
+    if (!s.starts_with(head)) return std::unexpected(refused("batch line " + std::to_string(c.argvs.size()) + " is not `" + head + "...)`"));
+    s.remove_prefix(head.size());
+    auto words = read_ps_words(s, ",", ")\n");
+    if (!words) return std::unexpected(refused("batch line " + std::to_string(c.argvs.size()) + ": " + words.error().message));
+    c.argvs.push_back(std::move(*words));
+  }
+  if (c.argvs.empty()) return std::unexpected(refused("the batch runs nothing"));
+  return c;
+}
+
+}  // namespace
+
+Result<std::optional<std::vector<std::string>>> decode_powershell_call(const std::vector<std::string>& argv) {
+  using Out = std::optional<std::vector<std::string>>;
+  CONVERGE_TRY(std::optional<std::string> script, encoded_script(argv));
+  if (!script) return Out{};
   std::string_view s = *script;
   if (!s.starts_with("& ") || !s.ends_with(kPsExit))
     return std::unexpected(refused("the encoded script is not `& 'PROGRAM' 'ARG' ...` and the exit trailer"));
-  s = s.substr(2, s.size() - 2 - kPsExit.size());
-  std::vector<std::string> words;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (s[i] != '\'') return std::unexpected(refused("the encoded script has a word that is not single-quoted"));
-    std::string w;
-    for (++i;; ++i) {
-      if (i >= s.size()) return std::unexpected(refused("the encoded script has an unclosed quote"));
-      if (s[i] == '\'') {
-        if (i + 1 < s.size() && s[i + 1] == '\'') {
-          w += '\'', ++i;
-          continue;
-        }
-        break;
-      }
-      w += s[i];
-    }
-    words.push_back(std::move(w));
-    if (++i < s.size() && s[i++] != ' ') return std::unexpected(refused("the encoded script's words are not separated by spaces"));
-  }
-  if (words.empty()) return std::unexpected(refused("the encoded script runs nothing"));
-  return Out{std::move(words)};
+  s.remove_prefix(2);
+  auto words = read_ps_words(s, " ", kPsExit);
+  if (!words || !s.empty()) return std::unexpected(refused("the encoded script's words are not as converge writes them"));
+  return Out{std::move(*words)};
 }
 
 Result<std::vector<std::string>> split_posix_words(std::string_view line) {
@@ -330,23 +451,32 @@ Result<std::vector<std::string>> split_posix_words(std::string_view line) {
   return words;
 }
 
-Result<std::vector<std::string>> host_argv(RemoteShell shell, std::string_view line, const std::vector<std::string>& env_names) {
-  if (shell == RemoteShell::posix) return split_posix_words(line);
-  // Under either Windows shell the line goes through cmd.exe /c first (OpenSSH for
-  // Windows' default); a powershell line is one encoded call, which its trailer ends.
-  if (shell == RemoteShell::cmd) {
-    if (!line.ends_with(kCmdTrailer)) return std::unexpected(refused("the line does not end with the exit trailer"));
-    line.remove_suffix(kCmdTrailer.size());
+Result<HostCommand> host_command(RemoteShell shell, std::string_view line, const std::vector<std::string>& env_names) {
+  if (shell == RemoteShell::posix) {
+    CONVERGE_TRY(auto words, split_posix_words(line));
+    return HostCommand{{std::move(words)}, ""};
   }
+  // Under either Windows shell the line goes through cmd.exe /c first (OpenSSH for
+  // Windows' default). A cmd command ends with its exit trailer; anything else must be an
+  // encoded PowerShell call or batch.
+  const bool one_cmd = shell == RemoteShell::cmd && line.ends_with(kCmdTrailer);
+  if (one_cmd) line.remove_suffix(kCmdTrailer.size());
   CONVERGE_TRY(std::string plain, cmd_unescape(line, env_names));
   std::vector<std::string> argv = split_windows_line(plain);
   if (argv.empty()) return std::unexpected(refused("the line runs nothing"));
-  CONVERGE_TRY(auto inner, decode_powershell_call(argv));
-  if (shell == RemoteShell::powershell) {
-    if (!inner) return std::unexpected(refused("the line is not an encoded PowerShell call"));
-    return std::move(*inner);
-  }
-  return argv;
+  if (one_cmd) return HostCommand{{std::move(argv)}, ""};
+  CONVERGE_TRY(std::optional<std::string> script, encoded_script(argv));
+  if (!script) return std::unexpected(refused(shell == RemoteShell::cmd ? "the line does not end with the exit trailer"
+                                                                        : "the line is not an encoded PowerShell call"));
+  if (script->starts_with("$b='")) return read_batch_script(*script);
+  CONVERGE_TRY(auto one, decode_powershell_call(argv));
+  return HostCommand{{std::move(*one)}, ""};
+}
+
+Result<std::vector<std::string>> host_argv(RemoteShell shell, std::string_view line, const std::vector<std::string>& env_names) {
+  CONVERGE_TRY(HostCommand c, host_command(shell, line, env_names));
+  if (!c.boundary.empty()) return std::unexpected(refused("the line is a batch"));
+  return std::move(c.argvs.front());
 }
 
 }  // namespace converge

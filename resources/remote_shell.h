@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "engine/model/error.h"
+#include "resources/transport.h"
 
 namespace converge {
 
@@ -53,6 +54,25 @@ enum class RemoteShell { posix, cmd, powershell };
 /// The command line that runs `script` in PowerShell whatever the default shell:
 /// `powershell.exe -NoProfile -NonInteractive -EncodedCommand BASE64(UTF-16LE(script))`.
 [[nodiscard]] std::string powershell_encoded(const std::string& script);
+
+/// Several commands for a Windows host in one round trip: a PowerShell script (to send
+/// with powershell_encoded()) that runs each argv in order as a native program and prints,
+/// for each, one line "BOUNDARY INDEX STATUS BASE64(STDOUT) BASE64(STDERR)" (UTF-8; lines
+/// ending "\n": PowerShell hands a native program's output back by lines). `boundary` is
+/// of letters, digits and '-'. Refuses what powershell_script() refuses.
+[[nodiscard]] Result<std::string> powershell_batch(const std::vector<std::vector<std::string>>& argvs,
+                                                   const std::string& boundary);
+
+/// The line a host prints for one command of a powershell_batch().
+[[nodiscard]] std::string powershell_batch_line(const std::string& boundary, std::size_t index, int status,
+                                                const std::string& out, const std::string& err);
+
+/// The results of a powershell_batch() of `n` commands from what it printed: a command
+/// whose line is missing is timed out when the batch was (`timed_out`), else an error
+/// saying `why_missing`.
+[[nodiscard]] std::vector<Result<ExecResult>> read_powershell_batch(const std::string& out, const std::string& boundary,
+                                                                           std::size_t n, bool timed_out,
+                                                                           const std::string& why_missing);
 
 /// Takes the exit trailer off the end of a Windows command's stderr: the program's whole
 /// exit status; nullopt (and `err` unchanged) when there is none (the connection dropped,
@@ -83,9 +103,20 @@ enum class RemoteShell { posix, cmd, powershell };
 /// transport sends a POSIX host without an environment or directory). Anything else refused.
 [[nodiscard]] Result<std::vector<std::string>> split_posix_words(std::string_view line);
 
-/// The program and arguments a host whose sshd runs `shell` starts for `line`, a line the
-/// ssh transport writes for that shell (for cmd and powershell, with its exit trailer).
+/// What a host runs for a line: one program, or the programs of a PowerShell batch.
+struct HostCommand {
+  std::vector<std::vector<std::string>> argvs;  ///< one argv, or a batch's in order
+  std::string boundary;                         ///< a batch's; empty for one program
+};
+
+/// The program(s) a host whose sshd runs `shell` starts for `line`, a line the ssh
+/// transport writes for that shell: one command (for cmd and powershell, with its exit
+/// trailer), or a batch (powershell_batch(), encoded, under either Windows shell).
 /// `env_names`: the host's environment variables (cmd.exe expands them).
+[[nodiscard]] Result<HostCommand> host_command(RemoteShell shell, std::string_view line,
+                                               const std::vector<std::string>& env_names = {});
+
+/// host_command() of a line that runs one program: its argv (a batch is refused).
 [[nodiscard]] Result<std::vector<std::string>> host_argv(RemoteShell shell, std::string_view line,
                                                          const std::vector<std::string>& env_names = {});
 

@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "engine/model/sha256.h"
 #include "resources/process.h"
@@ -108,10 +111,71 @@ std::string SshTransport::env_stdin(const ExecRequest& req) {
 
 std::vector<Result<ExecResult>> SshTransport::run_batch(const std::vector<ExecRequest>& reqs) {
   // A round trip costs far more than the batch shell's own processes: batch from two on.
-  // The batch is a POSIX shell script; a Windows host gets one round trip per command.
-  if (shell_ != RemoteShell::posix || reqs.size() < 2 || !std::all_of(reqs.begin(), reqs.end(), batchable))
-    return Transport::run_batch(reqs);
+  if (reqs.size() < 2) return Transport::run_batch(reqs);
+  if (shell_ != RemoteShell::posix) return run_windows_batch(reqs);
+  if (!std::all_of(reqs.begin(), reqs.end(), batchable)) return Transport::run_batch(reqs);
   return run_in_one_shell(*this, reqs);
+}
+
+namespace {
+
+/// The longest command line cmd.exe takes is 8191 characters: a Windows batch's encoded
+/// line stays under it (a batch too long is sent as several).
+constexpr std::size_t kMaxWindowsLine = 8000;
+
+/// A Windows batch can carry a request that has no environment, directory or input of its
+/// own and that PowerShell passes whole.
+bool windows_batchable(const ExecRequest& r) {
+  return r.env.empty() && r.cwd.empty() && r.stdin_data.empty() && powershell_script(r.argv).has_value();
+}
+
+}  // namespace
+
+std::vector<Result<ExecResult>> SshTransport::run_windows_batch(const std::vector<ExecRequest>& reqs) {
+  if (!std::all_of(reqs.begin(), reqs.end(), windows_batchable)) return Transport::run_batch(reqs);
+  std::random_device rd;
+  std::string boundary = "converge-batch-";
+  for (int i = 0; i < 4; ++i) boundary += fmt::format("{:08x}", rd());
+  std::vector<Result<ExecResult>> results;
+  std::size_t from = 0;
+  while (from < reqs.size()) {
+    // As many requests as fit one line, at least one.
+    std::vector<std::vector<std::string>> argvs = {reqs[from].argv};
+    std::string line = powershell_encoded(*powershell_batch(argvs, boundary));
+    while (from + argvs.size() < reqs.size()) {
+      argvs.push_back(reqs[from + argvs.size()].argv);
+      std::string longer = powershell_encoded(*powershell_batch(argvs, boundary));
+      if (longer.size() > kMaxWindowsLine) {
+        argvs.pop_back();
+        break;
+      }
+      line = std::move(longer);
+    }
+    std::chrono::milliseconds limit{0};
+    bool unlimited = false;
+    for (std::size_t i = 0; i < argvs.size(); ++i) {
+      limit += reqs[from + i].timeout;
+      unlimited = unlimited || reqs[from + i].timeout.count() == 0;
+    }
+    auto sent = send(line, unlimited ? std::chrono::milliseconds(0) : limit + std::chrono::seconds(5), "");
+    std::vector<Result<ExecResult>> got;
+    if (!sent) got.assign(argvs.size(), std::unexpected(sent.error()));
+    else
+      got = read_powershell_batch(sent->out, boundary, argvs.size(), sent->timed_out,
+                                  "the batch ended (exit " + std::to_string(sent->exit_code) + ") before this command ran");
+    // As for a POSIX batch: cut at its limit, the first without a result timed out and the
+    // later ones run alone; one missing otherwise runs alone.
+    const bool cut = sent && sent->timed_out;
+    bool seen_running = false;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const bool running = cut && !seen_running && got[i] && got[i]->timed_out;
+      seen_running = seen_running || running;
+      if (sent && ((cut && seen_running && !running) || (!cut && !got[i]))) got[i] = run(reqs[from + i]);
+      results.push_back(std::move(got[i]));
+    }
+    from += argvs.size();
+  }
+  return results;
 }
 
 bool ssh_connect_failed(const std::string& err) {
@@ -137,10 +201,14 @@ bool ssh_connect_failed(const std::string& err) {
 
 Result<ExecResult> SshTransport::run(const ExecRequest& req) {
   CONVERGE_TRY(std::string line, command_line(req));
+  return send(line, req.timeout, shell_ == RemoteShell::posix ? env_stdin(req) : req.stdin_data);
+}
+
+Result<ExecResult> SshTransport::send(const std::string& line, std::chrono::milliseconds timeout, std::string input) {
   ExecRequest local;
   local.argv = ssh_argv(line);
-  local.timeout = req.timeout;
-  local.stdin_data = shell_ == RemoteShell::posix ? env_stdin(req) : req.stdin_data;
+  local.timeout = timeout;
+  local.stdin_data = std::move(input);
   // A connection that was never made is tried again: after 0.25 s, then doubling (7.75 s
   // of waiting in all, long enough for an sshd being restarted; each try is bounded by
   // ConnectTimeout). Once that failed, the host is down for this
@@ -186,12 +254,17 @@ Result<ExecResult> SshTransport::run(const ExecRequest& req) {
   return r;
 }
 
-Result<std::string> SshTransport::boot_id() {
-  std::vector<std::string> argv = spec_.boot_id;
-  if (argv.empty())
-    argv = shell_ == RemoteShell::posix ? std::vector<std::string>{"cat", "/proc/sys/kernel/random/boot_id"}
-                                        : std::vector<std::string>{"wmic.exe", "os", "get", "LastBootUpTime"};
-  CONVERGE_TRY(ExecResult r, run(ExecRequest{argv, {}, "", std::chrono::seconds(30), ""}));
+bool SshTransport::boot_id_request(ExecRequest& req) const {
+  req = ExecRequest{spec_.boot_id, {}, "", std::chrono::seconds(30), ""};
+  if (req.argv.empty())
+    req.argv = shell_ == RemoteShell::posix ? std::vector<std::string>{"cat", "/proc/sys/kernel/random/boot_id"}
+                                            : std::vector<std::string>{"wmic.exe", "os", "get", "LastBootUpTime"};
+  return true;
+}
+
+Result<std::string> SshTransport::boot_id_from(const Result<ExecResult>& res) const {
+  if (!res) return std::unexpected(res.error());
+  const ExecResult& r = *res;
   // The output's words: Windows tools pad with blanks and end lines with CR LF.
   std::string id;
   for (std::size_t i = 0; i < r.out.size();) {
@@ -200,11 +273,16 @@ Result<std::string> SshTransport::boot_id() {
     if (j > i) id += (id.empty() ? "" : " ") + r.out.substr(i, j - i);
     i = j + 1;
   }
-  if (r.exit_code != 0 || id.empty())
-    return std::unexpected(make_error(ErrorCode::unreachable, "cannot read the boot id of " + node_ + " (`" +
-                                                                  argv.front() + "` exited " +
+  if (r.exit_code != 0 || r.timed_out || id.empty())
+    return std::unexpected(make_error(ErrorCode::unreachable, "cannot read the boot id of " + node_ + " (exit " +
                                                                   std::to_string(r.exit_code) + ")"));
   return id;
+}
+
+Result<std::string> SshTransport::boot_id() {
+  ExecRequest req;
+  (void)boot_id_request(req);
+  return boot_id_from(run(req));
 }
 
 }  // namespace converge

@@ -5,8 +5,9 @@
 // or powershell; resources/remote_shell.h), so no manifest value is ever interpreted by it.
 // On a POSIX host, environment variables travel on stdin, ahead of the command's own input,
 // and a small shell prelude exports them: no value is in any argv, where `ps` would show it.
-// A Windows host takes no environment, has no POSIX filesystem (files() is nullptr), and
-// gets a command per round trip; its boot id is wmic's LastBootUpTime unless `boot_id:` says. The sockets live in the state directory,
+// A Windows host takes no environment and has no POSIX filesystem (files() is nullptr); a
+// batch goes to it as one encoded PowerShell script; its boot id is wmic's LastBootUpTime
+// unless `boot_id:` says. The sockets live in the state directory,
 // or, when its path is too long for a socket's name, in a private /tmp/converge-UID-HASH.
 // Files are the remote shell's (resources/remote_files.h). A connection that cannot be made
 // (refused, timed out, no route) is tried again with backoff before the node is reported
@@ -34,6 +35,9 @@ class SshTransport final : public Transport {
   /// A POSIX host's files; nullptr for a Windows shell.
   FileSystem* files() override { return shell_ == RemoteShell::posix ? &files_ : nullptr; }
   Result<std::string> boot_id() override;
+  /// The `boot_id:` command, else the shell's (/proc's boot_id; wmic's LastBootUpTime).
+  bool boot_id_request(ExecRequest& req) const override;
+  Result<std::string> boot_id_from(const Result<ExecResult>& res) const override;
   std::string describe() const override;
 
   /// The remote command line for `req` in the node's shell (resources/remote_shell.h):
@@ -47,6 +51,12 @@ class SshTransport final : public Transport {
   [[nodiscard]] const std::string& control_dir() const { return control_dir_; }
 
  private:
+  /// Sends one remote command line; retries a connection never made, maps ssh's failures.
+  [[nodiscard]] Result<ExecResult> send(const std::string& line, std::chrono::milliseconds timeout, std::string input);
+  /// A Windows host's batch: encoded PowerShell (resources/remote_shell.h), as many
+  /// commands per round trip as one command line holds.
+  [[nodiscard]] std::vector<Result<ExecResult>> run_windows_batch(const std::vector<ExecRequest>& reqs);
+
   std::string node_;
   TransportSpec spec_;
   RemoteShell shell_;

@@ -199,6 +199,13 @@ class Transport : public CommandRunner {
   /// A token that changes every time the node boots (Linux: /proc boot_id; the lab: its boot
   /// counter). Used to wait for a reboot to complete.
   [[nodiscard]] virtual Result<std::string> boot_id() = 0;
+  /// A transport whose boot id is a command's output (ssh) sets `req` to that command and
+  /// returns true, so that a caller may send it in a batch with others; boot_id_from()
+  /// then reads its result as boot_id() would.
+  [[nodiscard]] virtual bool boot_id_request(ExecRequest& req) const { return false; }
+  [[nodiscard]] virtual Result<std::string> boot_id_from(const Result<ExecResult>& res) const {
+    return std::unexpected(make_error(ErrorCode::internal, "this transport reads its boot id on its own"));
+  }
   /// A short description for messages ("local", "local root=/tmp/x", "lab NODE1").
   [[nodiscard]] virtual std::string describe() const = 0;
   /// True when the node is the machine converge itself runs on: a step restarting it ends

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -24,6 +25,21 @@ Result<ExecResult> ClusterTransport::run(const ExecRequest& req) {
   }
   return std::unexpected(last ? wrap_error("no member of cluster " + name_ + " answers", *last)
                               : make_error(ErrorCode::unreachable, "cluster " + name_ + " has no members"));
+}
+
+std::vector<Result<ExecResult>> ClusterTransport::run_batch(const std::vector<ExecRequest>& reqs) {
+  std::vector<Result<ExecResult>> out;
+  for (const auto& [node, t] : members_) {
+    out = t->run_batch(reqs);
+    // A member that did not answer at all: the next one may.
+    if (!std::all_of(out.begin(), out.end(), [](const auto& r) { return !r && r.error().code == ErrorCode::unreachable; }))
+      return out;
+  }
+  if (out.empty() && !reqs.empty())
+    out.assign(reqs.size(), std::unexpected(make_error(ErrorCode::unreachable, "cluster " + name_ + " has no members")));
+  else
+    for (auto& r : out) r = std::unexpected(wrap_error("no member of cluster " + name_ + " answers", r.error()));
+  return out;
 }
 
 Result<std::string> ClusterTransport::boot_id() {

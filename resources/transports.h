@@ -29,6 +29,8 @@ class ClusterTransport final : public Transport {
   /// REQUIRES: `members` sorted by name, non-empty, each outliving this object.
   ClusterTransport(std::string name, std::vector<std::pair<std::string, Transport*>> members);
   [[nodiscard]] Result<ExecResult> run(const ExecRequest& req) override;
+  /// The batch goes to the first member that answers, in that member's one round trip.
+  [[nodiscard]] std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override;
   [[nodiscard]] FileSystem* files() override { return nullptr; }
   /// The boot id of the first member that answers.
   [[nodiscard]] Result<std::string> boot_id() override;

@@ -4,8 +4,9 @@
 // ForceCommand in a `Match LocalAddress` block, or an authorized_keys `command=`), with the
 // client's command line in SSH_ORIGINAL_COMMAND. The command answers as that Windows host
 // would: it reads the line as the host's shell does (resources/remote_shell.h: cmd.exe /c,
-// an encoded PowerShell call), runs the program on the lab node, prints what it printed,
-// the exit trailer, and exits with the status's low 8 bits as a real sshd would. Sessions
+// an encoded PowerShell call or batch), runs the program(s) on the lab node, prints what a
+// program printed and the exit trailer, exiting with the status's low 8 bits as a real sshd
+// would, or a batch's line for each program. Sessions
 // run one at a time over the lab's state (an exclusive lock on DIR/lab/serve.lock), in
 // virtual time: a restarting node is waited out as on the lab transport at speed 0. A node
 // that never comes back answers as an unreachable host does: exit 255 and ssh's words.
@@ -68,10 +69,10 @@ int cmd_lab_serve(const std::string& lab_file, const std::string& node, const st
     return 1;
   }
   const RemoteShell shell = parse_remote_shell(shell_name).value_or(RemoteShell::cmd);
-  auto argv = host_argv(shell, line);
-  if (!argv) {
+  auto cmd = host_command(shell, line);
+  if (!cmd) {
     // What a host's shell says of a line it cannot run.
-    std::cerr << "converge lab serve (" << node << ", " << shell_name << "): " << argv.error().message << "\n";
+    std::cerr << "converge lab serve (" << node << ", " << shell_name << "): " << cmd.error().message << "\n";
     write_all(2, exit_trailer(1));
     return 1;
   }
@@ -92,19 +93,27 @@ int cmd_lab_serve(const std::string& lab_file, const std::string& node, const st
     std::cerr << "converge lab serve: cannot open the lab " << lab_file << ": " << lab.error().message << "\n";
     return 1;
   }
-  auto r = (*lab)->run(node, ExecRequest{*argv, {}, "", std::chrono::milliseconds(0), ""});
-  ::close(lock);  // the state is written: the next session may go on
-  if (!r && r.error().code == ErrorCode::timeout) {
-    hang_until_dropped();
-    return 137;
+  const bool batch = !cmd->boundary.empty();
+  for (std::size_t i = 0; i < cmd->argvs.size(); ++i) {
+    auto r = (*lab)->run(node, ExecRequest{cmd->argvs[i], {}, "", std::chrono::milliseconds(0), ""});
+    if (!r && r.error().code == ErrorCode::timeout) {
+      ::close(lock);  // the state is written: the next session may go on
+      hang_until_dropped();
+      return 137;
+    }
+    if (!r) {
+      std::cerr << "converge lab serve: " << r.error().message << "\n";
+      return 255;
+    }
+    if (batch) {
+      write_all(1, powershell_batch_line(cmd->boundary, i, r->exit_code, r->out, r->err));
+      continue;
+    }
+    write_all(1, r->out);
+    write_all(2, r->err + exit_trailer(r->exit_code));
+    return r->exit_code & 0xff;
   }
-  if (!r) {
-    std::cerr << "converge lab serve: " << r.error().message << "\n";
-    return 255;
-  }
-  write_all(1, r->out);
-  write_all(2, r->err + exit_trailer(r->exit_code));
-  return r->exit_code & 0xff;
+  return 0;
 }
 
 int cmd_lab_summary(const std::string& lab_file, const GlobalOptions& opts) {

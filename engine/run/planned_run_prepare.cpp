@@ -131,9 +131,9 @@ void PlannedRun::observe_nodes() {
   reachable_.clear();
   for (const auto& n : m_.nodes) {
     Transport* t = transport(n.name);
-    if (!t || !t->boot_id()) continue;
-    reachable_.insert(n.name);
-    // The node's facts in one batch.
+    if (!t) continue;
+    // The node's facts in one batch, with its boot id where that is a command (ssh): one
+    // round trip, and none of the facts when the node does not answer.
     static const datatype::DataType kNoType;
     std::vector<datatype::ProbeCall> calls;
     std::vector<const datatype::Fact*> asked;
@@ -142,7 +142,20 @@ void PlannedRun::observe_nodes() {
       calls.push_back({&*f.probe, &kNoType, {{"node", n.name}, {"name", n.name}}});
       asked.push_back(&f);
     }
-    std::vector<datatype::ProbeReading> readings = datatype::run_probes(calls, *t);
+    datatype::ObservationBatch b = datatype::probe_batch(calls);
+    ExecRequest boot;
+    std::vector<datatype::ProbeReading> readings;
+    if (t->boot_id_request(boot)) {
+      b.requests.insert(b.requests.begin(), std::move(boot));
+      std::vector<Result<ExecResult>> ran = t->run_batch(b.requests);
+      if (!t->boot_id_from(ran.front())) continue;
+      b.requests.erase(b.requests.begin()), ran.erase(ran.begin());
+      readings = datatype::read_probe_batch(b, ran);
+    } else {
+      if (!t->boot_id()) continue;
+      readings = datatype::read_probe_batch(b, t->run_batch(b.requests));
+    }
+    reachable_.insert(n.name);
     for (std::size_t k = 0; k < asked.size(); ++k)
       if (readings[k].verdict == datatype::ProbeReading::Verdict::present && readings[k].props.count("value"))
         node_facts_[n.name + "/@" + asked[k]->name] = readings[k].props["value"];

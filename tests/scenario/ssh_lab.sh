@@ -10,6 +10,7 @@
 #   - the lab received the same changing commands as a run on the lab transport does
 #     (Windows exit statuses past 255, 3010 and 1056, came through ssh whole);
 #   - restarts were waited for by the boot id over ssh (wmic's LastBootUpTime);
+#   - check observes each host in one round trip per phase (a PowerShell batch);
 #   - check exits 0 and a rerun only reads;
 #   - a value that cmd.exe would expand or split reaches the host as written.
 set -euo pipefail
@@ -45,11 +46,24 @@ for node, host in hosts.items():
 open(sys.argv[2], "w").write(text)
 PY
 
+# A stand-in ssh first on PATH counts the round trips.
+REAL_SSH=$(command -v ssh)
+mkdir "$WORK/bin"
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$WORK/ssh-calls" "$REAL_SSH" >"$WORK/bin/ssh"
+chmod +x "$WORK/bin/ssh"
+export PATH="$WORK/bin:$PATH"
+
 S=$WORK/state
 EVENTS=$HOME_LAB/lab/events.jsonl
 expect 0 validate "$M"
 expect 2 check "$M" --state-dir "$S"
-grep -q '"kind":"command"' "$EVENTS" || fail "check sent the lab no command over ssh"
+reads=$(grep -c '"kind":"command"' "$EVENTS") || fail "check sent the lab no command over ssh"
+trips=$(wc -l <"$WORK/ssh-calls")
+echo "check: $reads commands in $trips ssh round trips"
+# A round trip per host for each of the check's three phases (the manifest's resources, what
+# else the planner reads, the node's boot id and facts), each a batch (an encoded
+# PowerShell script), and one for the cluster's resources through a member.
+((trips <= 3 * 3 + 1 && reads > 5 * trips)) || fail "check of 3 Windows hosts: $reads commands in $trips round trips"
 
 # --- apply over ssh
 expect 0 apply "$M" --state-dir "$S" --json

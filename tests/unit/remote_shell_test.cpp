@@ -138,3 +138,45 @@ TEST_CASE("the ssh transport writes a Windows node's line for its shell", "[remo
   t.shell = "posix";
   CHECK(SshTransport("web1", t, "/tmp/s").files() != nullptr);
 }
+
+TEST_CASE("a Windows batch: one encoded script for many commands, read back by boundary", "[remote_shell]") {
+  std::vector<Words> argvs;
+  for (const auto& w : kTricky)
+    if (std::none_of(w.begin(), w.end(), [](const std::string& s) { return s.find('"') != std::string::npos; }))
+      argvs.push_back(w);
+  const std::string boundary = "converge-batch-0123abcd";
+  auto script = powershell_batch(argvs, boundary);
+  REQUIRE(script);
+  const std::string line = powershell_encoded(*script);
+  for (RemoteShell shell : {RemoteShell::cmd, RemoteShell::powershell}) {
+    auto host = host_command(shell, line, {"PATH"});
+    REQUIRE(host);
+    CHECK(host->boundary == boundary);
+    CHECK(host->argvs == argvs);
+  }
+  CHECK_FALSE(host_argv(RemoteShell::cmd, line));  // a batch is not one program
+  CHECK_FALSE(powershell_batch({{"prog", "say \"x\""}}, boundary));
+
+  // What the host prints: a line per command, in any order, among other output; CR LF too.
+  std::string out = "noise\r\n" + powershell_batch_line(boundary, 1, 3010, "line 1\nline 2\n", "") +
+                    powershell_batch_line("converge-batch-other", 0, 5, "", "") +
+                    powershell_batch_line(boundary, 0, 0, std::string("bin\0ary\n", 8), "warn\n");
+  out.insert(out.size() - 1, "\r");
+  auto got = read_powershell_batch(out, boundary, 3, false, "gone");
+  REQUIRE(got[0]);
+  CHECK(got[0]->exit_code == 0);
+  CHECK(got[0]->out == std::string("bin\0ary\n", 8));
+  CHECK(got[0]->err == "warn\n");
+  REQUIRE(got[1]);
+  CHECK(got[1]->exit_code == 3010);
+  CHECK(got[1]->out == "line 1\nline 2\n");
+  REQUIRE_FALSE(got[2]);
+  CHECK(got[2].error().message == "gone");
+  // A line cut short (the connection dropped mid-line) is no result; under a timeout the
+  // missing ones timed out.
+  std::string cut = powershell_batch_line(boundary, 0, 0, "x", "");
+  cut.pop_back();
+  auto late = read_powershell_batch(cut, boundary, 1, true, "gone");
+  REQUIRE(late[0]);
+  CHECK(late[0]->timed_out);
+}
