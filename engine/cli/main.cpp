@@ -97,6 +97,29 @@ bool finish_run_options(const std::string& command, const RunWords& w, converge:
   return true;
 }
 
+/// The words of `lab serve` and `lab summary`.
+struct LabWords {
+  std::string file, node, shell = "cmd";
+};
+
+/// `converge lab serve|summary` (engine/cli/lab_serve.cpp).
+void add_lab_commands(CLI::App& app, LabWords& w, std::string& command) {
+  auto* lab = app.add_subcommand("lab", "the emulated cluster behind a real sshd");
+  lab->require_subcommand(1);
+  auto* serve = lab->add_subcommand("serve", "answer this ssh session's command ($SSH_ORIGINAL_COMMAND) as one lab node");
+  serve->add_option("--lab", w.file, "the lab file (its state lives in --state-dir/lab)")->required();
+  serve->add_option("--node", w.node, "the lab node this session reaches")->required();
+  serve->add_option("--shell", w.shell, "the host's shell the line was written for: cmd (default) or powershell")
+      ->check(CLI::IsMember({"cmd", "powershell"}));
+  serve->callback([&command] { command = "lab serve"; });
+  serve->fallthrough();
+  auto* summary = lab->add_subcommand("summary", "the lab's outage per group and its violations");
+  summary->add_option("--lab", w.file, "the lab file")->required();
+  summary->callback([&command] { command = "lab summary"; });
+  summary->fallthrough();
+  lab->fallthrough();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,21 +187,8 @@ int main(int argc, char** argv) {
   migrate->callback([&command] { command = "state migrate"; });
   migrate->fallthrough();
   state->fallthrough();
-  auto* lab = app.add_subcommand("lab", "the emulated cluster behind a real sshd");
-  lab->require_subcommand(1);
-  std::string lab_file, lab_node, lab_shell = "cmd";
-  auto* serve = lab->add_subcommand("serve", "answer this ssh session's command ($SSH_ORIGINAL_COMMAND) as one lab node");
-  serve->add_option("--lab", lab_file, "the lab file (its state lives in --state-dir/lab)")->required();
-  serve->add_option("--node", lab_node, "the lab node this session reaches")->required();
-  serve->add_option("--shell", lab_shell, "the host's shell the line was written for: cmd (default) or powershell")
-      ->check(CLI::IsMember({"cmd", "powershell"}));
-  serve->callback([&command] { command = "lab serve"; });
-  serve->fallthrough();
-  auto* lab_summary = lab->add_subcommand("summary", "the lab's outage per group and its violations");
-  lab_summary->add_option("--lab", lab_file, "the lab file")->required();
-  lab_summary->callback([&command] { command = "lab summary"; });
-  lab_summary->fallthrough();
-  lab->fallthrough();
+  LabWords lab_words;
+  add_lab_commands(app, lab_words, command);
   // Global options may come after the subcommand as well.
   app.fallthrough();
 
@@ -214,8 +224,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "validate") return converge::cmd_validate(files, opts);
     if (command == "history") return converge::cmd_history(manifest, run_id, opts);
-    if (command == "lab serve") return converge::cmd_lab_serve(lab_file, lab_node, lab_shell, opts);
-    if (command == "lab summary") return converge::cmd_lab_summary(lab_file, opts);
+    if (command == "lab serve") return converge::cmd_lab_serve(lab_words.file, lab_words.node, lab_words.shell, opts);
+    if (command == "lab summary") return converge::cmd_lab_summary(lab_words.file, opts);
     if (command == "state migrate")
       return converge::cmd_state_migrate(migrate_from, migrate_to.empty() ? converge::state_url(opts) : migrate_to);
     return converge::cmd_converge(command, manifest, opts);

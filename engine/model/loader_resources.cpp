@@ -245,6 +245,14 @@ void stamp(LoaderState& st, const Located& r, const TypeEntry& type, const std::
       if (!std::exchange(stamping.over_limit, true)) resource_limit(st, r);
       return;
     }
+    if (const NodeSpec* ns = st.out.node(node_name); ns && !type.data && type.schema.name != "exec") {
+      // The built-in file types act through the node's POSIX filesystem.
+      const TransportSpec& t = ns->transport;
+      if (t.kind == "lab" || (t.kind == "ssh" && t.shell != "posix"))
+        return st.error("type " + type.schema.name + " needs a POSIX filesystem and node " + node_name + " has none (" +
+                            (t.kind == "lab" ? std::string("the lab's Windows hosts") : "ssh with shell: " + t.shell) + ")",
+                        r.doc->at(*r.node));
+    }
     auto [scope_it, fresh_scope] = stamping.node_scopes.try_emplace(node_name);
     if (fresh_scope) {
       const NodeSpec* ns = st.out.node(node_name);

@@ -12,7 +12,8 @@
 #   - restarts were waited for by the boot id over ssh (wmic's LastBootUpTime);
 #   - check observes each host in one round trip per phase (a PowerShell batch);
 #   - check exits 0 and a rerun only reads;
-#   - a value that cmd.exe would expand or split reaches the host as written.
+#   - a value that cmd.exe would expand or split reaches the host as written;
+#   - `lab serve` refuses a line no host shell would run as one program, changing nothing.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 source "$SOURCE_DIR/tests/scenario/sshd.sh"
@@ -153,5 +154,20 @@ want = "sc.exe query %PATH% & del C:\\ | $(whoami) 'x' ^"
 seen = {json.loads(l)["node"] for l in open(sys.argv[1]) if json.loads(l).get("command") == want}
 assert seen == {"NODE1", "HUBCAS"}, seen
 PY
+
+# --- lab serve refuses a line the host's shell would not run as one program, and the lab
+# is left as it was
+before=$(sha256sum "$HOME_LAB/lab/state.json" "$EVENTS")
+serve_as() { run lab serve --lab "$LAB" --node NODE1 --state-dir "$HOME_LAB" "$@"; }
+unset SSH_ORIGINAL_COMMAND
+serve_as
+[[ $RC == 1 && $ERR == *"SSH_ORIGINAL_COMMAND is not set"* ]] || fail "serve without a session: $RC $ERR"
+SSH_ORIGINAL_COMMAND='sc.exe query x & del C:\x & 1>&2 call echo converge-exit:%^errorlevel%' serve_as
+[[ $RC == 1 && $ERR == *"unescaped '&'"* ]] || fail "serve ran a line with an operator: $RC $ERR"
+SSH_ORIGINAL_COMMAND='powershell.exe -NoProfile -NonInteractive -EncodedCommand @@@@' serve_as --shell powershell
+[[ $RC == 1 && $ERR == *"not base64"* ]] || fail "serve read a bad encoded command: $RC $ERR"
+SSH_ORIGINAL_COMMAND="sc.exe query SharedAccess" serve_as
+[[ $RC == 1 && $ERR == *"exit trailer"* ]] || fail "serve ran a line not written for cmd: $RC $ERR"
+[[ $(sha256sum "$HOME_LAB/lab/state.json" "$EVENTS") == "$before" ]] || fail "a refused line changed the lab"
 
 pass "the showcase converged over real ssh (cmd.exe and PowerShell lines) with the lab's verdict and commands of a direct run"

@@ -4,7 +4,7 @@
 # it needs nothing from bash-completion itself (`source` this file to try it).
 # The commands and options follow engine/cli/main.cpp and converge.1; change them together.
 
-_converge_commands="apply plan check validate history state"
+_converge_commands="apply plan check validate history state lab"
 _converge_options="--state-dir --state --json --parallel -j --verbose -v --quiet -q --no-color --no-cache
   --lab-speed --progress --graph --reboot-timeout --retries --retry-backoff --limit -l --tags -t
   --format --output -o --syslog --syslog-socket --diff --version --help -h"
@@ -15,7 +15,7 @@ _converge_takes_value() {
   case $1 in
     --state-dir | --state | --from | --to | --parallel | -j | --lab-speed | --graph | --reboot-timeout | --retries | \
       --retry-backoff | --limit | -l | --tags | -t | --format | --output | -o | --syslog-socket | \
-      --manifest | -m) return 0 ;;
+      --manifest | -m | --lab | --node | --shell) return 0 ;;
   esac
   return 1
 }
@@ -49,7 +49,8 @@ _converge() {
     --format) COMPREPLY=($(compgen -W "$_converge_formats" -- "$cur")); return 0 ;;
     --state-dir | --from) _converge_paths d "$cur"; return 0 ;;
     --graph | --output | -o | --syslog-socket) _converge_paths f "$cur"; return 0 ;;
-    --manifest | -m) _converge_manifests "$cur"; return 0 ;;
+    --manifest | -m | --lab) _converge_manifests "$cur"; return 0 ;;
+    --shell) COMPREPLY=($(compgen -W "cmd powershell" -- "$cur")); return 0 ;;
   esac
   _converge_takes_value "$prev" && return 0   # a number, a duration, node or tag names
 
@@ -57,6 +58,8 @@ _converge() {
     local extra=
     [[ " ${COMP_WORDS[*]} " == *" history "* ]] && extra="--manifest -m"
     [[ " ${COMP_WORDS[*]} " == *" migrate "* ]] && extra="--from --to"
+    [[ " ${COMP_WORDS[*]} " == *" serve "* ]] && extra="--lab --node --shell"
+    [[ " ${COMP_WORDS[*]} " == *" summary "* ]] && extra="--lab"
     COMPREPLY=($(compgen -W "$_converge_options $extra" -- "$cur"))
     return 0
   fi
@@ -83,6 +86,7 @@ _converge() {
     apply | plan | check) ((positionals == 0)) && _converge_manifests "$cur" ;;
     validate | history) _converge_manifests "$cur" ;;
     state) ((positionals == 0)) && COMPREPLY=($(compgen -W "migrate" -- "$cur")) ;;
+    lab) ((positionals == 0)) && COMPREPLY=($(compgen -W "serve summary" -- "$cur")) ;;
   esac
   return 0
 }
