@@ -23,9 +23,8 @@ variant() {
 # unchanged STATE: the lab saw only reads.
 unchanged() {
   python3 - "$1/lab/events.jsonl" <<'PY' || fail "a refused run changed the lab"
-import json, re, sys
-read = re.compile(r'^(sc\.exe (query|qc) |reg\.exe query |wmic\.exe os get |cluster\.exe \S+ group [^/]*$|'
-                  r'powershell\.exe( -\w+)* -Command Get-)')
+import json, os, re, sys
+read = re.compile(os.environ["LAB_READS"])
 for line in open(sys.argv[1]):
     e = json.loads(line)
     assert e["kind"] != "violation", line

@@ -119,6 +119,22 @@ if sys.argv[2] == "1":
 PY
 }
 
+# The commands of the lab's vocabulary that only read (a service's state or startup, the
+# registry, the boot time, a cluster group, a Get- cmdlet): a regular expression.
+export LAB_READS='^(sc\.exe (query|qc) |reg\.exe query |wmic\.exe os get |cluster\.exe \S+ group [^/]*$|powershell\.exe( -\w+)* -Command Get-)'
+
+# lab_only_reads EVENTS FROM WHAT: past its first FROM lines, the lab's event log holds only
+# commands that read; fails saying WHAT changed the lab otherwise.
+lab_only_reads() {
+  python3 - "$1" "$2" <<'PY' || fail "$3 changed the lab"
+import json, os, re, sys
+read = re.compile(os.environ["LAB_READS"])
+for line in open(sys.argv[1]).readlines()[int(sys.argv[2]):]:
+    e = json.loads(line)
+    assert e["kind"] == "command" and read.match(e["command"]), line
+PY
+}
+
 # wait_for WHAT SECONDS COMMAND...: polls COMMAND every 50 ms; fails naming WHAT when it
 # has not succeeded within SECONDS.
 wait_for() {
