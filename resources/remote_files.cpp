@@ -287,8 +287,8 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
   // Held from taking the queued renames until their outcome and the answers are in: no
   // other lookup sees the node between.
   std::lock_guard lock(mu_);
-  std::vector<std::pair<std::string, std::string>> renames;
-  renames.swap(renames_);
+  std::vector<Queued> renames;
+  renames.swap(queued_);
   std::map<std::string, bool> want;
   std::map<std::string, std::string_view> desired;
   for (const auto& q : qs) {
@@ -300,11 +300,11 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
     all.push_back(path);
     if (content) hashed.push_back(path);
   }
-  // One round trip: the renames waiting since the last sync, then every path's stat in one
+  // One round trip: the changes and renames waiting since, then every path's stat in one
   // process, the hashes of the contents wanted in another, the links' targets, the tables.
   // A few processes on the node whatever the number of paths.
   std::vector<ExecRequest> reqs;
-  for (const auto& [temp, path] : renames) reqs.push_back(shell(kRename, {temp, path}));
+  for (const auto& q : renames) reqs.push_back(q.req);
   const std::size_t first = reqs.size();
   if (!all.empty()) {
     reqs.push_back(shell(kStatAll, all));
@@ -317,7 +317,7 @@ void RemoteFileSystem::prefetch(const std::vector<PathQuery>& qs) {
   }
   if (reqs.empty()) return;
   auto results = runner_.run_batch(reqs);
-  note_renames(renames, results);
+  note_queued(renames, results);
   if (!all.empty()) {
     const auto& st = results[first];
     const auto& hs = results[first + 1];
@@ -382,15 +382,18 @@ void RemoteFileSystem::read_differing(const std::map<std::string, std::string_vi
 }
 
 void RemoteFileSystem::forget() {
-  flush_renames();
-  std::lock_guard lock(mu_);
-  seen_.clear();
-  failed_renames_.clear();
-  tables_ = false;
-  uid_of_.clear();
-  gid_of_.clear();
-  user_of_.clear();
-  group_of_.clear();
+  {
+    std::lock_guard lock(mu_);
+    seen_.clear();
+    failed_.clear();
+    tables_ = false;
+    uid_of_.clear();
+    gid_of_.clear();
+    user_of_.clear();
+    group_of_.clear();
+  }
+  // What the wave queued goes now, and its failures stay for the verification to report.
+  flush_queued();
 }
 
 Status RemoteFileSystem::changed(Status st) {
@@ -400,12 +403,19 @@ Status RemoteFileSystem::changed(Status st) {
 }
 
 Status RemoteFileSystem::change(const std::string& what, const std::string& path, ExecRequest req) {
-  auto r = call(what, path, std::move(req));
-  return changed(r ? Status{} : Status(std::unexpected(r.error())));
+  std::lock_guard lock(mu_);
+  queued_.push_back({what, path, std::move(req)});
+  forget_below(path);
+  return {};
+}
+
+void RemoteFileSystem::forget_below(const std::string& path) {
+  for (auto it = seen_.lower_bound(path); it != seen_.end() && it->first.starts_with(path);)
+    it = it->first.size() == path.size() || it->first[path.size()] == '/' ? seen_.erase(it) : std::next(it);
 }
 
 Result<ExecResult> RemoteFileSystem::call(const std::string& what, const std::string& path, ExecRequest req) {
-  flush_renames();
+  flush_queued();
   CONVERGE_TRY(ExecResult r, runner_.run(req));
   if (r.exit_code != 0 || r.timed_out) {
     std::string why = r.timed_out ? std::string("timed out") : trimmed(r.err);
@@ -416,10 +426,12 @@ Result<ExecResult> RemoteFileSystem::call(const std::string& what, const std::st
 }
 
 Result<Inspection> RemoteFileSystem::inspect(const std::string& path, bool content) {
-  flush_renames();
-  {
+  // A queued change or rename dropped what was known of its path: what is still known
+  // holds, queue or not. Anything else is looked up after the queue has gone.
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass) flush_queued();
     std::lock_guard lock(mu_);
-    if (auto it = failed_renames_.find(path); it != failed_renames_.end()) return std::unexpected(it->second);
+    if (auto it = failed_.find(path); it != failed_.end()) return std::unexpected(it->second);
     if (auto it = seen_.find(path); it != seen_.end() && (it->second.content || !content)) {
       Result<Inspection> in = it->second.in;
       if (in && !content) {
@@ -439,7 +451,7 @@ Result<FileInfo> RemoteFileSystem::stat(const std::string& path) {
 }
 
 Result<std::string> RemoteFileSystem::read(const std::string& path, std::uint64_t) {
-  flush_renames();
+  flush_queued();
   std::optional<std::string> link;
   CONVERGE_TRY(Inspection in, parse_inspection(path, true, runner_.run(inspect_request(path, true)), &link));
   if (!in.info.exists) return std::unexpected(make_error(ErrorCode::io, "read " + path + ": No such file or directory"));
@@ -448,9 +460,10 @@ Result<std::string> RemoteFileSystem::read(const std::string& path, std::uint64_
 }
 
 Result<std::optional<std::string>> RemoteFileSystem::read_link(const std::string& path) {
-  flush_renames();
-  {
+  for (int pass = 0; pass < 2; ++pass) {  // as inspect()
+    if (pass) flush_queued();
     std::lock_guard lock(mu_);
+    if (auto it = failed_.find(path); it != failed_.end()) return std::unexpected(it->second);
     if (auto it = seen_.find(path); it != seen_.end()) {
       if (!it->second.in) return std::unexpected(it->second.in.error());
       if (!it->second.in->info.exists) return std::optional<std::string>{};
@@ -555,33 +568,32 @@ Status RemoteFileSystem::commit_temp(const std::string& token, const std::string
   if (!temp) return std::unexpected(temp.error());
   // Renamed with the next batch this filesystem sends (the verification's prefetch, or
   // whatever comes first); a failed rename is that path's observation.
-  renames_.emplace_back(*temp, path);
-  seen_.erase(path);
+  queued_.push_back({"rename", path, shell(kRename, {*temp, path})});
+  forget_below(path);
   return {};
 }
 
-void RemoteFileSystem::flush_renames() {
+void RemoteFileSystem::flush_queued() {
   std::lock_guard lock(mu_);
-  if (renames_.empty()) return;
-  std::vector<std::pair<std::string, std::string>> rs;
-  rs.swap(renames_);
+  if (queued_.empty()) return;
+  std::vector<Queued> qs;
+  qs.swap(queued_);
   std::vector<ExecRequest> reqs;
-  for (const auto& [temp, path] : rs) reqs.push_back(shell(kRename, {temp, path}));
-  note_renames(rs, runner_.run_batch(reqs));
+  for (const auto& q : qs) reqs.push_back(q.req);
+  note_queued(qs, runner_.run_batch(reqs));
 }
 
-void RemoteFileSystem::note_renames(const std::vector<std::pair<std::string, std::string>>& rs,
-                                    const std::vector<Result<ExecResult>>& results) {
-  if (rs.empty()) return;
-  seen_.clear();
-  for (std::size_t i = 0; i < rs.size(); ++i) {
+void RemoteFileSystem::note_queued(const std::vector<Queued>& qs, const std::vector<Result<ExecResult>>& results) {
+  // What was known of the paths was dropped when they were queued (forget_below()).
+  for (std::size_t i = 0; i < qs.size(); ++i) {
     const auto& r = results[i];
-    if (r && r->exit_code == 0) {
-      failed_renames_.erase(rs[i].second);
+    if (r && r->exit_code == 0 && !r->timed_out) {
+      failed_.erase(qs[i].path);
       continue;
     }
-    Error e = r ? make_error(ErrorCode::io, "rename " + rs[i].second + " on " + node_ + ": " + trimmed(r->err)) : r.error();
-    failed_renames_.insert_or_assign(rs[i].second, e);
+    std::string why = !r ? r.error().message : r->timed_out ? std::string("timed out") : trimmed(r->err);
+    if (why.empty()) why = r ? "exit " + std::to_string(r->exit_code) : std::string("failed");
+    failed_.insert_or_assign(qs[i].path, make_error(ErrorCode::io, qs[i].what + " " + qs[i].path + " on " + node_ + ": " + why));
   }
 }
 
@@ -620,9 +632,9 @@ Status RemoteFileSystem::write_atomic(const std::string& path, const std::string
     return st;
   }
   CONVERGE_CHECK(commit_temp(temp, path));
-  flush_renames();
+  flush_queued();
   std::lock_guard lock(mu_);
-  if (auto it = failed_renames_.find(path); it != failed_renames_.end()) return std::unexpected(it->second);
+  if (auto it = failed_.find(path); it != failed_.end()) return std::unexpected(it->second);
   return {};
 }
 

@@ -108,16 +108,24 @@ class RemoteFileSystem final : public FileSystem {
   /// Runs one command; its failure (non-zero exit) becomes an error naming `what` and `path`.
   Result<ExecResult> call(const std::string& what, const std::string& path, ExecRequest req);
   Status changed(Status st);
-  /// call() for a change: its outcome, with what was prefetched dropped.
+  /// Queues a change of `path` (no round trip): it goes with the next batch this filesystem
+  /// sends, and a failure is what the path's next observation reports.
   Status change(const std::string& what, const std::string& path, ExecRequest req);
   /// The two requests that read the user and group tables, and the reading of their
   /// results (REQUIRES: mu_ held).
   static std::vector<ExecRequest> table_requests();
   void take_tables(const Result<ExecResult>& passwd, const Result<ExecResult>& group);
-  /// Sends the queued renames (one round trip); note_renames() records their outcome.
-  void flush_renames();
-  void note_renames(const std::vector<std::pair<std::string, std::string>>& rs,
-                    const std::vector<Result<ExecResult>>& results);
+  /// Drops what was known of `path` and of everything below it (REQUIRES: mu_ held).
+  void forget_below(const std::string& path);
+  /// A change or rename waiting for the next batch.
+  struct Queued {
+    std::string what, path;
+    ExecRequest req;
+  };
+  /// Sends the queued changes and renames (one round trip); note_queued() records their
+  /// outcome (REQUIRES: mu_ held).
+  void flush_queued();
+  void note_queued(const std::vector<Queued>& qs, const std::vector<Result<ExecResult>>& results);
   void load_tables();
   void read_differing(const std::map<std::string, std::string_view>& desired);
   Result<std::uint32_t> lookup(const std::string& name, bool user);
@@ -131,8 +139,8 @@ class RemoteFileSystem final : public FileSystem {
   std::map<std::uint32_t, std::string> user_of_, group_of_;
   std::vector<Write> writes_;                                  ///< queued by write_temp()
   std::map<std::string, Result<std::string>> temps_;           ///< token -> temporary (or why not)
-  std::vector<std::pair<std::string, std::string>> renames_;   ///< queued by commit_temp()
-  std::map<std::string, Error> failed_renames_;                ///< path -> why its rename failed
+  std::vector<Queued> queued_;                                 ///< by commit_temp() and the changes
+  std::map<std::string, Error> failed_;                ///< path -> why its change failed
   std::uint64_t next_token_ = 0;
 };
 

@@ -69,6 +69,11 @@ mkdir "$WORK/out"
 # --- first apply: everything made over ssh, as stated
 write_manifest present
 expect 0 apply m.yaml --state-dir "$WORK/s"
+# Per host and wave: the wave's changes (directories, links) in one round trip, its writes
+# in one, the renames with the verification's look in one; an exec's apply is one of its own.
+calls=$(wc -l <"$WORK/ssh-calls")
+echo "first apply: $calls ssh round trips for 2 hosts"
+((calls <= 2 * 16)) || fail "a first apply of 2 hosts x 11 resources in 4 waves took $calls ssh round trips"
 for h in h1 h2; do
   d=$WORK/out/$h
   [[ $(stat -c %a "$d") == 750 && $(stat -c %G "$d") == "$GROUP" ]] || fail "$d: mode or group not as stated"

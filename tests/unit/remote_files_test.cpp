@@ -188,19 +188,29 @@ TEST_CASE_METHOD(Dir, "a rename that fails is the path's next observation", "[re
   CHECK(fs::is_directory(path + "/d"));
 }
 
-TEST_CASE_METHOD(Dir, "directories, modes, owners and removal", "[remote_files]") {
+TEST_CASE_METHOD(Dir, "a wave's changes are queued and go in one round trip; a failure is the path's next observation",
+                 "[remote_files]") {
+  fs::create_directory(path + "/e");
+  put("e/inside", "x");
   REQUIRE(files.make_dir(path + "/d", 02750));
+  REQUIRE(files.chmod(path + "/d", 0700));
+  REQUIRE(files.chown(path + "/d", ::getuid(), ::getgid()));
+  REQUIRE(files.remove(path + "/e", false));  // not empty: rmdir will refuse
+  CHECK(runner.trips == 0);
+  CHECK_FALSE(fs::exists(path + "/d"));       // nothing yet
+  files.forget();                             // the wave is done: its changes go, in order
+  CHECK(runner.trips == 1);
   struct stat st {};
   REQUIRE(::stat((path + "/d").c_str(), &st) == 0);
-  CHECK((st.st_mode & 07777) == 02750);
-  REQUIRE(files.chmod(path + "/d", 0700));
-  REQUIRE(::stat((path + "/d").c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0700);
-  REQUIRE(files.chown(path + "/d", ::getuid(), ::getgid()));
-  put("d/inside", "x");
-  CHECK_FALSE(files.remove(path + "/d", false));  // not empty: rmdir refuses
-  REQUIRE(files.remove(path + "/d", true));
-  CHECK_FALSE(fs::exists(path + "/d"));
+  auto e = files.inspect(path + "/e", false);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("remove " + path + "/e on h1") != std::string::npos);
+  CHECK(files.inspect(path + "/d", false));
+  REQUIRE(files.remove(path + "/e", true));
+  files.forget();
+  CHECK_FALSE(fs::exists(path + "/e"));
+  CHECK(files.inspect(path + "/e", false).value().info.exists == false);  // the failure is past
 }
 
 TEST_CASE_METHOD(Dir, "a link: made atomically over a file, never followed by chmod, refused over a directory",
@@ -208,18 +218,25 @@ TEST_CASE_METHOD(Dir, "a link: made atomically over a file, never followed by ch
   put("target", "t");
   put("f", "a file where the link goes");
   REQUIRE(files.make_link(path + "/f", "target"));
+  files.forget();
   CHECK(fs::read_symlink(path + "/f") == "target");
   REQUIRE(files.make_link(path + "/f", "-odd name"));
+  files.forget();
   CHECK(fs::read_symlink(path + "/f") == "-odd name");
-  auto ch = files.chmod(path + "/f", 0777);
+  REQUIRE(files.chmod(path + "/f", 0777));
+  files.forget();
+  auto ch = files.inspect(path + "/f", false);
   REQUIRE_FALSE(ch);
   CHECK(ch.error().message.find("symbolic link") != std::string::npos);
   fs::create_directory(path + "/dir");
-  CHECK_FALSE(files.make_link(path + "/dir", "target"));
+  REQUIRE(files.make_link(path + "/dir", "target"));
+  files.forget();
+  CHECK_FALSE(files.read_link(path + "/dir"));
   CHECK(fs::is_directory(fs::symlink_status(path + "/dir")));
   CHECK(files.read_link(path + "/target").error().message.find("not a symbolic link") != std::string::npos);
   CHECK(files.read_link(path + "/none").value() == std::nullopt);
   REQUIRE(files.remove(path + "/f", false));
+  files.forget();
   CHECK_FALSE(fs::exists(fs::symlink_status(path + "/f")));
   CHECK(temporaries() == 0);
 }
