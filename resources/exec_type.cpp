@@ -75,6 +75,14 @@ class ExecProvider final : public Provider {
     return run_command(r, "apply", t);
   }
 
+  /// As observe_request(): in the wave's batch unless its time limit is under a minute.
+  bool apply_request(const ResourceSpec& r, ExecRequest& req) const override {
+    req = request(r, "apply");
+    return req.timeout.count() == 0 || req.timeout >= std::chrono::minutes(1);
+  }
+
+  Status apply_result(const ResourceSpec& r, const Result<ExecResult>& res) const override { return read_result(r, "apply", res); }
+
   bool refreshable(const ResourceSpec&) const override { return true; }
 
   /// `refresh` when given; else `apply` again, unless it just ran.
@@ -84,8 +92,9 @@ class ExecProvider final : public Provider {
   }
 
  private:
-  static Status run_command(const ResourceSpec& r, const char* key, Transport& t) {
-    auto res = t.run(request(r, key));
+  static Status run_command(const ResourceSpec& r, const char* key, Transport& t) { return read_result(r, key, t.run(request(r, key))); }
+
+  static Status read_result(const ResourceSpec& r, const char* key, const Result<ExecResult>& res) {
     if (!res) return std::unexpected(res.error());
     if (res->timed_out)
       return std::unexpected(make_error(ErrorCode::timeout, std::string(key) + " timed out after " +

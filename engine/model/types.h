@@ -111,6 +111,15 @@ class Provider {
   [[nodiscard]] virtual Observation observe_result(const ResourceSpec& r, const Result<ExecResult>& res) const {
     return Observation::unknown("this type observes on its own");
   }
+  /// A provider whose action is one command (an exec's apply) sets `req` to it and returns
+  /// true: the executor then sends it in one batch with the wave's other such commands on
+  /// the node and hands the result to apply_result() instead of calling apply(). False:
+  /// apply() acts on its own.
+  [[nodiscard]] virtual bool apply_request(const ResourceSpec& r, ExecRequest& req) const { return false; }
+  /// What `res`, the result of apply_request()'s command, means for `r`: its apply's status.
+  [[nodiscard]] virtual Status apply_result(const ResourceSpec& r, const Result<ExecResult>& res) const {
+    return std::unexpected(make_error(ErrorCode::internal, "this type acts on its own"));
+  }
   /// Makes the changes. REQUIRES: `changes` came from diff(r, before).
   [[nodiscard]] virtual Status apply(const ResourceSpec& r, const Observation& before,
                                      const ResourceChanges& changes, Transport& t, ApplyContext& ctx) const = 0;

@@ -330,6 +330,44 @@ std::vector<ResourceResult> observe_all(const Manifest& m, const TypeRegistry& t
   return results;
 }
 
+namespace {
+
+/// The wave's actions that are one command each (an exec's apply: Provider::apply_request)
+/// of resources whose observation still holds (nothing upstream changed in this run), sent
+/// per node in one batch, nodes side by side. Returns their results by resource index; the
+/// rest act on their own.
+std::map<int, Result<ExecResult>> run_wave_commands(const Manifest& m, const Graph& g, const TypeRegistry& types,
+                                                   const TransportLookup& transports, const std::vector<int>& act,
+                                                   const std::vector<char>& changed_upstream,
+                                                   const std::vector<ResourceResult>& results, int workers,
+                                                   const std::function<void(int)>& started) {
+  std::map<std::string, std::pair<std::vector<int>, std::vector<ExecRequest>>> by_node;
+  for (int i : act) {
+    const ResourceSpec& spec = m.resources[i];
+    ExecRequest req;
+    if (results[i].outcome != Outcome::pending || !transports(spec.node) ||
+        std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; }) ||
+        !types.find(spec.type)->provider->apply_request(spec, req))
+      continue;
+    auto& [idx, reqs] = by_node[spec.node];
+    idx.push_back(i), reqs.push_back(std::move(req));
+  }
+  std::vector<const std::pair<std::vector<int>, std::vector<ExecRequest>>*> jobs;
+  std::vector<Transport*> targets;
+  for (const auto& [node, job] : by_node) jobs.push_back(&job), targets.push_back(transports(node));
+  std::vector<std::vector<Result<ExecResult>>> out(jobs.size());
+  parallel_for(static_cast<int>(jobs.size()), workers, [&](int j) {
+    for (int i : jobs[j]->first) started(i);
+    out[j] = targets[j]->run_batch(jobs[j]->second);
+  });
+  std::map<int, Result<ExecResult>> ran;
+  for (std::size_t j = 0; j < jobs.size(); ++j)
+    for (std::size_t k = 0; k < jobs[j]->first.size(); ++k) ran.emplace(jobs[j]->first[k], std::move(out[j][k]));
+  return ran;
+}
+
+}  // namespace
+
 void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, const TransportLookup& transports,
               std::vector<ResourceResult>& results, const ExecOptions& opts) {
   const int n = static_cast<int>(m.resources.size());
@@ -396,6 +434,13 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
       }
     }
     const std::vector<FileSystem*> told = prefetch_wave(m, g, types, transports, act, changed_upstream, results, opts.parallel);
+    auto started = [&](int i) {
+      if (!opts.started) return;
+      std::lock_guard lock(progress_mu);
+      opts.started(i, results[i]);
+    };
+    const std::map<int, Result<ExecResult>> ran = run_wave_commands(m, g, types, transports, act, changed_upstream,
+                                                                    results, opts.parallel, started);
     WaveCommits commits;
     std::vector<char> acted(act.size(), 0);
     parallel_for(static_cast<int>(act.size()), opts.parallel, [&](int k) {
@@ -405,18 +450,17 @@ void apply_waves(const Manifest& m, const Graph& g, const TypeRegistry& types, c
       const ResourceSpec& spec = m.resources[i];
       const TypeEntry& type = *types.find(spec.type);
       Transport* t = transports(spec.node);
+      const auto batched = ran.find(i);
       // Upstream changed this run: what was observed may be stale; look again first.
-      if (std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; }))
+      if (batched == ran.end() && std::any_of(g.deps[i].begin(), g.deps[i].end(), [&](int d) { return changed_upstream[d]; }))
         observe_one(spec, type, t, secrets, r);
       if (r.outcome != Outcome::pending) return;
-      if (opts.started) {
-        std::lock_guard lock(progress_mu);
-        opts.started(i, r);
-      }
+      if (batched == ran.end()) started(i);
       ResourceContext ctx(commits, i);
       Status s;
       try {
-        s = type.provider->apply(spec, r.before, r.changes, *t, ctx);
+        s = batched != ran.end() ? type.provider->apply_result(spec, batched->second)
+                                 : type.provider->apply(spec, r.before, r.changes, *t, ctx);
       } catch (const std::exception& e) {
         s = std::unexpected(make_error(ErrorCode::internal, std::string("provider error: ") + e.what()));
       }
