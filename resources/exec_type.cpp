@@ -60,6 +60,11 @@ class ExecProvider final : public Provider {
 
   Observation observe_result(const ResourceSpec& r, const Result<ExecResult>& res) const override {
     if (!res) return Observation::unknown(res.error().describe());
+    // A check run in a batch's shell that could not start (no such program, no permission)
+    // says so with 127 or 126, where run alone it is an error: the same verdict either way.
+    if (res->exit_code == 126 || res->exit_code == 127)
+      return Observation::unknown("the check could not run (exit " + std::to_string(res->exit_code) + ")" +
+                                  (res->err.empty() ? std::string() : ": " + Secrets(r).tail(res->err, 200)));
     if (res->timed_out) return Observation::unknown("check timed out after " + format_duration_ms(parse_duration_ms(*r.prop("timeout")).value_or(0)));
     std::string note;
     if (res->exit_code != 0) {

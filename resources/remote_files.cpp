@@ -84,7 +84,8 @@ constexpr const char* kListTemps =
     "printf 'end\\0'";
 
 /// ".converge-ssh-MACHINE-PID-START-": the mark of this controller process on the
-/// temporaries it makes on a host (MACHINE: a digest of this machine's id), so that a
+/// temporaries it makes on a host (MACHINE: a digest of this machine's id and its pid
+/// namespace), so that a
 /// rerun's sweep removes only those whose writer, a process of this machine, is gone; a
 /// temporary another controller is writing is never touched.
 const std::string& temp_mark() {
@@ -97,7 +98,11 @@ const std::string& temp_mark() {
       ::gethostname(host, sizeof host - 1);
       id = host;
     }
-    return ".converge-ssh-" + sha256_hex(id).substr(0, 12) + "-" + std::to_string(::getpid()) + "-" +
+    // Containers may share the machine's id but not its process numbers: the pid namespace
+    // is part of the mark.
+    char ns[64] = {};
+    (void)::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    return ".converge-ssh-" + sha256_hex(id + ns).substr(0, 12) + "-" + std::to_string(::getpid()) + "-" +
            std::to_string(process_start(::getpid())) + "-";
   }();
   return mark;

@@ -9,7 +9,7 @@ namespace converge {
 
 namespace {
 
-constexpr std::string_view kCmdMeta = "\"^&|<>()%!";
+constexpr std::string_view kCmdMeta = "\"^&|<>()!";
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 Error refused(const std::string& why) { return make_error(ErrorCode::invalid_input, why); }
@@ -60,8 +60,10 @@ std::string utf16le(std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     std::uint32_t cp = 0xfffd;
     std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
-      ++i;
+    bool valid = len != 0 && i + len <= s.size();
+    for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    if (!valid) {
+      ++i;  // one byte that starts no valid sequence: U+FFFD, and the next byte is read afresh
     } else {
       cp = len == 1 ? c : c & (0x7f >> len);
       for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
@@ -124,9 +126,15 @@ Result<std::string> ps_words(const std::vector<std::string>& argv, const char* s
   std::string s;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    if (a.empty() || a.find('"') != std::string::npos)
-      return std::unexpected(refused("Windows PowerShell passes an empty argument or one holding '\"' wrongly to a "
-                                     "program; use shell: cmd for this node"));
+    // Windows PowerShell 5.1 quotes a native program's argument holding a blank as "...",
+    // escaping nothing: an empty one, one holding '"' or ending in '\' arrives wrong.
+    if (a.empty() || a.find('"') != std::string::npos || (a.back() == '\\' && a.find_first_of(" \t") != std::string::npos))
+      return std::unexpected(refused("Windows PowerShell passes an empty argument, one holding '\"' or one with a blank "
+                                     "ending in '\\' wrongly to a program; use shell: cmd for this node"));
+    // PowerShell also ends a single-quoted string at U+2018-U+201B.
+    for (const char* q : {"\u2018", "\u2019", "\u201a", "\u201b"})
+      if (a.find(q) != std::string::npos)
+        return std::unexpected(refused("an argument holding a typographic single quote cannot go through PowerShell; use shell: cmd"));
     if (has_line_break(a)) return std::unexpected(refused("a line break in an argument cannot go through PowerShell"));
     if (i) s += sep;
     s += '\'';
@@ -171,9 +179,10 @@ constexpr std::string_view kPsBatchHead =
     "$ErrorActionPreference='Continue'\n"
     "$u=New-Object Text.UTF8Encoding $false\n"
     "function R([int]$i,[string[]]$a){\n"
-    " $p=$a[0];$r=@();if($a.Length -gt 1){$r=$a[1..($a.Length-1)]}\n"
+    " $p=Get-Command -CommandType Application -TotalCount 1 -Name $a[0] -ErrorAction SilentlyContinue\n"
+    " $r=@();if($a.Length -gt 1){$r=$a[1..($a.Length-1)]}\n"
     " $global:LASTEXITCODE=9009\n"
-    " $e=$($o=& $p @r) 2>&1\n"
+    " if($null -eq $p){$e=\"'\"+$a[0]+\"' is not recognized as an internal or external command\"}else{$e=$($o=& $p @r) 2>&1}\n"
     " $os='';if($null -ne $o){$os=(@($o) -join \"`n\")+\"`n\"}\n"
     " $es='';if($null -ne $e){$es=(@($e|ForEach-Object{$_.ToString()}) -join \"`n\")+\"`n\"}\n"
     " [Console]::Out.Write($b+' '+$i+' '+$global:LASTEXITCODE+' '+[Convert]::ToBase64String($u.GetBytes($os))+' '+"
@@ -182,7 +191,11 @@ constexpr std::string_view kPsBatchHead =
 
 constexpr std::string_view kExitMark = "converge-exit:";
 constexpr std::string_view kCmdTrailer = " & 1>&2 call echo converge-exit:%^errorlevel%";
-constexpr std::string_view kPsExit = "; $c = $LASTEXITCODE; [Console]::Error.Write(\"converge-exit:$c\"); exit $c";
+/// The single command's script: `kPsCall` 'PROGRAM') 'ARG' ... `kPsExit`. The program is
+/// looked up as an application (`sc` is Set-Content's alias in PowerShell, not sc.exe); one
+/// not found leaves the status at 9009, as cmd.exe says of an unknown command.
+constexpr std::string_view kPsCall = "$global:LASTEXITCODE=9009; & (Get-Command -CommandType Application -TotalCount 1 -Name ";
+constexpr std::string_view kPsExit = "; $c = $global:LASTEXITCODE; [Console]::Error.Write(\"converge-exit:$c\"); exit $c";
 
 }  // namespace
 
@@ -217,8 +230,11 @@ Result<std::string> cmd_line(const std::vector<std::string>& argv) {
     if (has_line_break(argv[i])) return std::unexpected(refused("cmd.exe cannot pass a line break in an argument"));
     if (i) line += ' ';
     for (char c : windows_quote(argv[i])) {
-      if (kCmdMeta.find(c) != std::string_view::npos) line += '^';
-      line += c;
+      // '%' cannot be escaped with '^' (%PATH:a=b^% still expands): %%cd:~,% is '%' and
+      // the empty substring of CD, after which no name can start.
+      if (c == '%') line += "%%cd:~,%";
+      else if (kCmdMeta.find(c) != std::string_view::npos) line += '^', line += c;
+      else line += c;
     }
   }
   return line + std::string(kCmdTrailer);
@@ -239,8 +255,9 @@ std::optional<int> take_exit_trailer(std::string& err) {
 std::string exit_trailer(int code) { return std::string(kExitMark) + std::to_string(code) + "\r\n"; }
 
 Result<std::string> powershell_script(const std::vector<std::string>& argv) {
-  CONVERGE_TRY(std::string words, ps_words(argv, " "));
-  return "& " + words + std::string(kPsExit);
+  CONVERGE_TRY(std::string words, ps_words(argv, " "));  // every word checked
+  CONVERGE_TRY(std::string program, ps_words({argv.front()}, " "));
+  return std::string(kPsCall) + program + ")" + words.substr(program.size()) + std::string(kPsExit);
 }
 
 Result<std::string> powershell_batch(const std::vector<std::vector<std::string>>& argvs, const std::string& boundary) {
@@ -344,15 +361,28 @@ std::vector<std::string> split_windows_line(std::string_view line) {
 }
 
 Result<std::string> cmd_unescape(std::string_view line, const std::vector<std::string>& env_names) {
-  // Phase 1, %NAME% expansion: a name that is set would be replaced.
-  for (std::size_t at = line.find('%'); at != std::string_view::npos; at = line.find('%', at + 1)) {
-    std::size_t end = line.find('%', at + 1);
-    if (end == std::string_view::npos) break;
-    std::string_view name = line.substr(at + 1, end - at - 1);
-    for (const auto& n : env_names)
-      if (iequals(n, name))
-        return std::unexpected(refused("cmd.exe would expand %" + std::string(name) + "% in this line"));
+  // Phase 1, %NAME% (or %NAME:MODIFIER%) expansion, as at cmd.exe's command line: a
+  // variable that is set (CD always is) would be replaced, which only the empty substring
+  // %CD:~,% may be; anything else leaves its '%' as it is, the scan going on after it.
+  std::string line1;
+  for (std::size_t i = 0; i < line.size();) {
+    const std::size_t end = line[i] == '%' ? line.find('%', i + 1) : std::string_view::npos;
+    if (end == std::string_view::npos) {
+      line1 += line[i++];
+      continue;
+    }
+    const std::string_view name = line.substr(i + 1, end - i - 1);
+    const std::string_view var = name.substr(0, name.find(':'));
+    bool set = iequals(var, "cd");
+    for (const auto& n : env_names) set = set || iequals(n, var);
+    if (!set) {
+      line1 += line[i++];
+      continue;
+    }
+    if (!iequals(name, "cd:~,")) return std::unexpected(refused("cmd.exe would expand %" + std::string(name) + "% in this line"));
+    i = end + 1;  // expands to nothing
   }
+  line = line1;
   std::string out;
   bool quoted = false;
   for (std::size_t i = 0; i < line.size(); ++i) {
@@ -418,11 +448,17 @@ Result<std::optional<std::vector<std::string>>> decode_powershell_call(const std
   CONVERGE_TRY(std::optional<std::string> script, encoded_script(argv));
   if (!script) return Out{};
   std::string_view s = *script;
-  if (!s.starts_with("& ") || !s.ends_with(kPsExit))
-    return std::unexpected(refused("the encoded script is not `& 'PROGRAM' 'ARG' ...` and the exit trailer"));
-  s.remove_prefix(2);
+  if (!s.starts_with(kPsCall) || !s.ends_with(kPsExit))
+    return std::unexpected(refused("the encoded script is not a program's call and the exit trailer as converge writes them"));
+  s.remove_prefix(kPsCall.size());
+  auto program = read_ps_words(s, "", ")");
+  if (!program || program->size() != 1) return std::unexpected(refused("the encoded script's program is not as converge writes it"));
+  if (s == kPsExit) return Out{std::move(*program)};
+  if (!s.starts_with(" ")) return std::unexpected(refused("the encoded script's words are not as converge writes them"));
+  s.remove_prefix(1);
   auto words = read_ps_words(s, " ", kPsExit);
   if (!words || !s.empty()) return std::unexpected(refused("the encoded script's words are not as converge writes them"));
+  words->insert(words->begin(), std::move(program->front()));
   return Out{std::move(*words)};
 }
 

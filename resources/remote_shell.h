@@ -5,13 +5,17 @@
 //   posix       `sh -c LINE` (Linux, the BSDs): every word single-quoted.
 //   cmd         OpenSSH for Windows' default, `cmd.exe /c LINE`: every word quoted as the
 //               Microsoft C runtime splits a command line (CommandLineToArgvW), then every
-//               character cmd.exe gives a meaning (" ^ & | < > ( ) % !) escaped with ^, so
-//               cmd.exe runs exactly one program and expands no variable.
+//               character cmd.exe gives a meaning (" ^ & | < > ( ) !) escaped with ^ and
+//               every % written %%cd:~,% (a '%' and an empty substring of CD, which no
+//               %NAME% or %NAME:MODIFIER% can span), so cmd.exe runs exactly one program and
+//               expands no variable.
 //   powershell  whatever the default shell: `powershell.exe -NoProfile -NonInteractive
 //               -EncodedCommand B64`, the script `& 'PROGRAM' 'ARG' ...` and the trailer
 //               below, in UTF-16LE base64, so no shell of the host parses any value.
-//               Windows PowerShell 5.1 passes a native program an empty argument or one
-//               holding '"' wrongly, so those are refused.
+//               The program is looked up as an application (never an alias: `sc` is
+//               Set-Content's). Windows PowerShell 5.1 passes a native program an empty
+//               argument, one holding '"' or one with a blank ending in '\' wrongly, and
+//               ends a quoted string at a typographic quote too, so those are refused.
 // The ssh client exits with the low 8 bits of the remote status, and Windows programs exit
 // with 32-bit codes (3010: restart required; 1056: already running). So a Windows line ends
 // with a trailer that prints the whole status last on stderr, `converge-exit:N`: for cmd,

@@ -191,7 +191,11 @@ TransportSpec parse_transport(LoaderState& st, const YDoc& doc, const YNode& t, 
     }
     if (const YNode* k = v.get("host_key")) spec.host_key = k->scalar.to_string();
     if (const YNode* k = v.get("known_hosts")) spec.known_hosts = absolute_path((fs::path(dir) / k->scalar.to_string()).string());
-    if (const YNode* k = v.get("shell")) spec.shell = k->scalar.to_string();
+    if (const YNode* k = v.get("shell")) {
+      // The default's boot id command is for the default's shell: another shell reads its own.
+      if (k->scalar.to_string() != spec.shell && !v.get("boot_id")) spec.boot_id.clear();
+      spec.shell = k->scalar.to_string();
+    }
     if (const YNode* b = v.get("boot_id")) {
       spec.boot_id.clear();
       for (const auto& i : b->items) spec.boot_id.push_back(i.scalar.to_string());

@@ -112,6 +112,23 @@ TEST_CASE_METHOD(LoaderFixture, "a node's ssh settings merge with the inventory'
   CHECK(m.nodes[3].transport.user.empty());
 }
 
+TEST_CASE_METHOD(LoaderFixture, "a node's shell merges too; another shell than the default's reads its own boot id", "[loader]") {
+  Manifest m = load_ok(H +
+                       "inventory:\n"
+                       "  transport: {ssh: {user: admin, shell: powershell, boot_id: [reg.exe, query, HKLM\\X, /v, BootId]}}\n"
+                       "  nodes:\n"
+                       "    w1: {}\n"
+                       "    w2: {transport: {ssh: {shell: cmd}}}\n"
+                       "    l1: {transport: {ssh: {shell: posix}}}\n"
+                       "    l2: {transport: {ssh: {shell: posix, boot_id: [cat, /run/boot]}}}\n");
+  REQUIRE(m.nodes.size() == 4);
+  auto t = [&](const char* name) { return m.node(name)->transport; };
+  CHECK((t("w1").shell == "powershell" && t("w1").boot_id.size() == 5));
+  CHECK((t("w2").shell == "cmd" && t("w2").user == "admin" && t("w2").boot_id.empty()));
+  CHECK((t("l1").shell == "posix" && t("l1").boot_id.empty()));
+  CHECK(t("l2").boot_id == std::vector<std::string>{"cat", "/run/boot"});
+}
+
 TEST_CASE_METHOD(LoaderFixture, "resources get their defaults", "[loader]") {
   Manifest m = load_ok(H +
                        "resources:\n"

@@ -23,9 +23,10 @@ const std::vector<Words> kTricky = {
     {"D:\\setup.com", "/mode:upgrade", "/targetDir:C:\\Program Files\\Exchange"},
     {"reg.exe", "query", "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v2.0.50727", "/v", "SP"},
     {"prog", "a\"b", "\"quoted\"", "back\\\\", "trail\\", "mid\\\"q", "\\\\server\\share\\"},
-    {"prog", "100%", "%PATH%", "%^PATH%", "!x!", "a^b", "x & del C:\\", "a|b", "<in", ">out", "(y)"},
+    {"prog", "100%", "%PATH%", "%^PATH%", "%PATH:a=b%", "%PATH:~0,1%", "%%", "!x!", "a^b", "x & del C:\\x", "a|b", "<in", ">out", "(y)"},
     {"prog", "$env:PATH", "$(whoami)", "`tick`", "'single'", "a;b", "@splat", "-Command"},
     {"prog", "tab\there", "two  spaces", " lead", "trail ", "Ünïcödé ✓", "日本"},
+    {"prog", "C:\\dir with blank\\", "C:\\x\\"},
 };
 
 }  // namespace
@@ -69,6 +70,10 @@ TEST_CASE("an unescaped cmd operator or variable is not mistaken for an argument
   CHECK_FALSE(cmd_unescape("prog x & del y"));
   CHECK_FALSE(cmd_unescape("prog >out"));
   CHECK_FALSE(cmd_unescape("prog %PATH%", {"Path"}));
+  CHECK_FALSE(cmd_unescape("prog ^%PATH:a=b^%", {"PATH"}));  // a caret does not stop a modifier
+  CHECK_FALSE(cmd_unescape("prog %cd%"));                    // CD is always set
+  CHECK(*cmd_unescape("prog %%cd:~,%PATH:a=b%%cd:~,%", {"PATH"}) == "prog %PATH:a=b%");
+  CHECK(*cmd_unescape("prog %UNSET% 100%") == "prog %UNSET% 100%");
   CHECK(*cmd_unescape("prog \"a & b\"") == "prog \"a & b\"");  // inside quotes: literal
   CHECK(*cmd_unescape("prog ^& ^\"x^\"") == "prog & \"x\"");
   CHECK_FALSE(host_argv(RemoteShell::cmd, "sc.exe query x"));  // no exit trailer: not ours
@@ -76,7 +81,7 @@ TEST_CASE("an unescaped cmd operator or variable is not mistaken for an argument
 
 TEST_CASE("a PowerShell call gives back every word, under any default shell", "[remote_shell]") {
   for (const auto& argv : kTricky) {
-    if (std::any_of(argv.begin(), argv.end(), [](const std::string& w) { return w.find('"') != std::string::npos; })) continue;
+    if (!powershell_script(argv)) continue;  // what Windows PowerShell would mangle: refused (below)
     INFO(argv[1]);
     auto script = powershell_script(argv);
     REQUIRE(script);
@@ -88,6 +93,18 @@ TEST_CASE("a PowerShell call gives back every word, under any default shell", "[
   }
   CHECK_FALSE(powershell_script({"prog", "a\"b"}));  // Windows PowerShell would mangle it
   CHECK_FALSE(powershell_script({"prog", ""}));
+  CHECK_FALSE(powershell_script({"prog", "C:\\Program Files\\"}));
+  CHECK(powershell_script({"prog", "C:\\NoBlank\\"}));
+  CHECK_FALSE(powershell_script({"prog", "it\u2019s'; Remove-Item C:\\x; '"}));  // a typographic quote ends a string
+  // Invalid UTF-8 cannot swallow the quote doubled after it: the words come back balanced.
+  auto bad = powershell_script({"prog", "a\xC3'b"});
+  REQUIRE(bad);
+  auto back = host_argv(RemoteShell::powershell, powershell_encoded(*bad));
+  REQUIRE(back);
+  CHECK(*back == Words{"prog", "a\uFFFD'b"});
+  // The program is an application looked up by name, never an alias; none found is 9009.
+  CHECK(bad->find("Get-Command -CommandType Application") != std::string::npos);
+  CHECK(bad->find("$global:LASTEXITCODE=9009") < bad->find("& ("));
   CHECK_FALSE(host_argv(RemoteShell::powershell, "sc.exe query x & 1>&2 call echo converge-exit:%^errorlevel%"));
 }
 
@@ -142,8 +159,8 @@ TEST_CASE("the ssh transport writes a Windows node's line for its shell", "[remo
 TEST_CASE("a Windows batch: one encoded script for many commands, read back by boundary", "[remote_shell]") {
   std::vector<Words> argvs;
   for (const auto& w : kTricky)
-    if (std::none_of(w.begin(), w.end(), [](const std::string& s) { return s.find('"') != std::string::npos; }))
-      argvs.push_back(w);
+    if (powershell_script(w)) argvs.push_back(w);
+  REQUIRE(argvs.size() >= 4);
   const std::string boundary = "converge-batch-0123abcd";
   auto script = powershell_batch(argvs, boundary);
   REQUIRE(script);
