@@ -48,7 +48,15 @@ namespace {
 /// shell (its arguments set, the script eval'ed) instead of starting another.
 std::string command_line(const ExecRequest& r) {
   std::string line = "(";
-  if (!r.cwd.empty()) line += "cd " + shell_quote(r.cwd) + " || exit 126; ";
+  // What could not start says so as run_process() would (cannot run 'PROGRAM': ...), with
+  // the shell's 126 or 127, and no helper process: test, cd and command are builtins.
+  const std::string prog = shell_quote(r.argv[0]);
+  if (!r.cwd.empty()) {
+    const std::string dir = shell_quote(r.cwd);
+    line += "cd " + dir + " 2>/dev/null || { if [ ! -e " + dir + " ]; then w='No such file or directory'; elif [ ! -d " + dir +
+            " ]; then w='Not a directory'; else w='Permission denied'; fi; printf \"cannot run '%s': working directory "
+            "'%s': %s\\n\" " + prog + " " + dir + " \"$w\" >&2; exit 126; }; ";
+  }
   // (Not when the script reads $0, which only a shell of its own sets as asked.)
   const bool own_shell = r.argv.size() >= 3 && (r.argv[0] == "sh" || r.argv[0] == "/bin/sh") && r.argv[1] == "-c" &&
                          r.argv[2].find("$0") == std::string::npos && r.argv[2].find("${0") == std::string::npos;
@@ -58,6 +66,9 @@ std::string command_line(const ExecRequest& r) {
     for (std::size_t i = 4; i < r.argv.size(); ++i) line += " " + shell_quote(r.argv[i]);  // argv[3] is $0
     line += "; eval " + shell_quote(r.argv[2]);
   } else {
+    if (!r.env.count("PATH"))  // (a PATH of its own is where the program is looked for)
+      line += "command -v " + prog + " >/dev/null 2>&1 || { printf \"cannot run '%s': No such file or directory\\n\" " + prog +
+              " >&2; exit 127; }; ";
     for (const auto& [k, v] : r.env) line += k + "=" + shell_quote(v) + " ";
     line += "exec";
     for (const auto& a : r.argv) line += " " + shell_quote(a);

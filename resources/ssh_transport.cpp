@@ -20,6 +20,10 @@ namespace {
 /// hex digits + the ".XXXXXXXXXXXXXXXX" ssh appends while it creates one.
 constexpr std::size_t kMaxControlDir = 107 - 1 - 40 - 17;
 
+/// The longest command line cmd.exe takes: a Windows host's line (a batch's encoded script
+/// too; a batch too long for one goes as several) is refused past it.
+constexpr std::size_t kMaxCmdLine = 8191;
+
 /// A short private directory for the sockets of a long state directory: /tmp/converge-UID-
 /// HASH (0700, this user's; anything else there is refused).
 std::string short_control_dir(const std::string& dir) {
@@ -90,14 +94,14 @@ Result<std::string> SshTransport::command_line(const ExecRequest& req) const {
   if (!req.env.empty() || !req.cwd.empty())
     return std::unexpected(make_error(ErrorCode::invalid_input, "node " + node_ + " (shell: " + spec_.shell +
                                                                     ") takes no environment or working directory over ssh"));
-  if (shell_ == RemoteShell::cmd) {
-    auto l = cmd_line(req.argv);
-    if (!l) return std::unexpected(wrap_error("node " + node_ + " (shell: cmd)", l.error()));
-    return *l;
-  }
-  auto script = powershell_script(req.argv);
-  if (!script) return std::unexpected(wrap_error("node " + node_ + " (shell: powershell)", script.error()));
-  return powershell_encoded(*script);
+  Result<std::string> l = shell_ == RemoteShell::cmd ? cmd_line(req.argv) : powershell_script(req.argv);
+  if (l && shell_ == RemoteShell::powershell) l = powershell_encoded(*l);
+  if (!l) return std::unexpected(wrap_error("node " + node_ + " (shell: " + spec_.shell + ")", l.error()));
+  if (l->size() > kMaxCmdLine)
+    return std::unexpected(make_error(ErrorCode::invalid_input, "node " + node_ + ": the command line would be " +
+                                                                    std::to_string(l->size()) + " characters; cmd.exe takes " +
+                                                                    std::to_string(kMaxCmdLine) + " at most"));
+  return *l;
 }
 
 std::string SshTransport::env_stdin(const ExecRequest& req) {
@@ -119,9 +123,6 @@ std::vector<Result<ExecResult>> SshTransport::run_batch(const std::vector<ExecRe
 
 namespace {
 
-/// The longest command line cmd.exe takes is 8191 characters: a Windows batch's encoded
-/// line stays under it (a batch too long is sent as several).
-constexpr std::size_t kMaxWindowsLine = 8000;
 
 /// A Windows batch can carry a request that has no environment, directory or input of its
 /// own and that PowerShell passes whole.
@@ -142,10 +143,14 @@ std::vector<Result<ExecResult>> SshTransport::run_windows_batch(const std::vecto
     // As many requests as fit one line, at least one.
     std::vector<std::vector<std::string>> argvs = {reqs[from].argv};
     std::string line = powershell_encoded(*powershell_batch(argvs, boundary));
+    if (line.size() > kMaxCmdLine) {  // too long even alone: run() says so
+      results.push_back(run(reqs[from++]));
+      continue;
+    }
     while (from + argvs.size() < reqs.size()) {
       argvs.push_back(reqs[from + argvs.size()].argv);
       std::string longer = powershell_encoded(*powershell_batch(argvs, boundary));
-      if (longer.size() > kMaxWindowsLine) {
+      if (longer.size() > kMaxCmdLine) {
         argvs.pop_back();
         break;
       }

@@ -197,3 +197,17 @@ TEST_CASE("a Windows batch: one encoded script for many commands, read back by b
   REQUIRE(late[0]);
   CHECK(late[0]->timed_out);
 }
+
+TEST_CASE("a Windows command line past cmd.exe's 8191 characters is refused before it is sent", "[remote_shell][ssh]") {
+  TransportSpec t;
+  t.kind = "ssh";
+  for (const char* shell : {"cmd", "powershell"}) {
+    t.shell = shell;
+    SshTransport host("NODE1", t, "/tmp/s");
+    auto ok = host.command_line(ExecRequest{{"prog", std::string(1000, 'x')}, {}, "", {}, ""});
+    CHECK(ok);
+    auto long_one = host.command_line(ExecRequest{{"prog", std::string(9000, 'x')}, {}, "", {}, ""});
+    REQUIRE_FALSE(long_one);
+    CHECK_THAT(long_one.error().message, Catch::Contains("cmd.exe takes 8191 at most"));
+  }
+}

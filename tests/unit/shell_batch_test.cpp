@@ -152,3 +152,21 @@ TEST_CASE("shell batch: cut at its limit, the running command timed out and the 
   REQUIRE(out[3]);
   CHECK(out[3]->out == "three");
 }
+
+TEST_CASE("shell batch: what could not start says so as a process of its own would") {
+  Recorder rec;
+  ExecRequest missing_dir = req({"true"});
+  missing_dir.cwd = "/no/such/dir";
+  ExecRequest own_path = req({"converge-test-nowhere"});
+  own_path.env = {{"PATH", "/no/such/bin"}};
+  auto out = run_in_one_shell(rec, {req({"/no/such/program"}), missing_dir, own_path});
+  REQUIRE(rec.asked.size() == 1);
+  REQUIRE(out[0]);
+  CHECK(out[0]->exit_code == 127);
+  CHECK(out[0]->err == "cannot run '/no/such/program': No such file or directory\n");
+  REQUIRE(out[1]);
+  CHECK(out[1]->exit_code == 126);
+  CHECK(out[1]->err == "cannot run 'true': working directory '/no/such/dir': No such file or directory\n");
+  REQUIRE(out[2]);
+  CHECK(out[2]->exit_code == 127);  // looked for on its own PATH, by the shell's exec
+}
