@@ -11,7 +11,10 @@
 // to compare in another (sha256sum: the content itself is read only when the hash differs
 // from the desired one's), reads the links' targets and the user and group tables, all in
 // one batch (resources/shell_batch.h); later lookups are answered from what it brought back
-// until forget() (the end of the observation) or any change made through this filesystem.
+// until forget() (the end of the observation), except of a path changed through this
+// filesystem (and what is below it). The changes other than writes (mkdir, chmod, chown,
+// remove, link) are queued with the renames and go with the next batch it sends (forget()
+// sends them): a change that failed is what its path's next observation reports.
 #pragma once
 
 #include <map>

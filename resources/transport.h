@@ -5,8 +5,9 @@
 // optionally under a root directory), `ssh` (OpenSSH client), and `lab` (the emulated
 // Windows cluster, which accepts only the commands a real Windows host would be sent).
 // Their tests: tests/unit/local_transport_test.cpp and process_test.cpp (local),
-// lab_test.cpp (lab), ssh_transport_test.cpp and remote_files_test.cpp (ssh), and the
-// scenario tests against a real sshd (ssh_files.sh, ssh_host_keys.sh).
+// lab_test.cpp (lab), ssh_transport_test.cpp, remote_shell_test.cpp and
+// remote_files_test.cpp (ssh), and the scenario tests against a real sshd (ssh_files.sh,
+// ssh_host_keys.sh, ssh_lab.sh: the lab's Windows hosts behind it).
 #pragma once
 
 #include <charconv>

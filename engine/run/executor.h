@@ -1,10 +1,12 @@
 // engine/run/executor.h — the convergence run for independent resources: observe, diff, act,
 // verify, with a worker pool.
 //
-// observe_all() reads every resource in parallel, a node's data-typed resources together
-// (all their probes in one batch: one round trip). apply_waves() then acts in dependency
-// order, wave by wave: every resource whose dependencies are done is applied in parallel;
-// deferred commits of the wave (batched atomic file writes) run after one sync per node;
+// observe_all() reads every resource in parallel, a node's resources observed by commands
+// together (its data-typed resources' probes and its exec checks in one batch: one round
+// trip), its files through one prefetch. apply_waves() then acts in dependency order, wave
+// by wave: every resource whose dependencies are done is applied in parallel, a node's exec
+// applies in one batch; deferred commits of the wave (batched atomic file writes) run after
+// one sync per node;
 // then each acted-on resource is re-observed and must show no drift (a provider that
 // reports success but leaves drift is an error). A failure skips the resource's
 // dependents, which are reported once with the failed root; unrelated resources go on.
