@@ -136,30 +136,6 @@ ProbeReading reading(const Probe& p, const DataType& t, const ExecRequest& req, 
   return rd;
 }
 
-/// Renders every call of `b` into its requests (a call that cannot be rendered makes none,
-/// and says why in `unrendered`).
-void render_requests(ObservationBatch& b) {
-  b.unrendered.assign(b.calls.size(), "");
-  for (std::size_t i = 0; i < b.calls.size(); ++i) {
-    auto req = probe_request(*b.calls[i].probe, b.calls[i].vars);
-    if (!req) {
-      b.unrendered[i] = req.error().message;
-      continue;
-    }
-    b.requests.push_back(std::move(*req));
-    b.which.push_back(i);
-  }
-}
-
-/// Each call's reading from the results of `b`'s requests; parallel to b.calls.
-std::vector<ProbeReading> read_probes(const ObservationBatch& b, const std::vector<Result<ExecResult>>& results) {
-  std::vector<ProbeReading> readings(b.calls.size());
-  for (std::size_t i = 0; i < b.calls.size(); ++i) readings[i].error = b.unrendered[i];
-  for (std::size_t k = 0; k < b.which.size(); ++k)
-    readings[b.which[k]] = reading(*b.calls[b.which[k]].probe, *b.calls[b.which[k]].type, b.requests[k], results[k]);
-  return readings;
-}
-
 }  // namespace
 
 ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::string, std::string>& vars, Transport& target) {
@@ -172,35 +148,47 @@ ProbeReading run_probe(const Probe& p, const DataType& t, const std::map<std::st
   return reading(p, t, *req, target.run(*req));
 }
 
-ObservationBatch probe_batch(const std::vector<ProbeCall>& calls) {
+ObservationBatch probe_batch(std::vector<ProbeCall> calls) {
   ObservationBatch b;
-  b.calls = calls;
-  render_requests(b);
+  b.calls = std::move(calls);
+  b.unrendered.assign(b.calls.size(), "");
+  for (std::size_t i = 0; i < b.calls.size(); ++i) {
+    auto req = probe_request(*b.calls[i].probe, b.calls[i].vars);
+    if (!req) {
+      b.unrendered[i] = req.error().message;
+      continue;
+    }
+    b.requests.push_back(std::move(*req));
+    b.which.push_back(i);
+  }
   return b;
 }
 
 std::vector<ProbeReading> read_probe_batch(const ObservationBatch& b, const std::vector<Result<ExecResult>>& results) {
-  return read_probes(b, results);
+  std::vector<ProbeReading> readings(b.calls.size());
+  for (std::size_t i = 0; i < b.calls.size(); ++i) readings[i].error = b.unrendered[i];
+  for (std::size_t k = 0; k < b.which.size(); ++k)
+    readings[b.which[k]] = reading(*b.calls[b.which[k]].probe, *b.calls[b.which[k]].type, b.requests[k], results[k]);
+  return readings;
 }
 
 std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target) {
   const ObservationBatch b = probe_batch(calls);
-  return read_probes(b, target.run_batch(b.requests));
+  return read_probe_batch(b, target.run_batch(b.requests));
 }
 
 ObservationBatch observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs) {
-  ObservationBatch b;
+  std::vector<ProbeCall> calls;
   for (const auto& [r, t] : rs) {
     auto vars = action_vars(*t, *r, nullptr);
-    for (const auto& p : t->observe) b.calls.push_back({&p, t, vars});
+    for (const auto& p : t->observe) calls.push_back({&p, t, vars});
   }
-  render_requests(b);
-  return b;
+  return probe_batch(std::move(calls));
 }
 
 std::vector<Observation> read_observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,
                                                 const ObservationBatch& b, const std::vector<Result<ExecResult>>& results) {
-  const std::vector<ProbeReading> readings = read_probes(b, results);
+  const std::vector<ProbeReading> readings = read_probe_batch(b, results);
   std::vector<Observation> out;
   std::size_t k = 0;
   for (const auto& [r, t] : rs) {

@@ -50,20 +50,19 @@ struct ProbeCall {
 /// reads each as run_probe() would. Parallel to `calls`.
 [[nodiscard]] std::vector<ProbeReading> run_probes(const std::vector<ProbeCall>& calls, Transport& target);
 
-/// run_probes() in two halves, so that the batch may carry other requests too: the requests
-/// of `calls` (ObservationBatch below), then their readings, parallel to `calls`.
-struct ObservationBatch;
-[[nodiscard]] ObservationBatch probe_batch(const std::vector<ProbeCall>& calls);
-[[nodiscard]] std::vector<ProbeReading> read_probe_batch(const ObservationBatch& b, const std::vector<Result<ExecResult>>& results);
-
-/// observe_batch() in two halves, so that the batch may carry the node's other commands of
-/// the observation too: the requests, then the reading of their results.
+/// A batch's requests with what they stand for, so that the batch may carry other requests
+/// too (a node's boot id, an exec's check): run_probes() in two halves, probe_batch() then
+/// read_probe_batch(); observe_batch() likewise, observation_batch() then
+/// read_observation_batch().
 struct ObservationBatch {
-  std::vector<ExecRequest> requests;  ///< to run in order, in one batch
-  std::vector<ProbeCall> calls;       ///< every probe of every resource, in order
-  std::vector<std::size_t> which;     ///< calls[which[k]] made requests[k]
+  std::vector<ExecRequest> requests;    ///< to run in order, in one batch
+  std::vector<ProbeCall> calls;         ///< every probe (of every resource), in order
+  std::vector<std::size_t> which;       ///< calls[which[k]] made requests[k]
   std::vector<std::string> unrendered;  ///< parallel to calls: why it made no request ("" if it did)
 };
+[[nodiscard]] ObservationBatch probe_batch(std::vector<ProbeCall> calls);
+/// Each call's reading, parallel to b.calls. REQUIRES: `results` parallel to b.requests.
+[[nodiscard]] std::vector<ProbeReading> read_probe_batch(const ObservationBatch& b, const std::vector<Result<ExecResult>>& results);
 [[nodiscard]] ObservationBatch observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs);
 /// REQUIRES: `b` came from observation_batch(rs); `results` parallel to b.requests.
 [[nodiscard]] std::vector<Observation> read_observation_batch(const std::vector<std::pair<const ResourceSpec*, const DataType*>>& rs,

@@ -50,12 +50,10 @@ class ExecProvider final : public Provider {
 
   Observation observe(const ResourceSpec& r, Transport& t) const override { return observe_result(r, t.run(request(r, "check"))); }
 
-  /// The check goes in its node's observation batch, where its time limit only counts as
-  /// part of the batch's (resources/shell_batch.h), unless that limit is under a minute: a
-  /// short limit is one to hold to the second, so that check runs on its own.
+  /// The check goes in its node's observation batch unless in_batch() says otherwise.
   bool observe_request(const ResourceSpec& r, ExecRequest& req) const override {
     req = request(r, "check");
-    return req.timeout.count() == 0 || req.timeout >= std::chrono::minutes(1);
+    return in_batch(req);
   }
 
   Observation observe_result(const ResourceSpec& r, const Result<ExecResult>& res) const override {
@@ -80,10 +78,10 @@ class ExecProvider final : public Provider {
     return run_command(r, "apply", t);
   }
 
-  /// As observe_request(): in the wave's batch unless its time limit is under a minute.
+  /// The apply goes in the wave's batch on its node unless in_batch() says otherwise.
   bool apply_request(const ResourceSpec& r, ExecRequest& req) const override {
     req = request(r, "apply");
-    return req.timeout.count() == 0 || req.timeout >= std::chrono::minutes(1);
+    return in_batch(req);
   }
 
   Status apply_result(const ResourceSpec& r, const Result<ExecResult>& res) const override { return read_result(r, "apply", res); }
@@ -97,6 +95,11 @@ class ExecProvider final : public Provider {
   }
 
  private:
+  /// In a batch a command's time limit only counts as part of the batch's
+  /// (resources/shell_batch.h): a limit under a minute is one to hold to the second, so
+  /// such a command runs on its own.
+  static bool in_batch(const ExecRequest& req) { return req.timeout.count() == 0 || req.timeout >= std::chrono::minutes(1); }
+
   static Status run_command(const ResourceSpec& r, const char* key, Transport& t) { return read_result(r, key, t.run(request(r, key))); }
 
   static Status read_result(const ResourceSpec& r, const char* key, const Result<ExecResult>& res) {

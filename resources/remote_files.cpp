@@ -401,12 +401,6 @@ void RemoteFileSystem::forget() {
   flush_queued();
 }
 
-Status RemoteFileSystem::changed(Status st) {
-  std::lock_guard lock(mu_);
-  seen_.clear();
-  return st;
-}
-
 Status RemoteFileSystem::change(const std::string& what, const std::string& path, ExecRequest req) {
   std::lock_guard lock(mu_);
   queued_.push_back({what, path, std::move(req)});
@@ -417,17 +411,6 @@ Status RemoteFileSystem::change(const std::string& what, const std::string& path
 void RemoteFileSystem::forget_below(const std::string& path) {
   for (auto it = seen_.lower_bound(path); it != seen_.end() && it->first.starts_with(path);)
     it = it->first.size() == path.size() || it->first[path.size()] == '/' ? seen_.erase(it) : std::next(it);
-}
-
-Result<ExecResult> RemoteFileSystem::call(const std::string& what, const std::string& path, ExecRequest req) {
-  flush_queued();
-  CONVERGE_TRY(ExecResult r, runner_.run(req));
-  if (r.exit_code != 0 || r.timed_out) {
-    std::string why = r.timed_out ? std::string("timed out") : trimmed(r.err);
-    if (why.empty()) why = "exit " + std::to_string(r.exit_code);
-    return std::unexpected(make_error(ErrorCode::io, what + " " + path + " on " + node_ + ": " + why));
-  }
-  return r;
 }
 
 Result<Inspection> RemoteFileSystem::inspect(const std::string& path, bool content) {
@@ -626,7 +609,10 @@ int RemoteFileSystem::sweep_temps(const std::string& dir) {
   }
   if (argv.size() == 3) return 0;
   auto r = runner_.run(request(argv));
-  changed({});
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 3; i < argv.size(); ++i) forget_below(argv[i]);
+  }
   return r && r->exit_code == 0 ? static_cast<int>(argv.size() - 3) : 0;
 }
 

@@ -108,9 +108,6 @@ class RemoteFileSystem final : public FileSystem {
     std::optional<std::string> link;  ///< a symbolic link's target
     bool content = false;             ///< answers with content: it, its hash, or none to read
   };
-  /// Runs one command; its failure (non-zero exit) becomes an error naming `what` and `path`.
-  Result<ExecResult> call(const std::string& what, const std::string& path, ExecRequest req);
-  Status changed(Status st);
   /// Queues a change of `path` (no round trip): it goes with the next batch this filesystem
   /// sends, and a failure is what the path's next observation reports.
   Status change(const std::string& what, const std::string& path, ExecRequest req);

@@ -137,38 +137,44 @@ std::vector<Result<ExecResult>> read_batch(const std::string& out, const std::st
   return results;
 }
 
-std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const std::vector<ExecRequest>& reqs) {
-  // A boundary no command can know in advance: 128 random bits.
+std::string draw_boundary() {
   std::random_device rd;
   std::string boundary = "converge-batch-";
   for (int i = 0; i < 4; ++i) boundary += fmt::format("{:08x}", rd());
+  return boundary;
+}
+
+std::chrono::milliseconds batch_limit(std::span<const ExecRequest> reqs) {
+  std::chrono::milliseconds total{0};
+  for (const auto& r : reqs) {
+    if (r.timeout.count() == 0) return std::chrono::milliseconds(0);
+    total += r.timeout;
+  }
+  return total + std::chrono::seconds(5);
+}
+
+void rerun_missing(CommandRunner& runner, std::span<const ExecRequest> reqs, std::vector<Result<ExecResult>>& results,
+                   bool cut) {
+  std::size_t running = reqs.size();
+  if (cut)
+    for (std::size_t i = 0; i < reqs.size() && running == reqs.size(); ++i)
+      if (results[i] && results[i]->timed_out) running = i;
+  for (std::size_t i = 0; i < reqs.size(); ++i)
+    if (i > running || (!cut && !results[i])) results[i] = runner.run(reqs[i]);
+}
+
+std::vector<Result<ExecResult>> run_in_one_shell(CommandRunner& runner, const std::vector<ExecRequest>& reqs) {
+  const std::string boundary = draw_boundary();
   ExecRequest batch;
   batch.argv = {"/bin/sh", "-s"};
   batch.stdin_data = batch_script(reqs, boundary);
-  // The commands run one after another: the batch may take as long as all of them may.
-  std::chrono::milliseconds total{0};
-  bool unlimited = false;
-  for (const auto& r : reqs) {
-    total += r.timeout;
-    unlimited = unlimited || r.timeout.count() == 0;
-  }
-  if (!unlimited) batch.timeout = total + std::chrono::seconds(5);
+  batch.timeout = batch_limit(reqs);
   auto res = runner.run(batch);
   if (!res) return std::vector<Result<ExecResult>>(reqs.size(), std::unexpected(res.error()));
   std::string why = "the batch shell ended (exit " + std::to_string(res->exit_code) + ") before this command ran";
   if (!res->err.empty()) why += ": " + res->err.substr(0, 300);
-  // Output past what a run keeps (one large output) leaves frames missing: those commands
-  // run again one by one, each with the whole allowance of its own.
   auto results = read_batch(res->out, res->err, boundary, reqs.size(), res->timed_out, why);
-  // Cut at the batch's limit, the command without a result that comes first is the one that
-  // was running: it timed out. Those after it never ran: they run one by one, each with its
-  // own limit, as do those whose output went missing otherwise.
-  std::size_t running = reqs.size();
-  if (res->timed_out)
-    for (std::size_t i = 0; i < reqs.size() && running == reqs.size(); ++i)
-      if (results[i] && results[i]->timed_out) running = i;
-  for (std::size_t i = 0; i < reqs.size(); ++i)
-    if (i > running || (!res->timed_out && !results[i])) results[i] = runner.run(reqs[i]);
+  rerun_missing(runner, reqs, results, res->timed_out);
   return results;
 }
 

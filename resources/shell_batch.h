@@ -11,6 +11,8 @@
 // run_in_one_shell().
 #pragma once
 
+#include <chrono>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,20 @@ namespace converge {
 [[nodiscard]] std::vector<Result<ExecResult>> read_batch(const std::string& out, const std::string& err,
                                                          const std::string& boundary, std::size_t n, bool timed_out,
                                                          const std::string& why_missing);
+
+/// A boundary no command can know in advance: "converge-batch-" and 128 random bits.
+[[nodiscard]] std::string draw_boundary();
+
+/// How long a batch of `reqs`, run one after another, may take: the sum of their limits and
+/// 5 s; 0 (no limit) when one of them has none.
+[[nodiscard]] std::chrono::milliseconds batch_limit(std::span<const ExecRequest> reqs);
+
+/// After a batch came back (`cut`: at its limit), runs alone what it left to do, each with
+/// its own limit: when cut, the first command without a result was running and timed out,
+/// and those after it never ran; otherwise each whose result is missing (its output cut
+/// past what a run keeps, its shell gone). `results` parallel to `reqs`.
+void rerun_missing(CommandRunner& runner, std::span<const ExecRequest> reqs, std::vector<Result<ExecResult>>& results,
+                   bool cut);
 
 /// Runs `reqs` through `runner` as one `/bin/sh -s` (one run() call); the batch may take the
 /// sum of the requests' time limits (so a command's own limit is kept only as part of that

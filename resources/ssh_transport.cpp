@@ -4,10 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <random>
+#include <span>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "engine/model/sha256.h"
 #include "resources/process.h"
@@ -123,7 +121,6 @@ std::vector<Result<ExecResult>> SshTransport::run_batch(const std::vector<ExecRe
 
 namespace {
 
-
 /// A Windows batch can carry a request that has no environment, directory or input of its
 /// own and that PowerShell passes whole.
 bool windows_batchable(const ExecRequest& r) {
@@ -134,9 +131,7 @@ bool windows_batchable(const ExecRequest& r) {
 
 std::vector<Result<ExecResult>> SshTransport::run_windows_batch(const std::vector<ExecRequest>& reqs) {
   if (!std::all_of(reqs.begin(), reqs.end(), windows_batchable)) return Transport::run_batch(reqs);
-  std::random_device rd;
-  std::string boundary = "converge-batch-";
-  for (int i = 0; i < 4; ++i) boundary += fmt::format("{:08x}", rd());
+  const std::string boundary = draw_boundary();
   std::vector<Result<ExecResult>> results;
   std::size_t from = 0;
   while (from < reqs.size()) {
@@ -156,28 +151,17 @@ std::vector<Result<ExecResult>> SshTransport::run_windows_batch(const std::vecto
       }
       line = std::move(longer);
     }
-    std::chrono::milliseconds limit{0};
-    bool unlimited = false;
-    for (std::size_t i = 0; i < argvs.size(); ++i) {
-      limit += reqs[from + i].timeout;
-      unlimited = unlimited || reqs[from + i].timeout.count() == 0;
-    }
-    auto sent = send(line, unlimited ? std::chrono::milliseconds(0) : limit + std::chrono::seconds(5), "");
+    const auto chunk = std::span(reqs).subspan(from, argvs.size());
+    auto sent = send(line, batch_limit(chunk), "");
     std::vector<Result<ExecResult>> got;
-    if (!sent) got.assign(argvs.size(), std::unexpected(sent.error()));
-    else
+    if (!sent) {
+      got.assign(argvs.size(), std::unexpected(sent.error()));
+    } else {
       got = read_powershell_batch(sent->out, boundary, argvs.size(), sent->timed_out,
                                   "the batch ended (exit " + std::to_string(sent->exit_code) + ") before this command ran");
-    // As for a POSIX batch: cut at its limit, the first without a result timed out and the
-    // later ones run alone; one missing otherwise runs alone.
-    const bool cut = sent && sent->timed_out;
-    bool seen_running = false;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      const bool running = cut && !seen_running && got[i] && got[i]->timed_out;
-      seen_running = seen_running || running;
-      if (sent && ((cut && seen_running && !running) || (!cut && !got[i]))) got[i] = run(reqs[from + i]);
-      results.push_back(std::move(got[i]));
+      rerun_missing(*this, chunk, got, sent->timed_out);  // as for a POSIX batch
     }
+    for (auto& r : got) results.push_back(std::move(r));
     from += argvs.size();
   }
   return results;

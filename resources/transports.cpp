@@ -73,13 +73,6 @@ Result<std::string> lab_file_of(const Manifest& m) {
   return file;
 }
 
-/// The directory whose lab/ holds the emulated lab's state: $CONVERGE_LAB_HOME, so that
-/// runs with different state directories (a team with a shared journal, rehearsing) meet
-/// one lab as they would meet the same hosts; else the state directory.
-std::string lab_home(const std::string& state_dir) {
-  const char* env = std::getenv("CONVERGE_LAB_HOME");
-  return env && *env ? env : state_dir;
-}
 
 /// The one lab of a run: every lab node must name the same lab file.
 Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOptions& opts) {
@@ -91,6 +84,11 @@ Result<std::shared_ptr<lab::Lab>> open_lab(const Manifest& m, const TransportOpt
 }
 
 }  // namespace
+
+std::string lab_home(const std::string& state_dir) {
+  const char* env = std::getenv("CONVERGE_LAB_HOME");
+  return env && *env ? env : state_dir;
+}
 
 Diagnostics check_lab_file(const Manifest& m, const std::string& state_dir) {
   auto file = lab_file_of(m);

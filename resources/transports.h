@@ -49,6 +49,12 @@ class ClusterTransport final : public Transport {
 /// the lab exists there (its file is read only to create it).
 [[nodiscard]] Diagnostics check_lab_file(const Manifest& m, const std::string& state_dir = "");
 
+/// The directory whose lab/ holds the emulated lab's state: $CONVERGE_LAB_HOME, so that
+/// runs with different state directories (a team with a shared journal, rehearsing, or
+/// `converge lab serve` behind sshd) meet one lab as they would meet the same hosts; else
+/// the state directory.
+[[nodiscard]] std::string lab_home(const std::string& state_dir);
+
 /// Owns the transports of a run.
 class TransportSet {
  public:

@@ -9,7 +9,8 @@
 // would, or a batch's line for each program. Sessions
 // run one at a time over the lab's state (an exclusive lock on DIR/lab/serve.lock), in
 // virtual time: a restarting node is waited out as on the lab transport at speed 0. A node
-// that never comes back answers as an unreachable host does: exit 255 and ssh's words.
+// that never comes back answers as an unreachable host does: exit 255, the lab's reason on
+// stderr.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -24,16 +25,11 @@
 #include "engine/model/error.h"
 #include "resources/lab/lab.h"
 #include "resources/remote_shell.h"
+#include "resources/transports.h"
 
 namespace converge {
 
 namespace {
-
-/// The lab's home: $CONVERGE_LAB_HOME, else --state-dir (as for a run on the lab).
-std::string serve_home(const GlobalOptions& opts) {
-  const char* env = std::getenv("CONVERGE_LAB_HOME");
-  return env && *env ? env : opts.state_dir;
-}
 
 void write_all(int fd, const std::string& s) {
   std::size_t at = 0;
@@ -63,7 +59,7 @@ int cmd_lab_serve(const std::string& lab_file, const std::string& node, const st
                  "authorized_keys command=\n";
     return 1;
   }
-  const std::string home = serve_home(opts);
+  const std::string home = lab_home(opts.state_dir);
   if (home.empty()) {
     std::cerr << "converge lab serve: --state-dir (or $CONVERGE_LAB_HOME) says where the lab's state is\n";
     return 1;
@@ -117,7 +113,7 @@ int cmd_lab_serve(const std::string& lab_file, const std::string& node, const st
 }
 
 int cmd_lab_summary(const std::string& lab_file, const GlobalOptions& opts) {
-  const std::string home = serve_home(opts);
+  const std::string home = lab_home(opts.state_dir);
   if (home.empty()) {
     std::cerr << "converge lab summary: --state-dir (or $CONVERGE_LAB_HOME) says where the lab's state is\n";
     return 1;

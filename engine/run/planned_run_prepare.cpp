@@ -142,7 +142,7 @@ void PlannedRun::observe_nodes() {
       calls.push_back({&*f.probe, &kNoType, {{"node", n.name}, {"name", n.name}}});
       asked.push_back(&f);
     }
-    datatype::ObservationBatch b = datatype::probe_batch(calls);
+    datatype::ObservationBatch b = datatype::probe_batch(std::move(calls));
     ExecRequest boot;
     std::vector<datatype::ProbeReading> readings;
     if (t->boot_id_request(boot)) {
