@@ -356,13 +356,13 @@ ConstraintSpec parse_constraint(LoaderState& st, const Located& loc) {
     // The group is a declared resource whose type has an owner and an online state.
     bool found = false, shaped = false;
     for (const auto& r : st.out.resources) {
-      if (r.name != c.subject) continue;
+      if (!c.names_group(r.type, r.name)) continue;
       found = true;
       const TypeEntry* t = st.types.find(r.type);
       shaped = shaped || (t && t->schema.find("owner") && t->schema.find("online"));
     }
     if (!found)
-      st.error("available: no resource named '" + c.subject + "' is declared (name a clustered group)", loc.doc->at(*a));
+      st.error("available: no resource named '" + c.subject + "' is declared (name a clustered group, or TYPE[*] for each of a type)", loc.doc->at(*a));
     else if (!shaped)
       st.error("available: '" + c.subject + "' has no owner and online properties; it is not a group", loc.doc->at(*a));
   } else if (const YNode* p = n.get("precondition")) {

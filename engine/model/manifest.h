@@ -81,7 +81,13 @@ struct ConstraintSpec {
   std::vector<std::vector<std::string>> order;  ///< order: node sets, earliest first
   std::vector<std::string> nodes;               ///< max_disrupted / precondition: the node set
   int limit = 0;                                ///< max_disrupted k; halt_after_failures k
-  std::string subject;                          ///< available: the group; precondition: its name
+  std::string subject;                          ///< available: the group, or TYPE[*]; precondition: its name
+
+  /// available: whether it names this resource (by name, or every resource of TYPE[*]).
+  [[nodiscard]] bool names_group(const std::string& type, const std::string& name) const {
+    if (subject.ends_with("[*]")) return type == subject.substr(0, subject.size() - 3);
+    return name == subject;
+  }
   std::int64_t seconds = -1;                    ///< outage budget or max age; -1 = none
   SourceRange where;
 };

@@ -130,7 +130,7 @@ class Grounder {
     for (const auto& c : m_.constraints)
       if (c.kind == ConstraintSpec::Kind::available)
         for (const auto& s : in_.subjects)
-          if (s.spec.name == c.subject) referenced_.insert({s.type->name, "owner"}), referenced_.insert({s.type->name, "online"});
+          if (c.names_group(s.type->name, s.spec.name)) referenced_.insert({s.type->name, "owner"}), referenced_.insert({s.type->name, "online"});
     for (int i = 0; i < static_cast<int>(in_.subjects.size()); ++i) {
       const auto& s = in_.subjects[i];
       subject_at_[s.spec.node + "/" + s.type->name + "[" + s.spec.name + "]"] = i;
@@ -445,8 +445,9 @@ class Grounder {
     pa.disruption = a.disruption;
     pa.seconds = a.duration_seconds;
     for (const auto& c : m_.constraints)
-      if (c.kind == ConstraintSpec::Kind::available && c.subject == s.spec.name && pa.disruption != planning::Disruption::none)
-        pa.outages.push_back(c.subject);
+      if (c.kind == ConstraintSpec::Kind::available && c.names_group(s.type->name, s.spec.name) &&
+          pa.disruption != planning::Disruption::none)
+        pa.outages.push_back(group_label(s));
     Binding ga;
     ga.subject = si;
     ga.action = &a;
@@ -469,17 +470,28 @@ class Grounder {
       if (c.kind == K::max_disrupted) g_.problem.max_disrupted.push_back({c.limit, c.nodes});
       if (c.kind == K::order) g_.problem.order.push_back({c.order});
       if (c.kind != K::available) continue;
-      const Subject* group = nullptr;
+      // Every resource of that name with an owner: each cluster's "Cluster Group".
+      bool found = false;
       for (const auto& s : in_.subjects)
-        if (s.spec.name == c.subject && prop_of(*s.type, "owner") && prop_of(*s.type, "online")) group = &s;
-      if (!group)
+        if (c.names_group(s.type->name, s.spec.name) && prop_of(*s.type, "owner") && prop_of(*s.type, "online")) {
+          g_.problem.available.push_back({group_label(s), fact_key(s, "owner"), fact_key(s, "online"), c.seconds});
+          found = true;
+        }
+      if (!found)
         return std::unexpected(make_error(ErrorCode::invalid_input,
                                           "available: no resource named '" + c.subject +
                                               "' with owner and online properties is declared",
                                           c.where));
-      g_.problem.available.push_back({c.subject, fact_key(*group, "owner"), fact_key(*group, "online"), c.seconds});
     }
     return {};
+  }
+
+  /// How plans name a group: its name, or "LOC/NAME" when several locations hold one of
+  /// that name.
+  std::string group_label(const Subject& group) const {
+    int holders = 0;
+    for (const auto& s : in_.subjects) holders += s.spec.name == group.spec.name && s.type == group.type;
+    return holders > 1 ? group.spec.node + "/" + group.spec.name : group.spec.name;
   }
 
   /// True when every value `b` leaves is its subject's goal value, where it has one.
@@ -522,7 +534,12 @@ class Grounder {
         for (const auto& d : in_.subjects[g_.actions[i].subject].spec.depends_on)
           if (auto it = goals_of_.find(d); it != goals_of_.end())
             for (const auto& c : it->second) g_.problem.actions[i].pre.push_back(c);
-      for (const auto& l : transient_[i]) g_.actions[i].transient.push_back(finish_lit(l));
+      for (const auto& l : transient_[i]) {
+        g_.actions[i].transient.push_back(finish_lit(l));
+        // Established and put back around the step: planned with the step's node.
+        const std::string loc = planning::fact_node(l.fact);
+        if (loc != g_.problem.actions[i].node) g_.problem.links.push_back({g_.problem.actions[i].node, loc});
+      }
       if (!boots_[i]) continue;
       for (const auto& k : node_facts) {
         if (!k.starts_with(boots_node_[i] + "/@")) continue;

@@ -79,10 +79,13 @@ PlanText describe(const Grounded& g, const std::vector<Subject>& subjects, const
   nlohmann::json steps = nlohmann::json::array();
   std::string text = "Plan: " + std::to_string(p.steps.size()) + " steps, " + format_duration_ms(p.makespan_s * 1000) +
                      " estimated";
+  if (p.chains > 1)
+    text += " (" + std::to_string(p.chains) + " chains side by side; lower bound " +
+            format_duration_ms(p.lower_bound_s * 1000) + ")";
   for (const auto& [group, s] : p.outage_s) {
     std::int64_t budget = -1;
-    for (const auto& c : m.constraints)
-      if (c.kind == ConstraintSpec::Kind::available && c.subject == group) budget = c.seconds;
+    for (const auto& a : g.problem.available)
+      if (a.group == group) budget = a.budget_s;
     text += "; " + group + " planned outage " + format_duration_ms(s * 1000) +
             (budget >= 0 ? " of " + format_duration_ms(budget * 1000) : "");
   }
@@ -111,11 +114,12 @@ PlanText describe(const Grounded& g, const std::vector<Subject>& subjects, const
                      {"reason", why},
                      {"disruption", disruption_word(a.disruption)},
                      {"start_s", st.start_s},
+                     {"chain", st.chain},
                      {"seconds", a.seconds}});
   }
   nlohmann::json outage = nlohmann::json::object();
   for (const auto& [group, s] : p.outage_s) outage[group] = s;
-  return {std::move(text), {{"steps", steps}, {"makespan_s", p.makespan_s}, {"outage_s", outage}, {"constraints", constraints}}};
+  return {std::move(text), {{"steps", steps}, {"makespan_s", p.makespan_s}, {"lower_bound_s", p.lower_bound_s}, {"chains", p.chains}, {"outage_s", outage}, {"constraints", constraints}}};
 }
 
 Status write_plan_graph(const Grounded& g, const planning::Plan& p, const std::string& path) {

@@ -16,17 +16,20 @@
 // "Drain before disrupt" is not special-cased: a plan that reboots the owner of an
 // online group breaks `available`, so the search finds the move first.
 //
-// plan() searches (weighted A*: steps, plus minutes of planned outage, plus ten times a
-// relaxed distance to the goal; engine/planner_search.h) when nodes are coupled through
-// shared facts; a tier of independent nodes is planned one node at a
-// time and scheduled in batches, which scales to thousands of nodes. Every plan is
-// replayed by verify() before it is returned. When no plan exists the refusal names the
-// constraint that blocks and the goal it blocks.
+// plan() decomposes: nodes coupled through shared facts form a component (a cluster and
+// its members; a stand-alone server alone; components()). Each component is searched on
+// its own (weighted A*: steps, plus minutes of planned outage, plus ten times a relaxed
+// distance to the goal; engine/planner_search.h), components identical up to their names
+// share one search, and schedule() runs the components' step chains side by side under
+// the constraints that span them (engine/plan/schedule.cpp). Every plan is replayed by
+// verify() before it is returned. When no plan exists the refusal names the constraint
+// that blocks and the goal it blocks.
 #pragma once
 
 #include <cstdint>
 #include <expected>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +79,9 @@ struct Available {
 
 struct Problem {
   Facts initial;
+  /// Pairs of locations (nodes, clusters) planned together although no action's facts
+  /// join them: a step's transient requirement on another location's resource.
+  std::vector<std::pair<std::string, std::string>> links;
   std::vector<Condition> goal;
   /// Desired values of resources --limit/--tags leave out: never pursued, but while one on
   /// a node of an order constraint's set is unmet, no later set may change.
@@ -92,12 +98,19 @@ struct Step {
   int action = 0;
   std::int64_t start_s = 0;
   std::int64_t end_s = 0;
+  int chain = 0;  ///< the component chain it belongs to (steps of one chain run one after another)
 };
 
 struct Plan {
-  std::vector<Step> steps;                    ///< ordered by start; a node's steps in their order
+  std::vector<Step> steps;                    ///< ordered by start; a chain's steps in their order
   std::int64_t makespan_s = 0;
-  std::map<std::string, std::int64_t> outage_s;  ///< planned outage per available group
+  /// No schedule of these chains is shorter: the longest path of chains that wait on each
+  /// other, and for each max_disrupted constraint the earliest start of a chain disrupting
+  /// its nodes plus the disruptive work (a chain's length times the nodes of the set it
+  /// keeps open at once) divided by k.
+  std::int64_t lower_bound_s = 0;
+  int chains = 0;                             ///< component chains in the schedule
+  std::map<std::string, std::int64_t> outage_s;  ///< planned outage per available group (wall time)
 };
 
 /// Why no plan: the constraint (as the manifest would say it) and the goal it blocks.
@@ -116,10 +129,24 @@ struct Refusal {
 /// The node a fact lives on: the part before the first '/'.
 [[nodiscard]] std::string fact_node(const std::string& fact);
 
+/// The components of a problem: locations (nodes and clusters) joined by an action's
+/// facts, a link, or an available group's owner, each sorted, in order of their first name.
+[[nodiscard]] std::vector<std::vector<std::string>> components(const Problem& p);
+
+/// The parallel schedule of step chains, each a sequence of actions of one component run
+/// one after another: a chain starts after every chain that changes a fact it reads and,
+/// by the order constraints, every chain with steps on an earlier set; at the earliest
+/// time at which every max_disrupted
+/// constraint keeps room for the nodes it holds open; longer chains are placed first. The
+/// chains must share no fact. Order constraints under which two chains wait on each other
+/// give std::nullopt.
+[[nodiscard]] std::optional<Plan> schedule(const Problem& p, const std::vector<std::vector<int>>& chains);
+
 /// Finds a plan or says why none exists.
 [[nodiscard]] std::expected<Plan, Refusal> plan(const Problem& p);
 
-/// The outage of each available group along a plan (replayed sequentially).
+/// The outage of each available group along a plan, in wall time: from the start of the
+/// step that takes it down to the end of the step that brings it back (or the plan's end).
 [[nodiscard]] std::map<std::string, std::int64_t> planned_outage(const Problem& p, const Plan& plan);
 
 /// Replays a plan from the initial facts: every precondition and constraint must hold in

@@ -1,4 +1,5 @@
-// engine/plan/planner_search.h — the planner's search (internal to engine/planner.cpp).
+// engine/plan/planner_search.h — the planner's search and the helpers planner.cpp and
+// schedule.cpp share (internal to engine/plan/).
 //
 // Weighted A* over compact states: facts and their values are interned, so a state is one
 // byte per fact, a condition is a bit mask of the values it accepts, the open nodes are a
@@ -11,6 +12,8 @@
 // one fact take part in one coupled search; beyond that it says so (too_big).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,5 +34,20 @@ struct Found {
 
 /// Searches for a sequential plan of the searchable actions.
 [[nodiscard]] Found search(const Problem& p);
+
+}  // namespace converge::planning::detail
+
+namespace converge::planning::detail {
+
+/// When each node is disrupted along a plan: from the start of its first disruptive step
+/// to the end of the step after which every goal on it holds (the plan's end if never).
+[[nodiscard]] std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const Problem& p, const Plan& plan);
+
+/// The goals on each node (by fact_node), for open_windows.
+using GoalsOn = std::map<std::string, std::vector<const Condition*>>;
+[[nodiscard]] GoalsOn goals_on(const Problem& p);
+/// open_windows with the goals already indexed.
+[[nodiscard]] std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const Problem& p, const Plan& plan,
+                                                                                      const GoalsOn& goals);
 
 }  // namespace converge::planning::detail

@@ -180,15 +180,16 @@ class PlannedRun {
   StepEnd run_journaled(const Grounded& g, const planning::Plan& plan, std::size_t i, const std::string& why,
                         const std::string& label, std::map<std::string, Value>& put_back, Error& err);
 
-  /// The plan as independent per-node chains, when it is one: every step reads and changes
-  /// only facts of the node it runs on, no group must stay available, no order constraint
-  /// relates nodes and no step restarts the machine converge runs on. Then the chains may
-  /// run side by side, as many at once as the tightest max_disrupted allows (each node is
-  /// disrupted only within its own chain), so a tier rolls in batches.
-  std::optional<std::vector<std::vector<std::size_t>>> node_chains(const Grounded& g, const planning::Plan& plan) const;
+  /// The plan's component chains (its steps by Step::chain, in order), when it has more
+  /// than one and no step restarts the machine converge runs on: they then run side by
+  /// side as the schedule has them (run_chains).
+  std::optional<std::vector<std::vector<std::size_t>>> plan_chains(const Grounded& g, const planning::Plan& plan) const;
 
-  /// Runs node chains side by side; on the first failure no chain starts another step.
-  /// Returns the failed step and its error, if any.
+  /// Runs the chains side by side as the schedule has them: in order of their scheduled
+  /// start, each once every chain the schedule ends before its start has ended, so that
+  /// chains run together only where the schedule overlaps them (every max_disrupted and
+  /// order constraint holds whatever the actual durations), at most --parallel at once. On
+  /// the first failure no chain starts another step. Returns the failed step and its error.
   std::optional<std::pair<std::size_t, Error>> run_chains(const Grounded& g, const planning::Plan& plan,
                                                           const std::vector<std::vector<std::size_t>>& chains,
                                                           const std::vector<std::string>& whys,

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <numeric>
 #include <thread>
 
 #include "engine/model/duration.h"
@@ -73,6 +75,7 @@ Status PlannedRun::wait_for_boot(Transport& t, const std::string& node, const st
   while (clock_.now() < deadline) {
     auto b = t.boot_id();
     if (b && *b != before) {
+      std::lock_guard lock(mu_);  // chains may run side by side
       for (auto it = derived_facts_.begin(); it != derived_facts_.end();)
         it = it->first.starts_with(node + "/@") ? derived_facts_.erase(it) : std::next(it);
       return {};
@@ -171,54 +174,87 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   return StepEnd::ok;
 }
 
-std::optional<std::vector<std::vector<std::size_t>>> PlannedRun::node_chains(const Grounded& g, const planning::Plan& plan) const {
-  if (!g.problem.available.empty() || !g.problem.order.empty()) return std::nullopt;
-  std::map<std::string, std::vector<std::size_t>> by_node;
+std::optional<std::vector<std::vector<std::size_t>>> PlannedRun::plan_chains(const Grounded& g, const planning::Plan& plan) const {
+  std::vector<std::vector<std::size_t>> chains;
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    const auto& a = g.problem.actions[plan.steps[i].action];
-    for (const auto& c : a.pre)
-      if (planning::fact_node(c.fact) != a.node) return std::nullopt;
-    for (const auto& [k, _] : a.effects)
-      if (planning::fact_node(k) != a.node) return std::nullopt;
-    if (g.actions[plan.steps[i].action].action->boots) return std::nullopt;
-    by_node[a.node].push_back(i);
+    const auto& ga = g.actions[plan.steps[i].action];
+    if (ga.action->boots) {
+      Transport* t = const_cast<PlannedRun*>(this)->transport(ga.run_node.empty() ? subjects_[ga.subject].spec.node : ga.run_node);
+      if (!t || t->runs_here()) return std::nullopt;  // the run is left awaiting that reboot
+    }
+    const auto c = static_cast<std::size_t>(plan.steps[i].chain);
+    if (chains.size() <= c) chains.resize(c + 1);
+    chains[c].push_back(i);
   }
-  if (by_node.size() < 2) return std::nullopt;
-  // In the plan's order of first appearance.
-  std::vector<std::pair<std::size_t, std::string>> first;
-  for (const auto& [node, steps] : by_node) first.push_back({steps.front(), node});
-  std::sort(first.begin(), first.end());
-  std::vector<std::vector<std::size_t>> out;
-  for (const auto& [_, node] : first) out.push_back(by_node[node]);
-  return out;
+  std::erase_if(chains, [](const auto& c) { return c.empty(); });
+  if (chains.size() < 2) return std::nullopt;
+  return chains;
 }
 
 std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Grounded& g, const planning::Plan& plan,
                                                                     const std::vector<std::vector<std::size_t>>& chains,
                                                                     const std::vector<std::string>& whys,
                                                                     std::map<std::string, Value>& put_back) {
-  int width = opts_.parallel > 0 ? opts_.parallel : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (const auto& m : g.problem.max_disrupted) width = std::min(width, std::max(1, m.k));
-  width = std::min<int>(width, static_cast<int>(chains.size()));
-  out_.notes.push_back("ran " + std::to_string(chains.size()) + " independent node chains, " + std::to_string(width) +
-                          " at a time");
-  out_.extra["chains"] = {{"count", chains.size()}, {"at_once", width}};
+  const int n = static_cast<int>(chains.size());
+  std::vector<std::int64_t> start(n), end(n);
+  for (int c = 0; c < n; ++c) start[c] = plan.steps[chains[c].front()].start_s, end[c] = plan.steps[chains[c].back()].end_s;
+  std::vector<int> by_start(n), by_end(n);
+  std::iota(by_start.begin(), by_start.end(), 0);
+  std::iota(by_end.begin(), by_end.end(), 0);
+  std::sort(by_start.begin(), by_start.end(), [&](int a, int b) { return std::tie(start[a], end[a], a) < std::tie(start[b], end[b], b); });
+  std::sort(by_end.begin(), by_end.end(), [&](int a, int b) { return std::tie(end[a], a) < std::tie(end[b], b); });
+  // A chain may start once the first `before[c]` chains in order of end have ended.
+  std::vector<std::size_t> before(n);
+  for (int c = 0; c < n; ++c)
+    before[c] = static_cast<std::size_t>(std::upper_bound(by_end.begin(), by_end.end(), start[c], [&](std::int64_t t, int d) {
+                                           return t < end[d];
+                                         }) - by_end.begin());
+  // As many workers as the schedule runs chains at once, at most --parallel.
+  int overlap = 0, now = 0;
+  std::vector<std::pair<std::int64_t, int>> edges;
+  for (int c = 0; c < n; ++c) edges.push_back({start[c], 1}), edges.push_back({std::max(end[c], start[c] + 1), -1});
+  std::sort(edges.begin(), edges.end());
+  for (const auto& [_, d] : edges) overlap = std::max(overlap, now += d);
+  int width = std::min({overlap, n, 64});
+  if (opts_.parallel > 0) width = std::min(width, opts_.parallel);
+  width = std::max(width, 1);
+  out_.notes.push_back("ran " + std::to_string(n) + " chains side by side as scheduled, at most " + std::to_string(width) +
+                       " at a time");
+  out_.extra["chains"] = {{"count", n}, {"at_once", width}};
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<char> ended(n, 0);
+  std::size_t next = 0, ended_prefix = 0;
   std::atomic<bool> stop{false};
-  std::mutex failure_mu;
   std::optional<std::pair<std::size_t, Error>> failure;
-  parallel_for(static_cast<int>(chains.size()), width, [&](int c) {
-    for (std::size_t i : chains[c]) {
-      if (stop) return;
-      Error err;
-      const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
-      if (run_journaled(g, plan, i, whys[i], label, put_back, err) != StepEnd::ok) {
-        std::lock_guard l(failure_mu);
-        if (!failure) failure = std::make_pair(i, err);
-        stop = true;
-        return;
+  auto worker = [&] {
+    std::unique_lock l(m);
+    for (;;) {
+      cv.wait(l, [&] { return stop || next == by_start.size() || ended_prefix >= before[by_start[next]]; });
+      if (stop || next == by_start.size()) return;
+      const int c = by_start[next++];
+      l.unlock();
+      std::optional<std::pair<std::size_t, Error>> failed;
+      for (std::size_t i : chains[c]) {
+        if (stop) break;
+        Error err;
+        const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
+        if (run_journaled(g, plan, i, whys[i], label, put_back, err) != StepEnd::ok) {
+          failed = std::make_pair(i, err);
+          break;
+        }
       }
+      l.lock();
+      ended[c] = 1;
+      while (ended_prefix < by_end.size() && ended[by_end[ended_prefix]]) ++ended_prefix;
+      if (failed && !failure) failure = failed;
+      if (failed) stop = true;
+      cv.notify_all();
     }
-  });
+  };
+  std::vector<std::thread> workers;
+  for (int w = 0; w < width; ++w) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
   return failure;
 }
 
@@ -244,7 +280,7 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
   for (int round = 0; round < 4; ++round) {
     if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
     const auto whys = explain_steps(g, subjects_, plan);
-    if (auto chains = node_chains(g, plan)) {
+    if (auto chains = plan_chains(g, plan)) {
       if (auto failed = run_chains(g, plan, *chains, whys, put_back)) {
         if (stopping()) return interrupted();
         return halt(g, g.problem.actions[plan.steps[failed->first].action], failed->second, put_back);

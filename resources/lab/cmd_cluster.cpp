@@ -15,9 +15,9 @@ std::string pad(const std::string& s, std::size_t width) {
 
 std::string group_table(const LabState& s, const std::string& cluster, const std::string& only) {
   std::string out = "Group                Node            Status\n-------------------- --------------- ------\n";
-  for (const auto& [name, g] : s.groups) {
-    if (g.cluster != cluster || (!only.empty() && name != only)) continue;
-    out += pad(name, 20) + pad(g.owner, 15) + (g.online ? "Online" : "Offline") + "\n";
+  for (const auto& [_, g] : s.groups) {
+    if (g.cluster != cluster || (!only.empty() && g.name != only)) continue;
+    out += pad(g.name, 20) + pad(g.owner, 15) + (g.online ? "Online" : "Offline") + "\n";
   }
   return out;
 }
@@ -93,7 +93,7 @@ Outcome run_cluster(Simulation& sim, Node& n, const std::vector<std::string>& ar
   }
   if (what != "group") return fail(1, "lab: unknown command: " + command_line(argv) + "\n");
   if (i == argv.size()) return succeed("Listing status for all available resource groups:\n\n" + group_table(s, cluster, ""), 0);
-  Group* g = s.group(argv[i]);
+  Group* g = s.group(cluster, argv[i]);
   if (!g || g->cluster != cluster) {
     return fail(5013, "System error 5013 has occurred (0x00001395).\nThe cluster group '" + argv[i] + "' could not be found.\n");
   }

@@ -41,10 +41,10 @@ std::vector<std::string> upgrade_blockers(LabState& s, const Node& n) {
   for (const auto& [name, g] : s.groups) {
     if (g.owner != n.name) continue;
     if (g.online) {
-      why.push_back(n.name + " owns the online cluster group '" + name +
+      why.push_back(n.name + " owns the online cluster group '" + g.name +
                     "'; move it to another node first (setup runs only on a passive node)");
     } else if (g.cms) {
-      why.push_back(n.name + " owns the clustered mailbox server " + name +
+      why.push_back(n.name + " owns the clustered mailbox server " + g.name +
                     "; move it to the other node before upgrading this node's binaries");
     }
   }

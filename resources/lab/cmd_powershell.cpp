@@ -122,8 +122,8 @@ Outcome get_exchange_server(Simulation& sim, Cmdlet& c) {
     std::string role = n.has_role("mailbox") ? "Mailbox" : "ClientAccess, HubTransport";
     server(name, role, n.exchange);
   }
-  for (const auto& [name, g] : s.groups) {
-    if (g.cms && (id.empty() || lower(name) == id)) server(name, "Mailbox", g.version);
+  for (const auto& [_, g] : s.groups) {
+    if (g.cms && (id.empty() || lower(g.name) == id)) server(g.name, "Mailbox", g.version);
   }
   if (out.empty()) {
     return ps_error(c, "The operation could not be performed because object '" + c.args["identity"] +
@@ -134,8 +134,8 @@ Outcome get_exchange_server(Simulation& sim, Cmdlet& c) {
 
 Group* find_cms(LabState& s, Cmdlet& c) {
   std::string id = lower(c.args["identity"]);
-  for (auto& [name, g] : s.groups) {
-    if (g.cms && lower(name) == id) return &g;
+  for (auto& [_, g] : s.groups) {
+    if (g.cms && lower(g.name) == id) return &g;
   }
   return nullptr;
 }
@@ -261,8 +261,9 @@ Outcome get_mailbox_database(Simulation& sim, Cmdlet& c) {
   LabState& s = sim.state();
   bool status = c.args.count("status") > 0;
   std::string out;
-  for (const auto& [name, g] : s.groups) {
+  for (const auto& [_, g] : s.groups) {
     if (!g.cms) continue;
+    const std::string& name = g.name;
     if (c.args.count("server") && lower(c.args["server"]) != lower(name)) continue;
     for (const auto& db : s.databases) {
       if (db.server != name) continue;

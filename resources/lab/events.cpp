@@ -38,6 +38,7 @@ json group_event(VTime t, const Group& g) {
   return {{"t", t},
           {"kind", "group"},
           {"group", g.name},
+          {"cluster", g.cluster},
           {"owner", g.owner},
           {"online", g.online},
           {"version", g.version.empty() ? json(nullptr) : json(g.version)}};

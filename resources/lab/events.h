@@ -9,7 +9,8 @@
 //   group     {group, owner, online, version}      version null for the core "Cluster Group"
 //   violation {message}                            an unplanned failover
 // A new lab writes one event per initial fact at t = 0, so the log alone replays history.
-// Lines are appended in the order the lab applies them; `t` never decreases.
+// Lines are appended in the order the lab applies them; `t` never decreases at speed 0, and
+// never within one cluster (or stand-alone node) under real time (lab.h).
 #pragma once
 
 #include <cstdint>

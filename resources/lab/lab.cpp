@@ -195,7 +195,11 @@ Result<ExecResult> Lab::run(const std::string& node, const ExecRequest& req) {
   Node& n = **reached;
   const std::string line = command_line(req.argv);
   VTime floor = state_.now;
-  Simulation sim(state_, state_.now);
+  // Under real time, clusters (and stand-alone nodes) work side by side: a command starts
+  // when the engine sends it, after what its cluster is still doing, whatever the others do.
+  const std::string domain = n.cluster.empty() ? n.name : n.cluster;
+  const VTime t0 = speed_ > 0 ? std::max(state_.now, busy_[domain]) : state_.now;
+  Simulation sim(state_, t0);
   Outcome outcome;
   bool hang = false;
   if (Fault* f = match_fault_locked(node, line)) {
@@ -223,7 +227,12 @@ Result<ExecResult> Lab::run(const std::string& node, const ExecRequest& req) {
   }
   sim.set_duration(outcome.duration);
   sim.command_done(node, line, outcome.result.exit_code, outcome.result.timed_out);
-  sim.advance(sim.t_end());
+  if (speed_ > 0) {
+    busy_[domain] = sim.t_end();
+    sim.advance(t0);  // the shared clock follows real time, not this command's end
+  } else {
+    sim.advance(sim.t_end());
+  }
   for (auto& e : sim.take_events(floor)) events.push_back(std::move(e));
   CONVERGE_CHECK(persist_locked(events));
   lk.unlock();

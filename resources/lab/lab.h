@@ -11,15 +11,20 @@
 // killed engine finds the command done, as a real host would have finished it. Opening a
 // lab whose state file exists loads it; the lab file is read only to create a new lab.
 //
-// Time is virtual (seconds since creation). Commands advance one clock by their durations in
-// the order the lab receives them, so commands run in parallel count one after the other
-// (outages are over-, never under-estimated). With speed 0 nothing sleeps, and a request to
-// a rebooting node waits for it in virtual time; with speed X > 0 each command also sleeps
-// duration / X real seconds, the clock also follows real time (X virtual seconds per real
-// second), and a rebooting node is unreachable until the clock passes its return.
+// Time is virtual (seconds since creation). With speed 0 nothing sleeps: commands advance
+// one clock by their durations in the order the lab receives them, so commands run in
+// parallel count one after the other (outages are over-, never under-estimated), and a
+// request to a rebooting node waits for it in virtual time. With speed X > 0 the clock
+// follows real time (X virtual seconds per real second) and each command sleeps
+// duration / X real seconds: a command starts when it is received, or when the previous
+// command of its cluster (of its node, for a stand-alone node) ends, so clusters work side
+// by side and each group's outage is its own; a rebooting node is unreachable until the
+// clock passes its return. Then a command's later events (a group back online at its end)
+// may be logged before another cluster's earlier ones: `t` never decreases within a cluster.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -89,6 +94,7 @@ class Lab : public std::enable_shared_from_this<Lab> {
   VTime anchor_virtual_ = 0;
   mutable std::mutex mu_;
   LabState state_;
+  std::map<std::string, VTime> busy_;  ///< speed > 0: when each cluster's (node's) last command ends
   std::optional<EventLog> log_;  ///< nullopt: a read-only run's lab, persisted nowhere
 };
 

@@ -183,8 +183,12 @@ void read_group(Reader& r, const YAML::Node& key, const YAML::Node& n, const std
   } else if (n["version"] || n["databases"]) {
     r.error(n, what + ": version and databases apply only to a clustered mailbox server");
   }
-  if (s.groups.count(g.name)) r.error(key, "group '" + g.name + "' is declared twice");
-  s.groups[g.name] = g;
+  if (s.groups.count(group_key(cluster, g.name))) r.error(key, "group '" + g.name + "' is declared twice in cluster " + cluster);
+  // A clustered mailbox server is an Exchange server: its name is unique in the organization.
+  for (const auto& [_, other] : s.groups)
+    if (g.cms && other.cms && other.name == g.name && other.cluster != cluster)
+      r.error(key, what + ": a clustered mailbox server of that name is already in cluster " + other.cluster);
+  s.groups[group_key(cluster, g.name)] = g;
 }
 
 void read_fault(Reader& r, const YAML::Node& n, LabState& s) {

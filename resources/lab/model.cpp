@@ -56,8 +56,8 @@ Node* LabState::node(const std::string& n) {
   return it == nodes.end() ? nullptr : &it->second;
 }
 
-Group* LabState::group(const std::string& n) {
-  auto it = groups.find(n);
+Group* LabState::group(const std::string& key) {
+  auto it = groups.find(key);
   return it == groups.end() ? nullptr : &it->second;
 }
 
@@ -116,14 +116,14 @@ Node node_from_json(const std::string& name, const json& j) {
 }
 
 json group_to_json(const Group& g) {
-  return {{"cluster", g.cluster}, {"cms", g.cms}, {"owner", g.owner}, {"online", g.online},
+  return {{"name", g.name}, {"cluster", g.cluster}, {"cms", g.cms}, {"owner", g.owner}, {"online", g.online},
           {"stopped", g.stopped}, {"version", g.version}, {"offline_since", optional_time(g.offline_since)},
           {"outage_seconds", g.outage_seconds}};
 }
 
-Group group_from_json(const std::string& name, const json& j) {
+Group group_from_json(const std::string& key, const json& j) {
   Group g;
-  g.name = name;
+  g.name = j.contains("name") ? j.at("name").get<std::string>() : key;  // states before clusters scoped their groups
   g.cluster = j.at("cluster").get<std::string>();
   g.cms = j.at("cms").get<bool>();
   g.owner = j.at("owner").get<std::string>();
@@ -185,13 +185,22 @@ Result<LabState> state_from_json(const json& j) {
     s.name = j.at("name").get<std::string>();
     s.now = j.at("now").get<VTime>();
     for (const auto& [name, nj] : j.at("nodes").items()) s.nodes[name] = node_from_json(name, nj);
-    for (const auto& [name, gj] : j.at("groups").items()) s.groups[name] = group_from_json(name, gj);
+    for (const auto& [key, gj] : j.at("groups").items()) {
+      Group g = group_from_json(key, gj);
+      s.groups[group_key(g.cluster, g.name)] = g;
+    }
     for (const auto& d : j.at("databases")) {
       s.databases.push_back(Database{d.at("server").get<std::string>(), d.at("name").get<std::string>(), d.at("storage_group").get<std::string>(),
                                      d.at("last_full_backup").get<VTime>()});
     }
     for (const auto& f : j.at("faults")) s.faults.push_back(fault_from_json(f));
-    for (const auto& t : j.at("timers")) s.timers.push_back(Timer{t.at("at").get<VTime>(), t.at("group").get<std::string>()});
+    for (const auto& t : j.at("timers")) {
+      Timer timer{t.at("at").get<VTime>(), t.at("group").get<std::string>()};
+      if (!s.groups.count(timer.group))  // a state before clusters scoped their groups: the name
+        for (const auto& [key, g] : s.groups)
+          if (g.name == timer.group) timer.group = key;
+      s.timers.push_back(timer);
+    }
     s.violations = j.at("violations").get<std::vector<std::string>>();
     s.options.dotnet_sp1_leaves_reboot_pending = j.at("options").at("dotnet_sp1_leaves_reboot_pending").get<bool>();
     s.options.epoch = j.at("options").at("epoch").get<std::string>();

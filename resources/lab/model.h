@@ -101,7 +101,7 @@ struct Fault {
 /// Something that happens by itself at a virtual time: a failover after an unplanned reboot.
 struct Timer {
   VTime at = 0;
-  std::string group;                  ///< the group to bring online on a surviving node
+  std::string group;                  ///< the group to bring online on a surviving node (its key)
 };
 
 /// Lab-wide options from the lab file.
@@ -110,12 +110,15 @@ struct Options {
   std::string epoch = "2008-03-01T08:00:00Z";  ///< wall-clock time of t = 0 (UTC)
 };
 
+/// The key of a group in LabState::groups and in timers: "CLUSTER/NAME".
+[[nodiscard]] inline std::string group_key(const std::string& cluster, const std::string& name) { return cluster + "/" + name; }
+
 /// The whole lab. Maps are keyed by name so that iteration (and every output) is sorted.
 struct LabState {
   std::string name;
   VTime now = 0;
   std::map<std::string, Node> nodes;
-  std::map<std::string, Group> groups;
+  std::map<std::string, Group> groups;  ///< keyed by group_key(cluster, name): each cluster has its "Cluster Group"
   std::vector<Database> databases;
   std::vector<Fault> faults;
   std::vector<Timer> timers;
@@ -125,7 +128,9 @@ struct LabState {
 
   /// Returns nullptr when absent.
   [[nodiscard]] Node* node(const std::string& name);
-  [[nodiscard]] Group* group(const std::string& name);
+  /// A group by its key ("CLUSTER/NAME").
+  [[nodiscard]] Group* group(const std::string& key);
+  [[nodiscard]] Group* group(const std::string& cluster, const std::string& name) { return group(group_key(cluster, name)); }
   /// The clustered mailbox server of `cluster`, or nullptr.
   [[nodiscard]] Group* cms_of(const std::string& cluster);
 };

@@ -63,11 +63,11 @@ void Simulation::begin_reboot(Node& n, VTime at) {
   n.online = false;
   n.back_at = never_returns ? std::nullopt : std::optional<VTime>(at + durations::reboot);
   emit(node_event(at, n));
-  for (auto& [name, g] : s_.groups) {
+  for (auto& [key, g] : s_.groups) {
     if (g.owner != n.name || !g.online) continue;
-    violation("unplanned failover: " + n.name + " rebooted while owning online group " + name, at);
+    violation("unplanned failover: " + n.name + " rebooted while owning online group " + g.name + " of " + g.cluster, at);
     group_offline(g, at, false);
-    s_.timers.push_back(Timer{at + durations::failover, name});
+    s_.timers.push_back(Timer{at + durations::failover, key});
   }
 }
 

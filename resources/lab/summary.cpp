@@ -9,10 +9,10 @@ LabSummary summarize(const LabState& s) {
   LabSummary out;
   out.lab = s.name;
   out.now = s.now;
-  for (const auto& [name, g] : s.groups) {
+  for (const auto& [_, g] : s.groups) {
     VTime outage = g.outage_seconds;
     if (!g.online && g.offline_since) outage += std::max<VTime>(0, s.now - *g.offline_since);
-    out.groups.push_back(GroupOutage{name, g.owner, g.online, g.version, outage});
+    out.groups.push_back(GroupOutage{g.cluster, g.name, g.owner, g.online, g.version, outage});
   }
   out.violations = s.violations;
   return out;
@@ -33,14 +33,16 @@ std::string format_duration(VTime seconds) {
 }
 
 std::string render_summary(const LabSummary& s) {
-  std::size_t width = 0, owner_width = 0;
+  std::size_t width = 0, owner_width = 0, cluster_width = 0;
   for (const auto& g : s.groups) {
+    cluster_width = std::max(cluster_width, g.cluster.size());
     width = std::max(width, g.group.size());
     owner_width = std::max(owner_width, g.owner.size());
   }
   std::string out = "lab " + s.lab + " at t=" + format_duration(s.now) + "\n";
   for (const auto& g : s.groups) {
-    out += "  group " + g.group + std::string(width - g.group.size() + 2, ' ');
+    out += "  cluster " + g.cluster + std::string(cluster_width - g.cluster.size() + 2, ' ');
+    out += "group " + g.group + std::string(width - g.group.size() + 2, ' ');
     out += "owner " + g.owner + std::string(owner_width - g.owner.size() + 2, ' ');
     out += g.online ? "online   " : "offline  ";
     out += "outage " + format_duration(g.outage_seconds);

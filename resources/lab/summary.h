@@ -11,6 +11,7 @@ namespace converge::lab {
 
 /// One group's availability so far.
 struct GroupOutage {
+  std::string cluster;
   std::string group;
   std::string owner;
   bool online = false;
@@ -22,7 +23,7 @@ struct GroupOutage {
 struct LabSummary {
   std::string lab;
   VTime now = 0;
-  std::vector<GroupOutage> groups;        ///< sorted by group name
+  std::vector<GroupOutage> groups;        ///< sorted by cluster, then group name
   std::vector<std::string> violations;    ///< in the order they happened
 };
 
@@ -34,8 +35,8 @@ struct LabSummary {
 
 /// Human text, deterministic:
 ///   lab clus1-rtm at t=1h02m00s
-///     group Cluster Group  owner NODE2  online   outage 30s
-///     group E2K7CCR        owner NODE1  online   outage 8m30s  version SP1
+///     cluster CLUS1  group Cluster Group  owner NODE2  online   outage 30s
+///     cluster CLUS1  group E2K7CCR        owner NODE1  online   outage 8m30s  version SP1
 ///   violations: none
 [[nodiscard]] std::string render_summary(const LabSummary& s);
 

@@ -113,7 +113,7 @@ struct LabFixture {
     for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
     return out;
   }
-  const Group& group(const std::string& name) { return snap_.emplace(lab->snapshot()).groups.at(name); }
+  const Group& group(const std::string& name) { return snap_.emplace(lab->snapshot()).groups.at(group_key("CLUS1", name)); }
 
  private:
   std::optional<LabState> snap_;
@@ -158,7 +158,7 @@ TEST_CASE("lab: creating the lab logs every initial fact at t=0", "[lab]") {
   CHECK(ev.front() == json({{"t", 0}, {"kind", "node"}, {"node", "HUBCAS"}, {"online", true}, {"boot", 1}}));
   CHECK(std::count(ev.begin(), ev.end(), json({{"t", 0}, {"kind", "service"}, {"node", "NODE2"}, {"service", "SharedAccess"},
                                                {"state", "stopped"}, {"startup", "disabled"}})) == 1);
-  CHECK(ev.back() == json({{"t", 0}, {"kind", "group"}, {"group", "E2K7CCR"}, {"owner", "NODE1"}, {"online", true}, {"version", "RTM"}}));
+  CHECK(ev.back() == json({{"t", 0}, {"kind", "group"}, {"group", "E2K7CCR"}, {"cluster", "CLUS1"}, {"owner", "NODE1"}, {"online", true}, {"version", "RTM"}}));
   CHECK(fs::exists(f.lab->state_path()));
 }
 
@@ -310,7 +310,7 @@ TEST_CASE("lab: the vendor's rolling upgrade runs without a violation", "[lab]")
   CHECK(s.groups[1].online);
   CHECK(s.groups[1].version == "SP1");
   CHECK(s.groups[1].outage_seconds == 60 + 30 + 600 + 90 + 120);
-  CHECK(render_summary(s).find("  group E2K7CCR        owner NODE1  online   outage 15m00s  version SP1\nviolations: none\n") !=
+  CHECK(render_summary(s).find("  cluster CLUS1  group E2K7CCR        owner NODE1  online   outage 15m00s  version SP1\nviolations: none\n") !=
         std::string::npos);
   auto schema = read_json(kSource + "/schemas/lab-event.schema.json");
   VTime last = 0;

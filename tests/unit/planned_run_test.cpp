@@ -267,7 +267,7 @@ TEST_CASE("a step that keeps failing halts the run safely", "[planned_run]") {
     REQUIRE_FALSE(o.diagnostics.empty());
     CHECK(o.diagnostics[0].message.find("exchange_server[exchange] upgrade (version=SP1) on NODE2 failed") == 0);
     CHECK(r.services("NODE2") == before);
-    CHECK(r.lab->snapshot().groups.at("E2K7CCR").online);
+    CHECK(r.lab->snapshot().groups.at("CLUS1/E2K7CCR").online);
   }
 }
 
