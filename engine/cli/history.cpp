@@ -18,6 +18,7 @@
 #include "engine/state/journal_pg.h"
 #include "engine/state/lock.h"
 #include "engine/cli/report.h"
+#include "engine/model/duration.h"
 #include "engine/model/loader.h"
 #include "engine/run/session.h"
 #include "resources/inventory_command.h"
@@ -58,8 +59,12 @@ int show_run(Journal& journal, long long id, const GlobalOptions& opts) {
     std::cerr << "converge history: " << (!steps ? steps.error() : drift.error()).describe() << "\n";
     return kExitError;
   }
+  // Each available group's outage as the run measured it, beside the planned one.
+  nlohmann::json outage;
+  if (auto m = journal.meta("outage:" + std::to_string(id)); m && *m) outage = nlohmann::json::parse(**m, nullptr, false);
   if (opts.json) {
     nlohmann::json j{{"command", "history"}, {"run", run_json(**run)}};
+    if (outage.is_object()) j["outage"] = outage;
     auto arr = nlohmann::json::array();
     for (const auto& s : *steps)
       arr.push_back({{"seq", s.seq}, {"resource", s.resource}, {"action", s.action}, {"reason", s.reason},
@@ -86,6 +91,11 @@ int show_run(Journal& journal, long long id, const GlobalOptions& opts) {
                              s.resource, s.error.empty() ? "" : "  error: " + s.error);
   for (const auto& row : *drift)
     std::cout << fmt::format("  drift {} {}: {} (desired {})\n", row[0], row[1], row[2], row[3]);
+  if (outage.is_object())
+    for (const auto& [group, o] : outage.items())
+      std::cout << fmt::format("  outage {}: {} measured, {} planned{}\n", group, format_duration_ms(o.value("measured_s", 0) * 1000),
+                               format_duration_ms(o.value("planned_s", 0) * 1000),
+                               o.contains("budget_s") ? " of " + format_duration_ms(o["budget_s"].get<std::int64_t>() * 1000) : "");
   return kExitOk;
 }
 

@@ -152,6 +152,12 @@ struct PropertyExtra {
   /// The property is the node fact of this name (reboot.pending is `reboot_pending`): the
   /// planner sees one fact, whether an action sets the property or has the fact as effect.
   std::string fact;
+  /// What a boot of its node leaves the property at, by the value another property has
+  /// then (`after_boot: {from: startup, map: {automatic: running, manual: stopped}}`: a
+  /// Windows service runs after a boot only when it starts automatically). Empty: a boot
+  /// does not change it.
+  std::string after_boot_from;
+  std::map<std::string, Value> after_boot_map;  ///< `from` value (as text) -> value after a boot
 };
 
 struct FileDeclarations;

@@ -245,6 +245,11 @@ void parse_property(Ctx& c, const YEntry& e, DataType& t) {
   x.observed_only = role == "observed";
   x.accepts_prior = n.get("prior") && n.get("prior")->scalar == Value(true);
   x.fact = text(n.get("fact"));
+  if (const YNode* ab = n.get("after_boot")) {
+    x.after_boot_from = text(ab->get("from"));
+    if (const YNode* m = ab->get("map"))
+      for (const auto& me : m->entries) x.after_boot_map[me.key] = me.node().to_value();
+  }
   if (const YNode* en = n.get("enum"))
     for (const auto& i : en->items) p.allowed.push_back(i.to_value());
   if (x.accepts_prior && !p.allowed.empty()) p.allowed.push_back(Value(kPrior));
@@ -276,6 +281,27 @@ DataType parse_type(Ctx& c, const YEntry& e) {
   t.doc = text(n.get("doc"));
   t.scope = text(n.get("scope"), "node") == "cluster" ? Scope::cluster : Scope::node;
   for (const auto& p : n.get("properties")->entries) parse_property(c, p, t);
+  for (const auto& p : n.get("properties")->entries) {
+    const PropertyExtra& x = t.extras[p.key];
+    if (x.after_boot_from.empty()) continue;
+    auto find = [&](const std::string& name) -> const PropertySpec* {
+      for (const auto& q : t.properties)
+        if (q.name == name) return &q;
+      return nullptr;
+    };
+    const PropertySpec* from = find(x.after_boot_from);
+    const PropertySpec* self = find(p.key);
+    if (!from || x.after_boot_from == p.key) {
+      c.error("after_boot of '" + p.key + "': from must name another property of " + t.name, *p.node().get("after_boot"));
+      continue;
+    }
+    for (const auto& [k, v] : x.after_boot_map) {
+      if (!from->allowed.empty() && std::none_of(from->allowed.begin(), from->allowed.end(), [&](const Value& a) { return a.to_string() == k; }))
+        c.error("after_boot of '" + p.key + "': '" + k + "' is not a value of " + x.after_boot_from, *p.node().get("after_boot"));
+      if (self && !self->allowed.empty() && std::find(self->allowed.begin(), self->allowed.end(), v) == self->allowed.end())
+        c.error("after_boot of '" + p.key + "': '" + v.to_string() + "' is not a value of " + p.key, *p.node().get("after_boot"));
+    }
+  }
   if (const YNode* obs = n.get("observe"))
     for (const auto& p : obs->items) t.observe.push_back(parse_probe(c, p, t));
   if (t.observe.empty()) c.error("type " + t.name + " needs at least one observe probe", e);

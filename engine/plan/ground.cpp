@@ -109,6 +109,7 @@ class Grounder {
   std::vector<Conj> pre_;                                     // per action
   std::map<std::string, std::vector<planning::Condition>> goals_of_;  // resource id -> its goal facts (in scope)
   std::vector<Conj> transient_;                               // per action
+  std::map<std::string, std::vector<int>> boots_on_;          // node -> its subjects, for boot_effects
   std::vector<char> out_of_scope_;  // per action: on a resource or node --limit/--tags leave out
   std::vector<char> boots_;                                   // per action
   std::vector<std::string> boots_node_;
@@ -548,8 +549,36 @@ class Grounder {
         auto& eff = g_.problem.actions[i].effects;
         if (std::none_of(eff.begin(), eff.end(), [&](const auto& e) { return e.first == k; })) eff.push_back({k, *v});
       }
+      boot_effects(i);
     }
     prune();
+  }
+
+  /// A booting action also leaves each property with an `after_boot` rule on its node's
+  /// resources as the rule says for the value its `from` property has now (a service set
+  /// running by hand, whose startup is manual, is stopped). Only where that value stays
+  /// put: the resource's goal keeps it. Where the plan itself changes it, the closed loop
+  /// sees what the boot did.
+  void boot_effects(std::size_t i) {
+    if (boots_on_.empty())
+      for (int si = 0; si < static_cast<int>(in_.subjects.size()); ++si) boots_on_[in_.subjects[si].spec.node].push_back(si);
+    auto& eff = g_.problem.actions[i].effects;
+    for (int si : boots_on_[boots_node_[i]]) {
+      const Subject& s = in_.subjects[si];
+      for (const auto& [prop, x] : s.type->extras) {
+        if (x.after_boot_from.empty()) continue;
+        const std::string from = fact_key(s, x.after_boot_from), k = fact_key(s, prop);
+        auto now = g_.problem.initial.find(from);
+        if (now == g_.problem.initial.end() || !g_.problem.initial.count(k)) continue;
+        auto goals = goals_of_.find(s.spec.id());
+        const bool moves = goals != goals_of_.end() && std::any_of(goals->second.begin(), goals->second.end(), [&](const auto& c) {
+          return c.fact == from && std::find(c.any_of.begin(), c.any_of.end(), now->second) == c.any_of.end();
+        });
+        if (moves) continue;
+        if (auto to = x.after_boot_map.find(now->second.to_string()); to != x.after_boot_map.end())
+          if (std::none_of(eff.begin(), eff.end(), [&](const auto& e) { return e.first == k; })) eff.push_back({k, to->second});
+      }
+    }
   }
 
   /// Keeps in the search only actions that can help: one with an effect some goal, or the

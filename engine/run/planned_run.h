@@ -70,6 +70,18 @@ class PlannedRun {
   std::map<std::string, int> step_count_;       // steps run per subject id
   std::map<std::string, std::string> failed_;   // subject id -> why its step failed
   std::pair<std::string, std::string> awaiting_;  // a local node restarting: (node, boot id before)
+  std::map<std::string, std::pair<int, std::string>> fact_subject_;  // fact -> (subject, property), for the closed loop
+  std::vector<std::string> replans_;            // why the run planned again before a step
+  /// Each available group's outage as this apply measured it (plan seconds: real time
+  /// times the lab's speed), and since when it is down, if it is; under mu_.
+  struct Measured {
+    std::int64_t ms = 0;
+    std::optional<Clock::time_point> since;
+  };
+  std::map<std::string, Measured> measured_;
+  std::map<std::string, std::int64_t> planned_outage_;  // the first plan's, per group
+  std::map<std::string, std::int64_t> outage_budget_;   // per group, -1: none
+  bool budget_halt_ = false;                    // the halt is the outage budget's: exit 3
   std::int64_t run_id_ = 0;
   int seq_ = 0;
   std::mutex mu_;  ///< the journal and the state below, while node chains run side by side
@@ -171,7 +183,29 @@ class PlannedRun {
   Status verify_step(const Grounded& g, int a, Observation& obs);
 
   /// What one journaled step came to.
-  enum class StepEnd { ok, failed, awaiting, journal_error, interrupted };
+  enum class StepEnd { ok, failed, awaiting, journal_error, interrupted, replan };
+
+  /// The closed loop, before step `i` of the apply: the resources its preconditions (and a
+  /// planned step's transient requirements) read are observed afresh; when one no longer
+  /// holds, the step is not run: its row is journaled "not run: re-planned" with the fact
+  /// that changed (also kept in replans_), and the run plans again from a fresh observation.
+  /// `ok` when every condition holds (or cannot be observed: the step then finds out).
+  StepEnd still_holds(const Grounded& g, const planning::Plan& plan, std::size_t i, Error& err);
+
+  /// Before step `i`: when it starts a new outage of a group whose measured outage leaves
+  /// less than the plan's estimate of that outage inside the budget, the error naming the
+  /// group and the figures (the run halts safely, exit 3).
+  std::optional<Error> outage_room(const Grounded& g, const planning::Plan& plan, std::size_t i);
+
+  /// After step action `a`, started at `start`, succeeded: the outages it began or ended.
+  void measure_outage(const Grounded& g, int a, Clock::time_point start);
+
+  /// A group's measured outage so far, in plan seconds (an open outage counted to now).
+  std::int64_t measured_s(const std::string& group) const;
+
+  /// Measured outage beside the planned one and the budget: notes, the report's "outage",
+  /// and the journal (meta "outage:RUN", which `history RUN` shows).
+  void report_outage();
 
   /// Runs step `i` of `plan`: its row journaled before it acts (and what a transient step
   /// changes recorded as a prior first), the commands with retries, the wait for a new

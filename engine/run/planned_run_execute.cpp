@@ -164,6 +164,7 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   progress("        ok: " + pa.node + " (" +
            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start).count()) + " ms)");
   observed_[ga.subject] = after;
+  measure_outage(g, a, start);
   touched_.insert(s.spec.id());
   ++step_count_[s.spec.id()];
   ++changes_;
@@ -172,6 +173,147 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   for (const auto& [k, v] : pa.effects)
     if (k.find("/@") != std::string::npos) derived_facts_[k] = v;
   return StepEnd::ok;
+}
+
+namespace {
+
+/// A condition's values as messages write them: "running" or "stopped or (none)".
+std::string values_text(const planning::Condition& c) {
+  std::string out;
+  for (const auto& v : c.any_of) out += (out.empty() ? "" : " or ") + (v.is_null() ? std::string("(none)") : v.to_string());
+  return out;
+}
+
+}  // namespace
+
+PlannedRun::StepEnd PlannedRun::still_holds(const Grounded& g, const planning::Plan& plan, std::size_t i, Error& err) {
+  const int a = plan.steps[i].action;
+  const auto& pa = g.problem.actions[a];
+  std::vector<const planning::Condition*> conds;
+  for (const auto& c : pa.pre) conds.push_back(&c);
+  if (g.kind(i) == StepKind::planned)
+    for (const auto& c : g.actions[a].transient) conds.push_back(&c);
+  std::map<int, Observation> fresh;
+  std::string changed;
+  for (const auto* c : conds) {
+    auto it = fact_subject_.find(c->fact);
+    if (it == fact_subject_.end()) continue;  // a node fact: not observable by itself
+    const auto& [si, prop] = it->second;
+    if (!fresh.count(si)) fresh.emplace(si, observe_subject(subjects_[si]));
+    const Observation& o = fresh.at(si);
+    if (o.state == Observation::State::unknown) continue;  // the step finds out
+    auto v = o.props.find(prop);
+    planning::Facts now;
+    if (v != o.props.end()) now[c->fact] = v->second;
+    if (o.state == Observation::State::absent && g.kind(i) == StepKind::planned) continue;  // vacuous
+    if (!planning::holds(*c, now)) {
+      changed = subjects_[si].spec.id() + " " + prop + " is " + (v == o.props.end() ? std::string("(none)") : v->second.to_string()) +
+                ", not " + values_text(*c) + " as planned";
+      break;
+    }
+  }
+  std::lock_guard lock(mu_);
+  for (auto& [si, o] : fresh)
+    if (o.state != Observation::State::unknown) observed_[si] = std::move(o);
+  if (changed.empty()) return StepEnd::ok;
+  const auto& ga = g.actions[a];
+  const std::string why = "before " + pa.name + " on " + pa.node + ": " + changed;
+  replans_.push_back(why);
+  progress("  re-planning " + why);
+  if (!journal_) return StepEnd::replan;
+  std::vector<StepRow> rows(1);
+  rows[0].run_id = run_id_;
+  rows[0].seq = ++seq_;
+  rows[0].resource = subjects_[ga.subject].spec.id();
+  rows[0].action = ga.action->name;
+  rows[0].reason = why;
+  if (auto st = journal_->steps_started(rows); !st) return err = st.error(), StepEnd::journal_error;
+  rows[0].outcome = "not run: re-planned";
+  rows[0].error = changed;
+  if (auto st = journal_->steps_ended(rows); !st) return err = st.error(), StepEnd::journal_error;
+  return StepEnd::replan;
+}
+
+std::int64_t PlannedRun::measured_s(const std::string& group) const {
+  auto it = measured_.find(group);
+  if (it == measured_.end()) return 0;
+  std::int64_t ms = it->second.ms;
+  const double speed = opts_.lab_speed > 0 ? opts_.lab_speed : 1.0;
+  if (it->second.since)
+    ms += static_cast<std::int64_t>(
+        static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - *it->second.since).count()) * speed);
+  return ms / 1000;
+}
+
+std::optional<Error> PlannedRun::outage_room(const Grounded& g, const planning::Plan& plan, std::size_t i) {
+  const auto& pa = g.problem.actions[plan.steps[i].action];
+  std::lock_guard lock(mu_);
+  for (const auto& av : g.problem.available) {
+    if (av.budget_s < 0 || measured_[av.group].since) continue;  // no budget, or already down
+    bool offline = std::any_of(pa.effects.begin(), pa.effects.end(), [&](const auto& e) {
+      return e.first == av.online_fact && e.second == Value(false);
+    });
+    bool during = std::find(pa.outages.begin(), pa.outages.end(), av.group) != pa.outages.end();
+    if (!offline && !during) continue;
+    // The plan's estimate of this outage: the step, or until the step that brings it back.
+    std::int64_t estimate = plan.steps[i].end_s - plan.steps[i].start_s;
+    if (offline) {
+      estimate = plan.makespan_s - plan.steps[i].start_s;
+      for (std::size_t j = i + 1; j < plan.steps.size(); ++j) {
+        const auto& eff = g.problem.actions[plan.steps[j].action].effects;
+        if (std::any_of(eff.begin(), eff.end(), [&](const auto& e) { return e.first == av.online_fact && e.second == Value(true); })) {
+          estimate = plan.steps[j].end_s - plan.steps[i].start_s;
+          break;
+        }
+      }
+    }
+    const std::int64_t used = measured_s(av.group);
+    if (used + estimate <= av.budget_s) continue;
+    budget_halt_ = true;
+    return make_error(ErrorCode::refused,
+                      "not started: it takes " + av.group + " down for about " + format_duration_ms(estimate * 1000) +
+                          " (planned), and its measured outage " + format_duration_ms(used * 1000) + " leaves " +
+                          format_duration_ms(std::max<std::int64_t>(0, av.budget_s - used) * 1000) + " of its " +
+                          format_duration_ms(av.budget_s * 1000) + " budget");
+  }
+  return std::nullopt;
+}
+
+void PlannedRun::measure_outage(const Grounded& g, int a, Clock::time_point start) {
+  const auto& pa = g.problem.actions[a];
+  const auto now = clock_.now();
+  const double speed = opts_.lab_speed > 0 ? opts_.lab_speed : 1.0;
+  auto ms = [&](Clock::time_point from) {
+    return static_cast<std::int64_t>(static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(now - from).count()) * speed);
+  };
+  for (const auto& av : g.problem.available) {
+    Measured& m = measured_[av.group];
+    for (const auto& [k, v] : pa.effects) {
+      if (k != av.online_fact) continue;
+      if (v == Value(false) && !m.since) m.since = start;
+      if (v == Value(true) && m.since) m.ms += ms(*m.since), m.since.reset();
+    }
+    if (!m.since && std::find(pa.outages.begin(), pa.outages.end(), av.group) != pa.outages.end()) m.ms += ms(start);
+  }
+}
+
+void PlannedRun::report_outage() {
+  if (measured_.empty()) return;
+  nlohmann::json j = nlohmann::json::object();
+  std::string text;
+  for (const auto& [group, _] : measured_) {
+    const std::int64_t measured = measured_s(group);
+    const auto planned = planned_outage_.count(group) ? planned_outage_.at(group) : 0;
+    const auto budget = outage_budget_.count(group) ? outage_budget_.at(group) : -1;
+    j[group] = {{"measured_s", measured}, {"planned_s", planned}};
+    if (budget >= 0) j[group]["budget_s"] = budget;
+    text += (text.empty() ? "" : "; ") + group + " " + format_duration_ms(measured * 1000) + " measured, " +
+            format_duration_ms(planned * 1000) + " planned" + (budget >= 0 ? " of " + format_duration_ms(budget * 1000) : "");
+  }
+  out_.notes.push_back("outage: " + text);
+  out_.extra["outage"] = j;
+  if (journal_ && run_id_ > 0)
+    if (auto s = journal_->set_meta("outage:" + std::to_string(run_id_), j.dump()); !s) out_.diagnostics.push_back(s.error());
 }
 
 std::optional<std::vector<std::vector<std::size_t>>> PlannedRun::plan_chains(const Grounded& g, const planning::Plan& plan) const {
@@ -239,11 +381,17 @@ std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Ground
         if (stop) break;
         Error err;
         const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
-        if (run_journaled(g, plan, i, whys[i], label, put_back, err) != StepEnd::ok) {
+        StepEnd end = still_holds(g, plan, i, err);
+        if (end == StepEnd::ok)
+          if (auto over = outage_room(g, plan, i)) end = StepEnd::failed, err = *over;
+        if (end == StepEnd::ok) end = run_journaled(g, plan, i, whys[i], label, put_back, err);
+        if (end == StepEnd::replan) break;  // this chain stops; the others finish their step
+        if (end != StepEnd::ok) {
           failed = std::make_pair(i, err);
           break;
         }
       }
+      if (!replans_.empty()) stop = true;
       l.lock();
       ended[c] = 1;
       while (ended_prefix < by_end.size() && ended[by_end[ended_prefix]]) ++ended_prefix;
@@ -277,8 +425,14 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
   run_id_ = *id;
   if (auto s = resolve_priors(true); !s) return error(s.error().describe());
   std::map<std::string, Value> put_back;  // transient facts changed and not yet restored
+  planned_outage_ = plan.outage_s;
+  for (const auto& av : g.problem.available) outage_budget_[av.group] = av.budget_s;
+  fact_subject_.clear();
+  for (int si = 0; si < static_cast<int>(subjects_.size()); ++si)
+    for (const auto& p : subjects_[si].type->properties) fact_subject_[grounding::fact_key(subjects_[si], p.name)] = {si, p.name};
   for (int round = 0; round < 4; ++round) {
     if (round > 0) progress("re-planning from a fresh observation (round " + std::to_string(round + 1) + ")");
+    const std::size_t replanned = replans_.size();
     const auto whys = explain_steps(g, subjects_, plan);
     if (auto chains = plan_chains(g, plan)) {
       if (auto failed = run_chains(g, plan, *chains, whys, put_back)) {
@@ -286,11 +440,16 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
         return halt(g, g.problem.actions[plan.steps[failed->first].action], failed->second, put_back);
       }
     } else {
-      for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      for (std::size_t i = 0; i < plan.steps.size() && replans_.size() == replanned; ++i) {
         Error err;
         const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
-        switch (run_journaled(g, plan, i, whys[i], label, put_back, err)) {
+        StepEnd end = still_holds(g, plan, i, err);
+        if (end == StepEnd::ok)
+          if (auto over = outage_room(g, plan, i)) end = StepEnd::failed, err = *over;
+        if (end == StepEnd::ok) end = run_journaled(g, plan, i, whys[i], label, put_back, err);
+        switch (end) {
           case StepEnd::ok: break;
+          case StepEnd::replan: break;  // the loop ends: plan again from a fresh observation
           case StepEnd::awaiting: return await_reboot();
           case StepEnd::interrupted: return interrupted();
           case StepEnd::failed:
@@ -304,6 +463,8 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
       }
     }
     // A fresh look: everything the plan aimed for must hold now; else plan again.
+    for (std::size_t r = replanned; r < replans_.size(); ++r) out_.notes.push_back("re-planned " + replans_[r]);
+    if (!replans_.empty()) out_.extra["replanned"] = replans_;
     observe(false);
     if (auto s = resolve_priors(false); !s) return error(s.error().describe());
     auto next = ground(true);

@@ -46,6 +46,7 @@ PlannedOutcome PlannedRun::run() {
 }
 
 PlannedOutcome PlannedRun::end(RunStatus status, int failed) {
+  report_outage();
   PlannedOutcome o = std::move(out_);
   out_ = {};
   o.status = status;

@@ -119,6 +119,12 @@ TEST_CASE("the shipped Windows and Exchange type files parse cleanly", "[datatyp
   CHECK(upgrade->effects.front().fact == "reboot_pending");
   CHECK(type_named(x, "clustered_mailbox_server").scope == Scope::cluster);
   CHECK(type_named(w, "dotnet").find_action("install_sp1")->commands.front().ok_exit == std::vector<int>{0, 3010});
+  // What a boot does to a service: it runs afterwards only when it starts automatically.
+  const PropertyExtra& state = type_named(w, "service").extras.at("state");
+  CHECK(state.after_boot_from == "startup");
+  CHECK(state.after_boot_map == std::map<std::string, Value>{{"automatic", Value("running")}, {"manual", Value("stopped")},
+                                                              {"disabled", Value("stopped")}});
+  CHECK(type_named(w, "service").extras.at("startup").after_boot_from.empty());
 }
 
 TEST_CASE("type file errors carry line and column", "[datatype]") {
@@ -149,6 +155,14 @@ TEST_CASE("type file errors carry line and column", "[datatype]") {
     auto p = problems(base + "      - argv: [q]\n    actions:\n      - {name: go, sets: {a: on}, argv: [x], run_on: a}\n");
     REQUIRE(p.size() == 1);
     CHECK(p[0] == "11:54: run_on applies only to cluster-scoped types");
+  }
+  SECTION("after_boot from an unknown property, or to a value outside the enum") {
+    auto p = problems(TH + "types:\n  t:\n    doc: x\n    properties:\n      a:\n        enum: [on, off]\n"
+                           "        after_boot: {from: b, map: {x: on}}\n      c:\n        enum: [up, down]\n"
+                           "        after_boot: {from: a, map: {on: sideways}}\n    observe:\n      - argv: [q]\n");
+    REQUIRE(p.size() == 2);
+    CHECK(p[0] == "9:21: after_boot of 'a': from must name another property of t");
+    CHECK(p[1] == "12:21: after_boot of 'c': 'sideways' is not a value of c");
   }
   SECTION("malformed duration") {
     auto p = problems(base + "      - argv: [q]\n    actions:\n      - {name: go, sets: {a: on}, argv: [x], duration: 5 min}\n");

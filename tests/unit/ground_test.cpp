@@ -197,9 +197,49 @@ TEST_CASE("a transient change a killed run left is a goal to put back", "[ground
   CHECK(start->search);
   auto p = planning::plan(g->problem);
   REQUIRE(p);
+  // Started by hand, or by NODE2's reboot (its startup is automatic: it runs after a boot).
   bool started = false;
-  for (const auto& s : p->steps) started = started || g->problem.actions[s.action].name == start->name;
+  for (const auto& s : p->steps)
+    for (const auto& [k, v] : g->problem.actions[s.action].effects)
+      started = started || (k == "NODE2/service[FSCController].state" && v == Value("running"));
   CHECK(started);
+}
+
+TEST_CASE("a reboot leaves a service as its startup type says", "[ground]") {
+  Showcase sc;
+  // SharedAccess runs on NODE1 with startup manual: the reboot stops it.
+  for (std::size_t i = 0; i < sc.in.subjects.size(); ++i)
+    if (sc.in.subjects[i].spec.id() == "service[SharedAccess]@NODE1") sc.in.observed[i].props["state"] = Value("running");
+  auto g = ground(sc.in);
+  REQUIRE(g);
+  const auto* reboot = find_action(*g, "NODE1", "reboot[host] restart");
+  REQUIRE(reboot);
+  auto effect = [&](const std::string& fact) -> std::optional<Value> {
+    for (const auto& [k, v] : reboot->effects)
+      if (k == fact) return v;
+    return std::nullopt;
+  };
+  CHECK(effect("NODE1/service[SharedAccess].state") == Value("stopped"));
+  CHECK(effect("NODE1/service[MOM].state") == Value("running"));  // automatic
+  // The plan starts it again after the reboot that precedes setup.
+  auto p = planning::plan(g->problem);
+  REQUIRE(p);
+  auto full = expand_transients(*g, *p);
+  REQUIRE(full);
+  int boots = 0, setups = 0;
+  bool running_for_setup = false;
+  for (const auto& s : full->steps) {
+    const auto& a = g->problem.actions[s.action];
+    if (a.node != "NODE1") continue;
+    if (a.name.starts_with("reboot[host]")) ++boots;
+    if (boots == 1 && a.name.starts_with("service[SharedAccess] start")) running_for_setup = true;
+    if (a.name.starts_with("exchange_server[exchange] upgrade")) {
+      CHECK(running_for_setup);
+      ++setups;
+    }
+  }
+  CHECK(boots >= 1);
+  CHECK(setups == 1);
 }
 
 TEST_CASE("an available constraint naming no group is an error at the constraint", "[ground]") {
