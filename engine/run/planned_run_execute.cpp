@@ -15,6 +15,7 @@
 #include "engine/model/duration.h"
 #include "engine/run/executor.h"
 #include "engine/plan/plan_report.h"
+#include "resources/datatype_provider.h"
 
 namespace converge::orchestration {
 
@@ -193,14 +194,30 @@ PlannedRun::StepEnd PlannedRun::still_holds(const Grounded& g, const planning::P
   for (const auto& c : pa.pre) conds.push_back(&c);
   if (g.kind(i) == StepKind::planned)
     for (const auto& c : g.actions[a].transient) conds.push_back(&c);
+  // What the conditions read, observed afresh: one batch per node.
+  std::map<std::string, std::vector<int>> by_node;
+  for (const auto* c : conds)
+    if (auto it = fact_subject_.find(c->fact); it != fact_subject_.end()) {  // else a node fact: not observable by itself
+      auto& list = by_node[subjects_[it->second.first].spec.node];
+      if (std::find(list.begin(), list.end(), it->second.first) == list.end()) list.push_back(it->second.first);
+    }
   std::map<int, Observation> fresh;
+  for (const auto& [node, list] : by_node) {
+    Transport* t = transport(node);
+    if (!t) continue;
+    std::vector<std::pair<const ResourceSpec*, const datatype::DataType*>> rs;
+    for (int si : list) rs.push_back({&subjects_[si].spec, subjects_[si].type});
+    auto obs = datatype::observe_batch(rs, *t);
+    for (std::size_t k = 0; k < list.size(); ++k) fresh.emplace(list[k], std::move(obs[k]));
+  }
   std::string changed;
   for (const auto* c : conds) {
     auto it = fact_subject_.find(c->fact);
-    if (it == fact_subject_.end()) continue;  // a node fact: not observable by itself
+    if (it == fact_subject_.end()) continue;
     const auto& [si, prop] = it->second;
-    if (!fresh.count(si)) fresh.emplace(si, observe_subject(subjects_[si]));
-    const Observation& o = fresh.at(si);
+    auto f = fresh.find(si);
+    if (f == fresh.end()) continue;
+    const Observation& o = f->second;
     if (o.state == Observation::State::unknown) continue;  // the step finds out
     auto v = o.props.find(prop);
     planning::Facts now;
@@ -440,7 +457,19 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
         return halt(g, g.problem.actions[plan.steps[failed->first].action], failed->second, put_back);
       }
     } else {
-      for (std::size_t i = 0; i < plan.steps.size() && replans_.size() == replanned; ++i) {
+      // One chain after another, in order of their scheduled start: each keeps the
+      // contiguous span its outage estimates assume (a plan of one chain runs in order).
+      std::vector<std::size_t> order(plan.steps.size());
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::map<int, std::int64_t> chain_start;
+      for (const auto& st : plan.steps) chain_start.emplace(st.chain, st.start_s);
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+        const auto& a = plan.steps[x];
+        const auto& b = plan.steps[y];
+        return std::tie(chain_start[a.chain], a.chain) < std::tie(chain_start[b.chain], b.chain);
+      });
+      for (std::size_t k = 0; k < order.size() && replans_.size() == replanned; ++k) {
+        const std::size_t i = order[k];
         Error err;
         const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
         StepEnd end = still_holds(g, plan, i, err);

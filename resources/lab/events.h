@@ -6,7 +6,7 @@
 //   node      {node, online, boot}                 a node went down or finished booting
 //   service   {node, service, state, startup}      state: running|stopped
 //   software  {node, product, version}             product: exchange|dotnet; version RTM|SP1
-//   group     {group, owner, online, version}      version null for the core "Cluster Group"
+//   group     {group, cluster, owner, online, version}  version null for the core "Cluster Group"
 //   violation {message}                            an unplanned failover
 // A new lab writes one event per initial fact at t = 0, so the log alone replays history.
 // Lines are appended in the order the lab applies them; `t` never decreases at speed 0, and

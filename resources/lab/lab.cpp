@@ -92,6 +92,7 @@ class LabTransport final : public Transport {
  public:
   LabTransport(std::shared_ptr<Lab> lab, std::string node) : lab_(std::move(lab)), node_(std::move(node)) {}
   Result<ExecResult> run(const ExecRequest& req) override { return lab_->run(node_, req); }
+  std::vector<Result<ExecResult>> run_batch(const std::vector<ExecRequest>& reqs) override { return lab_->run_batch(node_, reqs); }
   FileSystem* files() override { return nullptr; }
   Result<std::string> boot_id() override { return lab_->boot_id(node_); }
   std::string describe() const override { return "lab " + node_; }
@@ -155,11 +156,6 @@ Status Lab::persist_locked(const std::vector<Event>& events) {
   return write_atomic(state_path(), to_json(state_).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
-void Lab::sleep_virtual(VTime seconds) const {
-  if (speed_ <= 0 || seconds <= 0) return;
-  std::this_thread::sleep_for(std::chrono::duration<double>(static_cast<double>(seconds) / speed_));
-}
-
 Result<Node*> Lab::reach_locked(const std::string& node, std::vector<Event>& events) {
   VTime floor = state_.now;
   Simulation sim(state_, clock_locked());
@@ -184,14 +180,9 @@ Fault* Lab::match_fault_locked(const std::string& node, const std::string& line)
   return nullptr;
 }
 
-Result<ExecResult> Lab::run(const std::string& node, const ExecRequest& req) {
-  std::unique_lock lk(mu_);
-  std::vector<Event> events;
+Lab::Ran Lab::run_locked(const std::string& node, const ExecRequest& req, std::vector<Event>& events) {
   auto reached = reach_locked(node, events);
-  if (!reached) {
-    if (!events.empty()) CONVERGE_CHECK(persist_locked(events));
-    return std::unexpected(reached.error());
-  }
+  if (!reached) return {std::unexpected(reached.error()), {}};
   Node& n = **reached;
   const std::string line = command_line(req.argv);
   VTime floor = state_.now;
@@ -234,15 +225,53 @@ Result<ExecResult> Lab::run(const std::string& node, const ExecRequest& req) {
     sim.advance(sim.t_end());
   }
   for (auto& e : sim.take_events(floor)) events.push_back(std::move(e));
-  CONVERGE_CHECK(persist_locked(events));
-  lk.unlock();
+  Ran r{outcome.result, {}};
   if (hang && req.timeout.count() == 0) {
-    return std::unexpected(make_error(ErrorCode::timeout, "lab: `" + line + "` on " + node +
-                                                              " hangs (injected fault) and the request set no timeout"));
+    r.result = std::unexpected(make_error(ErrorCode::timeout, "lab: `" + line + "` on " + node +
+                                                                  " hangs (injected fault) and the request set no timeout"));
+    return r;
   }
-  if ((hang || cut) && speed_ > 0) std::this_thread::sleep_for(req.timeout);
-  else sleep_virtual(outcome.duration);
-  return outcome.result;
+  if ((hang || cut) && speed_ > 0) r.sleep = req.timeout;
+  else if (speed_ > 0 && outcome.duration > 0) r.sleep = std::chrono::duration<double>(static_cast<double>(outcome.duration) / speed_);
+  return r;
+}
+
+Result<ExecResult> Lab::run(const std::string& node, const ExecRequest& req) {
+  std::unique_lock lk(mu_);
+  std::vector<Event> events;
+  Ran r = run_locked(node, req, events);
+  if (r.result || !events.empty()) CONVERGE_CHECK(persist_locked(events));
+  lk.unlock();
+  if (r.sleep.count() > 0) std::this_thread::sleep_for(r.sleep);
+  return r.result;
+}
+
+std::vector<Result<ExecResult>> Lab::run_batch(const std::string& node, const std::vector<ExecRequest>& reqs) {
+  std::vector<Result<ExecResult>> out;
+  std::unique_lock lk(mu_);
+  std::vector<Event> events;
+  auto persist = [&]() -> Status {
+    if (events.empty()) return {};
+    auto st = persist_locked(events);
+    events.clear();
+    return st;
+  };
+  for (const auto& req : reqs) {
+    Ran r = run_locked(node, req, events);
+    out.push_back(std::move(r.result));
+    if (r.sleep.count() <= 0) continue;
+    // A command that takes time: what it did is kept before the clock runs on.
+    if (auto st = persist(); !st) {
+      while (out.size() < reqs.size()) out.push_back(std::unexpected(st.error()));
+      return out;
+    }
+    lk.unlock();
+    std::this_thread::sleep_for(r.sleep);
+    lk.lock();
+  }
+  if (auto st = persist(); !st)
+    for (auto& r : out) r = std::unexpected(st.error());
+  return out;
 }
 
 Result<std::string> Lab::boot_id(const std::string& node) {

@@ -65,6 +65,12 @@ class Lab : public std::enable_shared_from_this<Lab> {
   /// (timed_out, exit 137) but its effects stand. env, cwd and stdin_data are ignored.
   [[nodiscard]] Result<ExecResult> run(const std::string& node, const ExecRequest& req);
 
+  /// Runs several commands on `node` in order, each as run() would, holding the lab once:
+  /// what they did is written (state file and event log) once at the end, or before a
+  /// command that takes virtual time lets the clock run on (speed > 0). A node's
+  /// observation is one batch.
+  [[nodiscard]] std::vector<Result<ExecResult>> run_batch(const std::string& node, const std::vector<ExecRequest>& reqs);
+
   /// The node's boot counter as text; changes on every boot. Unreachable when it is down.
   [[nodiscard]] Result<std::string> boot_id(const std::string& node);
 
@@ -82,11 +88,17 @@ class Lab : public std::enable_shared_from_this<Lab> {
   Lab(std::string dir, LabState state, std::optional<EventLog> log, double speed);
 
  private:
+  /// One command, the lab held: its events go to `events` (the caller persists them);
+  /// `sleep` is the real time it takes once the lab is released (speed > 0).
+  struct Ran {
+    Result<ExecResult> result;
+    std::chrono::duration<double> sleep{0};
+  };
+  [[nodiscard]] Ran run_locked(const std::string& node, const ExecRequest& req, std::vector<Event>& events);
   [[nodiscard]] VTime clock_locked() const;
   [[nodiscard]] Status persist_locked(const std::vector<Event>& events);
   [[nodiscard]] Result<Node*> reach_locked(const std::string& node, std::vector<Event>& events);
   [[nodiscard]] Fault* match_fault_locked(const std::string& node, const std::string& line);
-  void sleep_virtual(VTime seconds) const;
 
   std::string dir_;
   double speed_;
