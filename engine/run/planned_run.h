@@ -192,6 +192,11 @@ class PlannedRun {
   /// `ok` when every condition holds (or cannot be observed: the step then finds out).
   StepEnd still_holds(const Grounded& g, const planning::Plan& plan, std::size_t i, Error& err);
 
+  /// Step `i` of the apply: the closed loop (still_holds), the outage budget (outage_room),
+  /// then run_journaled.
+  StepEnd apply_step(const Grounded& g, const planning::Plan& plan, std::size_t i, const std::string& why,
+                     std::map<std::string, Value>& put_back, Error& err);
+
   /// Before step `i`: when it starts a new outage of a group whose measured outage leaves
   /// less than the plan's estimate of that outage inside the budget, the error naming the
   /// group and the figures (the run halts safely, exit 3).

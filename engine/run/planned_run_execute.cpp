@@ -333,6 +333,18 @@ void PlannedRun::report_outage() {
     if (auto s = journal_->set_meta("outage:" + std::to_string(run_id_), j.dump()); !s) out_.diagnostics.push_back(s.error());
 }
 
+PlannedRun::StepEnd PlannedRun::apply_step(const Grounded& g, const planning::Plan& plan, std::size_t i,
+                                           const std::string& why, std::map<std::string, Value>& put_back, Error& err) {
+  StepEnd end = still_holds(g, plan, i, err);
+  if (end != StepEnd::ok) return end;
+  if (auto over = outage_room(g, plan, i)) {
+    err = *over;
+    return StepEnd::failed;
+  }
+  const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
+  return run_journaled(g, plan, i, why, label, put_back, err);
+}
+
 std::optional<std::vector<std::vector<std::size_t>>> PlannedRun::plan_chains(const Grounded& g, const planning::Plan& plan) const {
   std::vector<std::vector<std::size_t>> chains;
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
@@ -397,11 +409,7 @@ std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Ground
       for (std::size_t i : chains[c]) {
         if (stop) break;
         Error err;
-        const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
-        StepEnd end = still_holds(g, plan, i, err);
-        if (end == StepEnd::ok)
-          if (auto over = outage_room(g, plan, i)) end = StepEnd::failed, err = *over;
-        if (end == StepEnd::ok) end = run_journaled(g, plan, i, whys[i], label, put_back, err);
+        const StepEnd end = apply_step(g, plan, i, whys[i], put_back, err);
         if (end == StepEnd::replan) break;  // this chain stops; the others finish their step
         if (end != StepEnd::ok) {
           failed = std::make_pair(i, err);
@@ -471,12 +479,7 @@ PlannedOutcome PlannedRun::apply(Grounded g, planning::Plan plan) {
       for (std::size_t k = 0; k < order.size() && replans_.size() == replanned; ++k) {
         const std::size_t i = order[k];
         Error err;
-        const std::string label = std::to_string(i + 1) + "/" + std::to_string(plan.steps.size());
-        StepEnd end = still_holds(g, plan, i, err);
-        if (end == StepEnd::ok)
-          if (auto over = outage_room(g, plan, i)) end = StepEnd::failed, err = *over;
-        if (end == StepEnd::ok) end = run_journaled(g, plan, i, whys[i], label, put_back, err);
-        switch (end) {
+        switch (apply_step(g, plan, i, whys[i], put_back, err)) {
           case StepEnd::ok: break;
           case StepEnd::replan: break;  // the loop ends: plan again from a fresh observation
           case StepEnd::awaiting: return await_reboot();
