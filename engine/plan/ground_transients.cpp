@@ -148,7 +148,11 @@ std::expected<planning::Plan, planning::Refusal> expand_transients(Grounded& g, 
     }
   }
   auto out = planning::schedule(g.problem, chains);
-  if (!out) return std::unexpected(planning::Refusal{"order", "", "the components' chains wait on each other"});
+  if (!out)
+    return std::unexpected(planning::Refusal{"max_disrupted", "",
+                                             "no schedule of the expanded plan: its chains wait on each other, or the steps that "
+                                             "establish and put back a transient requirement disrupt more nodes at once than "
+                                             "max_disrupted allows"});
   g.step_kind.clear();
   std::vector<std::size_t> next(chain_count, 0);
   for (const auto& st : out->steps) g.step_kind.push_back(kinds[st.chain][next[st.chain]++]);

@@ -109,7 +109,8 @@ std::expected<void, Refusal> verify(const Problem& p, const Plan& plan) {
   for (const auto& m : p.max_disrupted) {
     std::vector<std::pair<std::int64_t, int>> edges;
     for (const auto& n : m.nodes)
-      if (auto it = window.find(n); it != window.end()) edges.push_back({it->second.first, 1}), edges.push_back({it->second.second, -1});
+      if (auto it = window.find(n); it != window.end())
+        for (const auto& w : it->second) edges.push_back({w.first, 1}), edges.push_back({w.second, -1});
     std::sort(edges.begin(), edges.end());  // an end (-1) sorts before a start at the same time
     int open = 0;
     for (const auto& [t, d] : edges)

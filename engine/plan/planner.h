@@ -19,7 +19,7 @@
 // plan() decomposes: nodes coupled through shared facts form a component (a cluster and
 // its members; a stand-alone server alone; components()). Each component is searched on
 // its own (weighted A*: steps, plus minutes of planned outage, plus ten times a relaxed
-// distance to the goal; engine/planner_search.h), components identical up to their names
+// distance to the goal; engine/plan/planner_search.h), components identical up to their names
 // share one search, and schedule() runs the components' step chains side by side under
 // the constraints that span them (engine/plan/schedule.cpp). Every plan is replayed by
 // verify() before it is returned. When no plan exists the refusal names the constraint
@@ -138,8 +138,9 @@ struct Refusal {
 /// by the order constraints, every chain with steps on an earlier set; at the earliest
 /// time at which every max_disrupted
 /// constraint keeps room for the nodes it holds open; longer chains are placed first. The
-/// chains must share no fact. Order constraints under which two chains wait on each other
-/// give std::nullopt.
+/// chains change disjoint facts (a chain may read what another changes). std::nullopt when
+/// two chains wait on each other, or a chain alone holds open more nodes of a set than its
+/// max_disrupted allows.
 [[nodiscard]] std::optional<Plan> schedule(const Problem& p, const std::vector<std::vector<int>>& chains);
 
 /// Finds a plan or says why none exists.

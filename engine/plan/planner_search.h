@@ -39,15 +39,16 @@ struct Found {
 
 namespace converge::planning::detail {
 
-/// When each node is disrupted along a plan: from the start of its first disruptive step
-/// to the end of the step after which every goal on it holds (the plan's end if never).
-[[nodiscard]] std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const Problem& p, const Plan& plan);
+/// When each node is disrupted along a plan: from the start of a disruptive step to the
+/// end of the step after which every goal on it holds (the plan's end if never); a node
+/// disrupted again later has a window for each time.
+using Windows = std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>;
+[[nodiscard]] Windows open_windows(const Problem& p, const Plan& plan);
 
 /// The goals on each node (by fact_node), for open_windows.
 using GoalsOn = std::map<std::string, std::vector<const Condition*>>;
 [[nodiscard]] GoalsOn goals_on(const Problem& p);
 /// open_windows with the goals already indexed.
-[[nodiscard]] std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const Problem& p, const Plan& plan,
-                                                                                      const GoalsOn& goals);
+[[nodiscard]] Windows open_windows(const Problem& p, const Plan& plan, const GoalsOn& goals);
 
 }  // namespace converge::planning::detail

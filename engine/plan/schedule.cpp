@@ -126,13 +126,10 @@ GoalsOn goals_on(const Problem& p) {
   return out;
 }
 
-std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const Problem& p, const Plan& plan) {
-  return open_windows(p, plan, goals_on(p));
-}
+Windows open_windows(const Problem& p, const Plan& plan) { return open_windows(p, plan, goals_on(p)); }
 
-std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const Problem& p, const Plan& plan,
-                                                                          const GoalsOn& goals) {
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> window;  // node -> [open, close)
+Windows open_windows(const Problem& p, const Plan& plan, const GoalsOn& goals) {
+  Windows window;  // node -> [open, close) each time
   std::set<std::string> open_now;
   // Only the facts the plan changes are copied; the rest are read from the initial state.
   Facts changed;
@@ -146,7 +143,7 @@ std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const 
     for (const auto& [k, v] : a.effects) changed[k] = v;
     if (a.disruption != Disruption::none && !open_now.count(a.node)) {
       open_now.insert(a.node);
-      window[a.node] = {s.start_s, plan.makespan_s};
+      window[a.node].push_back({s.start_s, plan.makespan_s});
     }
     // Only a node whose facts the step changed (or the step's own) may close.
     std::set<std::string> touched{a.node};
@@ -157,7 +154,7 @@ std::map<std::string, std::pair<std::int64_t, std::int64_t>> open_windows(const 
       if (auto it = goals.find(node); it != goals.end())
         for (const Condition* g : it->second) met = met && holds_now(*g);
       if (met) {
-        window[node].second = s.end_s;
+        window[node].back().second = s.end_s;
         open_now.erase(node);
       }
     }
@@ -186,8 +183,9 @@ std::vector<std::vector<int>> demands(const Problem& p, const std::vector<std::v
     auto windows = detail::open_windows(p, alone, goals);
     for (std::size_t m = 0; m < p.max_disrupted.size(); ++m) {
       std::vector<std::pair<std::int64_t, int>> edges;
-      for (const auto& [node, w] : windows)
-        if (in_set[m].count(node)) edges.push_back({w.first, 1}), edges.push_back({w.second, -1});
+      for (const auto& [node, ws] : windows)
+        if (in_set[m].count(node))
+          for (const auto& w : ws) edges.push_back({w.first, 1}), edges.push_back({w.second, -1});
       std::sort(edges.begin(), edges.end());
       int now = 0;
       for (const auto& [_, d] : edges) demand[c][m] = std::max(demand[c][m], now += d);
@@ -239,6 +237,9 @@ std::optional<Plan> schedule(const Problem& p, const std::vector<std::vector<int
   for (int c = 0; c < n; ++c)
     for (int a : chains[c]) length[c] += p.actions[a].seconds;
   const auto demand = demands(p, chains);
+  for (int c = 0; c < n; ++c)
+    for (std::size_t m = 0; m < p.max_disrupted.size(); ++m)
+      if (demand[c][m] > std::max(1, p.max_disrupted[m].k)) return std::nullopt;  // no room ever
   const auto preds = waits_for(p, chains);
   // Longest first among the chains whose predecessors are placed (Kahn's order).
   std::vector<int> waiting(n, 0);
@@ -260,7 +261,11 @@ std::optional<Plan> schedule(const Problem& p, const std::vector<std::vector<int
     std::int64_t t = 0;
     for (int y : preds[c]) t = std::max(t, start[y] + length[y]);
     const auto key = std::make_pair(length[c], demand[c]);
-    if (auto it = floor.find(key); it != floor.end()) t = std::max(t, it->second);
+    auto known = floor.find(key);
+    // Only a search that tried every time from the floor on proves the times before its
+    // result too full: not one that its predecessors started later.
+    const bool from_floor = t <= (known == floor.end() ? 0 : known->second);
+    if (known != floor.end()) t = std::max(t, known->second);
     for (bool fits = false; !fits;) {
       fits = true;
       for (std::size_t m = 0; m < usage.size() && fits; ++m) {
@@ -270,7 +275,7 @@ std::optional<Plan> schedule(const Problem& p, const std::vector<std::vector<int
     }
     for (std::size_t m = 0; m < usage.size(); ++m) occupy(usage[m], t, t + length[c], demand[c][m]);
     start[c] = t;
-    floor[key] = t;
+    if (from_floor) floor[key] = t;
     placed.push_back(c);
     for (int x : succs[c])
       if (--waiting[x] == 0) ready.push(x);

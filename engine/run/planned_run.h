@@ -1,8 +1,9 @@
 // engine/run/planned_run.h — internal to the planned run (engine/run/orchestrate.h is its interface):
 // the state of one planned run and its steps, in three parts:
 //   planned_run_prepare.cpp  observation, priors, run preconditions, grounding and planning;
-//   planned_run_execute.cpp  journaled steps with retries, boot waits and verification, node
-//                            chains side by side, the apply loop with re-planning;
+//   planned_run_execute.cpp  journaled steps with retries, boot waits and verification,
+//                            component chains side by side, the closed loop, measured
+//                            outage, the apply loop with re-planning;
 //   planned_run_end.cpp      how a run ends: finished, halted safely, or awaiting a reboot.
 #pragma once
 
@@ -33,7 +34,7 @@ using grounding::StepKind;
 using grounding::step_kind_word;
 
 /// One planned run of `command` over a manifest (see engine/run/orchestrate.h for the phases).
-/// Not thread-safe as a whole: run() is called once; node chains it runs side by side share
+/// Not thread-safe as a whole: run() is called once; component chains it runs side by side share
 /// the journal and the run's state under mu_.
 class PlannedRun {
  public:
@@ -81,10 +82,9 @@ class PlannedRun {
   std::map<std::string, Measured> measured_;
   std::map<std::string, std::int64_t> planned_outage_;  // the first plan's, per group
   std::map<std::string, std::int64_t> outage_budget_;   // per group, -1: none
-  bool budget_halt_ = false;                    // the halt is the outage budget's: exit 3
   std::int64_t run_id_ = 0;
   int seq_ = 0;
-  std::mutex mu_;  ///< the journal and the state below, while node chains run side by side
+  std::mutex mu_;  ///< the journal and the state below, while chains run side by side
   int changes_ = 0;
   int failures_ = 0;
 

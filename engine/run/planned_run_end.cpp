@@ -149,8 +149,9 @@ PlannedOutcome PlannedRun::refuse_putting_back(const std::string& refusal) {
 PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& failed, const Error& e,
                                 std::map<std::string, Value> put_back) {
   ++failures_;
-  // The outage budget's halt: the step was not started.
-  std::string what = failed.name + " on " + failed.node + (budget_halt_ ? " " : " failed: ") + e.message;
+  // The outage budget's halt (outage_room): the step was not started.
+  const bool budget = e.code == ErrorCode::refused;
+  std::string what = failed.name + " on " + failed.node + (budget ? " " : " failed: ") + e.message;
   out_.diagnostics.push_back(make_error(ErrorCode::action_failed, what));
   progress("  halting: " + what);
   observe(false);
@@ -181,7 +182,7 @@ PlannedOutcome PlannedRun::halt(const Grounded& g, const planning::Operator& fai
                           "(prior values stay in the journal).";
   out_.notes.push_back(halt_text);
   out_.extra["halt"] = halt_text;
-  if (budget_halt_) return end(RunStatus::halted, failures_);
+  if (budget) return end(RunStatus::halted, failures_);
   if (threshold >= 0 && failed_runs >= threshold) {
     out_.notes.push_back("failure threshold reached (halt_after_failures " + std::to_string(threshold) + ": " +
                             std::to_string(failed_runs) + " failed run" + (failed_runs == 1 ? "" : "s") +

@@ -1,5 +1,5 @@
 // engine/run/planned_run_execute.cpp — the planned run acting: each step journaled before and after,
-// its commands with retries, boot waits and verification; node chains side by side; the
+// its commands with retries, boot waits and verification; component chains side by side; the
 // apply loop with re-planning from a fresh observation.
 #include "engine/run/planned_run.h"
 
@@ -113,7 +113,7 @@ PlannedRun::StepEnd PlannedRun::run_journaled(const Grounded& g, const planning:
   const auto& pa = g.problem.actions[a];
   const auto& ga = g.actions[a];
   const Subject& s = subjects_[ga.subject];
-  // Node chains may run concurrently (run_chains): the journal and the shared state are
+  // Chains may run concurrently (run_chains): the journal and the shared state are
   // touched under mu_, the commands and the re-observation outside it.
   std::unique_lock lock(mu_);
   std::vector<StepRow> rows(1);
@@ -286,8 +286,7 @@ std::optional<Error> PlannedRun::outage_room(const Grounded& g, const planning::
     }
     const std::int64_t used = measured_s(av.group);
     if (used + estimate <= av.budget_s) continue;
-    budget_halt_ = true;
-    return make_error(ErrorCode::refused,
+    return make_error(ErrorCode::refused,  // the halt tells the budget's by this code
                       "not started: it takes " + av.group + " down for about " + format_duration_ms(estimate * 1000) +
                           " (planned), and its measured outage " + format_duration_ms(used * 1000) + " leaves " +
                           format_duration_ms(std::max<std::int64_t>(0, av.budget_s - used) * 1000) + " of its " +
@@ -303,14 +302,21 @@ void PlannedRun::measure_outage(const Grounded& g, int a, Clock::time_point star
   auto ms = [&](Clock::time_point from) {
     return static_cast<std::int64_t>(static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(now - from).count()) * speed);
   };
+  // As outage_by_time counts the plan's: down from the start of the step that takes it
+  // down to the end of the one that brings it back; a step it is down for, start to end.
   for (const auto& av : g.problem.available) {
     Measured& m = measured_[av.group];
-    for (const auto& [k, v] : pa.effects) {
-      if (k != av.online_fact) continue;
-      if (v == Value(false) && !m.since) m.since = start;
-      if (v == Value(true) && m.since) m.ms += ms(*m.since), m.since.reset();
+    std::optional<bool> sets;
+    for (const auto& [k, v] : pa.effects)
+      if (k == av.online_fact) sets = v == Value(true);
+    const bool lists = std::find(pa.outages.begin(), pa.outages.end(), av.group) != pa.outages.end();
+    if (m.since) {
+      if (sets && *sets) m.ms += ms(*m.since), m.since.reset();
+    } else if (sets && !*sets) {
+      m.since = start;
+    } else if (lists) {
+      m.ms += ms(start);
     }
-    if (!m.since && std::find(pa.outages.begin(), pa.outages.end(), av.group) != pa.outages.end()) m.ms += ms(start);
   }
 }
 
@@ -367,8 +373,10 @@ std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Ground
                                                                     const std::vector<std::string>& whys,
                                                                     std::map<std::string, Value>& put_back) {
   const int n = static_cast<int>(chains.size());
+  // A chain of instant steps still ends after it starts: it waits for none it ends with.
   std::vector<std::int64_t> start(n), end(n);
-  for (int c = 0; c < n; ++c) start[c] = plan.steps[chains[c].front()].start_s, end[c] = plan.steps[chains[c].back()].end_s;
+  for (int c = 0; c < n; ++c)
+    start[c] = plan.steps[chains[c].front()].start_s, end[c] = std::max(plan.steps[chains[c].back()].end_s, start[c] + 1);
   std::vector<int> by_start(n), by_end(n);
   std::iota(by_start.begin(), by_start.end(), 0);
   std::iota(by_end.begin(), by_end.end(), 0);
@@ -383,7 +391,7 @@ std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Ground
   // As many workers as the schedule runs chains at once, at most --parallel.
   int overlap = 0, now = 0;
   std::vector<std::pair<std::int64_t, int>> edges;
-  for (int c = 0; c < n; ++c) edges.push_back({start[c], 1}), edges.push_back({std::max(end[c], start[c] + 1), -1});
+  for (int c = 0; c < n; ++c) edges.push_back({start[c], 1}), edges.push_back({end[c], -1});
   std::sort(edges.begin(), edges.end());
   for (const auto& [_, d] : edges) overlap = std::max(overlap, now += d);
   int width = std::min({overlap, n, 64});
@@ -410,13 +418,15 @@ std::optional<std::pair<std::size_t, Error>> PlannedRun::run_chains(const Ground
         if (stop) break;
         Error err;
         const StepEnd end = apply_step(g, plan, i, whys[i], put_back, err);
-        if (end == StepEnd::replan) break;  // this chain stops; the others finish their step
+        if (end == StepEnd::replan) {
+          stop = true;  // the run plans again: no chain starts another step
+          break;
+        }
         if (end != StepEnd::ok) {
           failed = std::make_pair(i, err);
           break;
         }
       }
-      if (!replans_.empty()) stop = true;
       l.lock();
       ended[c] = 1;
       while (ended_prefix < by_end.size() && ended[by_end[ended_prefix]]) ++ended_prefix;

@@ -9,8 +9,10 @@
 //   group     {group, cluster, owner, online, version}  version null for the core "Cluster Group"
 //   violation {message}                            an unplanned failover
 // A new lab writes one event per initial fact at t = 0, so the log alone replays history.
-// Lines are appended in the order the lab applies them; `t` never decreases at speed 0, and
-// never within one cluster (or stand-alone node) under real time (lab.h).
+// Lines are appended in the order the lab applies them; `t` never decreases at speed 0. Under
+// real time (lab.h) a command's events are stamped with its cluster's time, its gains at
+// its end: `t` may step back between clusters, and what happens by itself (a boot's end)
+// is logged when the clock passes it.
 #pragma once
 
 #include <cstdint>

@@ -218,12 +218,10 @@ Lab::Ran Lab::run_locked(const std::string& node, const ExecRequest& req, std::v
   }
   sim.set_duration(outcome.duration);
   sim.command_done(node, line, outcome.result.exit_code, outcome.result.timed_out);
-  if (speed_ > 0) {
-    busy_[domain] = sim.t_end();
-    sim.advance(t0);  // the shared clock follows real time, not this command's end
-  } else {
-    sim.advance(sim.t_end());
-  }
+  // Under real time the shared clock follows real time (reach_locked moved it), not this
+  // command's end: the command's cluster is busy until then.
+  if (speed_ > 0) busy_[domain] = sim.t_end();
+  else sim.advance(sim.t_end());
   for (auto& e : sim.take_events(floor)) events.push_back(std::move(e));
   Ran r{outcome.result, {}};
   if (hang && req.timeout.count() == 0) {

@@ -20,7 +20,7 @@
 // command of its cluster (of its node, for a stand-alone node) ends, so clusters work side
 // by side and each group's outage is its own; a rebooting node is unreachable until the
 // clock passes its return. Then a command's later events (a group back online at its end)
-// may be logged before another cluster's earlier ones: `t` never decreases within a cluster.
+// may be logged before another cluster's earlier ones (events.h).
 #pragma once
 
 #include <chrono>

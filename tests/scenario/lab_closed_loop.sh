@@ -94,7 +94,7 @@ for line in open(sys.argv[1]):
 PY
 
 # --- outage measured beside the planned one
-expect 0 apply "$WORK/m.yaml" --state-dir "$WORK/s3" --lab-speed 3000 --json
+expect 0 apply "$WORK/m.yaml" --state-dir "$WORK/s3" --lab-speed 600 --json
 py '
 o = doc["outage"]["E2K7CCR"]
 assert o["budget_s"] == 1800 and 0 < o["planned_s"] <= 1800, o

@@ -293,13 +293,12 @@ Judged judge(const Problem& p, const Plan& plan) {
     const Operator& a = p.actions[s.action];
     for (const auto& c : a.pre) j.preconditions = j.preconditions && ok(c);
     for (const auto& g : p.available) {
-      bool was_online = f[g.online_fact] == Value(true);
-      for (const auto& [k, v] : a.effects) {
-        if (k != g.online_fact) continue;
-        if (was_online && v == Value(false)) down_since[g.group] = s.start_s;
-        if (!was_online && v == Value(true)) j.outage[g.group] += s.end_s - down_since[g.group];
-      }
-      if (std::count(a.outages.begin(), a.outages.end(), g.group)) j.outage[g.group] += s.end_s - s.start_s;
+      bool was_online = f[g.online_fact] == Value(true), sets_off = false, sets_on = false;
+      for (const auto& [k, v] : a.effects)
+        if (k == g.online_fact) sets_off = v == Value(false), sets_on = v == Value(true);
+      if (!was_online && sets_on) j.outage[g.group] += s.end_s - down_since[g.group];
+      else if (was_online && sets_off) down_since[g.group] = s.start_s;
+      else if (was_online && std::count(a.outages.begin(), a.outages.end(), g.group)) j.outage[g.group] += s.end_s - s.start_s;
     }
     for (const auto& [k, v] : a.effects) f[k] = v;
     if (a.disruption != Disruption::none && !open.count(a.node)) open[a.node] = {s.start_s, -1};
@@ -398,6 +397,19 @@ TEST_CASE("an estate: the server every setup reads goes first, then the clusters
   CHECK(plan->lower_bound_s >= hub_end);
 }
 
+TEST_CASE("an estate: clusters alike but for their state are planned each for its own") {
+  Problem p = estate(3, 2, false);
+  p.initial["NODE3/dotnet"] = 1;  // CLUS2's passive node already has .NET SP1
+  auto plan = planning::plan(p);
+  REQUIRE(plan);
+  CHECK(verify(p, *plan));
+  int installs = 0;
+  for (const auto& s : plan->steps) installs += p.actions[s.action].name == "NetFx20SP1";
+  CHECK(installs == 5);
+  Judged j = judge(p, *plan);
+  CHECK((j.preconditions && j.goals));
+}
+
 TEST_CASE("schedule: capacity, order and the lower bound") {
   Problem p;
   for (std::string n : {"a", "b", "c"}) {
@@ -423,6 +435,27 @@ TEST_CASE("schedule: capacity, order and the lower bound") {
     CHECK(s->steps[1].start_s == 10);
     CHECK(s->steps[2].start_s == 10);
     CHECK(verify(p, *s));
+  }
+  SECTION("a chain that holds open more nodes than k alone cannot be scheduled") {
+    // a is disrupted (its goal unmet) while b's step runs: two at once.
+    p.actions.push_back({"prepare", "a", {}, {{"a/w", 1}}, Disruption::node, {}, 5});
+    p.max_disrupted.push_back({1, {"a", "b", "c"}});
+    CHECK_FALSE(schedule(p, {{3, 1, 0}, {2}}));
+    p.max_disrupted.back().k = 2;
+    CHECK(schedule(p, {{3, 1, 0}, {2}}));
+  }
+  SECTION("a chain placed late by what it waits for does not delay one alike that waits for nothing") {
+    // h (1500 s) then x (10 s, reads h's fact); y (10 s) waits for nothing, then z (1000 s) reads y's.
+    p.actions.push_back({"h", "h", {is("h/v", 0)}, {{"h/v", 1}}, Disruption::none, {}, 1500});
+    p.actions.push_back({"x", "x", {is("h/v", 1)}, {{"x/v", 1}}, Disruption::none, {}, 10});
+    p.actions.push_back({"y", "y", {}, {{"y/v", 1}}, Disruption::none, {}, 10});
+    p.actions.push_back({"z", "z", {is("y/v", 1)}, {{"z/v", 1}}, Disruption::none, {}, 1000});
+    p.initial["h/v"] = 0;
+    auto s = schedule(p, {{3}, {4}, {5}, {6}});
+    REQUIRE(s);
+    CHECK(s->makespan_s == 1510);
+    for (const auto& st : s->steps)
+      if (p.actions[st.action].name == "y") CHECK(st.start_s == 0);
   }
   SECTION("chains that wait on each other cannot be scheduled apart") {
     p.order.push_back({{{"a"}, {"b"}}});
