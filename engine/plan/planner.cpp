@@ -34,17 +34,12 @@ Plan sequential(const Problem& p, const std::vector<int>& actions) {
 std::map<std::string, std::int64_t> outage_by_time(const Problem& p, const Plan& plan, const Available** over = nullptr) {
   std::map<std::string, std::int64_t> total;
   if (p.available.empty()) return total;
-  Facts changed;  // only what the plan changes; the rest is read from the initial state
-  auto online = [&](const Available& g) {
-    auto it = changed.find(g.online_fact);
-    if (it != changed.end()) return it->second == Value(true);
-    auto in = p.initial.find(g.online_fact);
-    return in != p.initial.end() && in->second == Value(true);
-  };
+  // Each group's state follows from the steps that set its online fact.
   std::vector<std::optional<std::int64_t>> down_since(p.available.size());
   for (std::size_t i = 0; i < p.available.size(); ++i) {
     total[p.available[i].group] += 0;
-    if (!online(p.available[i])) down_since[i] = 0;
+    auto in = p.initial.find(p.available[i].online_fact);
+    if (in == p.initial.end() || !(in->second == Value(true))) down_since[i] = 0;
   }
   auto close = [&](std::size_t i, std::int64_t at) {
     const Available& g = p.available[i];
@@ -69,7 +64,6 @@ std::map<std::string, std::int64_t> outage_by_time(const Problem& p, const Plan&
         close(i, s.end_s);
       }
     }
-    for (const auto& [k, v] : a.effects) changed[k] = v;
   }
   for (std::size_t i = 0; i < p.available.size(); ++i)
     if (down_since[i]) close(i, plan.makespan_s);

@@ -356,7 +356,7 @@ std::optional<std::vector<std::vector<std::size_t>>> PlannedRun::plan_chains(con
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const auto& ga = g.actions[plan.steps[i].action];
     if (ga.action->boots) {
-      Transport* t = const_cast<PlannedRun*>(this)->transport(ga.run_node.empty() ? subjects_[ga.subject].spec.node : ga.run_node);
+      Transport* t = transport(ga.run_node.empty() ? subjects_[ga.subject].spec.node : ga.run_node);
       if (!t || t->runs_here()) return std::nullopt;  // the run is left awaiting that reboot
     }
     const auto c = static_cast<std::size_t>(plan.steps[i].chain);
